@@ -1,0 +1,3 @@
+"""Multi-channel complaint (aduan) aggregation service."""
+
+__version__ = "0.1.0"

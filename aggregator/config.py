@@ -1,0 +1,270 @@
+"""`config.yaml`: one file that describes the whole pipeline.
+
+Loading is three steps: read YAML, replace `${VAR}` / `${VAR:-default}` from the
+environment, validate into typed settings. Every problem becomes one line that names
+the key path (`connectors.mail.imap.port: ...`), so an operator can fix the file
+without reading code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.functional_validators import AfterValidator
+from sqlalchemy.engine import make_url
+
+DEFAULT_PATH = "config.yaml"
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `problems` holds one line per bad key."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Section(BaseModel):
+    """Base for every config section: unknown keys are mistakes, not extensions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve_path(value: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base_dir")
+    if base is not None and not value.is_absolute():
+        return (Path(base) / value).resolve()
+    return value
+
+
+# A filesystem path; relative ones resolve against the config file's folder.
+ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
+
+
+class DatabaseSettings(Section):
+    url: str = "sqlite+aiosqlite:///data/aggregator.db"
+    echo: bool = False
+    # Apply pending migrations when `run` starts (always on an empty database).
+    migrate_on_start: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        try:
+            url = make_url(value)
+        except Exception as exc:  # noqa: BLE001 - sqlalchemy raises several types
+            raise ValueError(f"not a database URL ({exc})") from None
+        backend = url.get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError("only sqlite+aiosqlite:// and postgresql+asyncpg:// are supported")
+        if backend == "sqlite":
+            if url.get_driver_name() != "aiosqlite":
+                raise ValueError("SQLite needs the async driver: sqlite+aiosqlite:///PATH")
+            db = url.database or ""
+            base = (info.context or {}).get("base_dir")
+            if db and db != ":memory:" and not Path(db).is_absolute() and base is not None:
+                url = url.set(database=str((Path(base) / db).resolve()))
+            return url.render_as_string(hide_password=False)
+        if url.get_driver_name() != "asyncpg":
+            raise ValueError("PostgreSQL needs the async driver: postgresql+asyncpg://...")
+        return value
+
+
+class WebSettings(Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    # Where the public reaches us (status links in acknowledgements).
+    public_url: str | None = None
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+
+
+class SlaSettings(Section):
+    """Hours to resolve, by priority (Permenpan-RB style targets are set per agency)."""
+
+    low: float = Field(168, gt=0)
+    normal: float = Field(72, gt=0)
+    high: float = Field(24, gt=0)
+    urgent: float = Field(4, gt=0)
+
+
+class TicketSettings(Section):
+    prefix: str = Field("ADU", pattern=r"^[A-Z][A-Z0-9]{1,11}$")
+    sla: SlaSettings = SlaSettings()
+    # A same-reporter repeat of the same text within this many hours joins the ticket.
+    repeat_window_hours: float = Field(72, ge=0)
+
+
+class DedupSettings(Section):
+    enabled: bool = True
+    # Jaccard-like similarity a candidate must reach to fold into a ticket.
+    threshold: float = Field(0.55, gt=0, le=1)
+    # Tickets closed longer ago than this are no longer candidates.
+    closed_window_days: float = Field(14, ge=0)
+    # Reports older than this are not candidates even on an open ticket.
+    max_age_days: float = Field(30, gt=0)
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+
+
+class ConnectorSettings(Section):
+    """Keys every connector has; each connector type subclasses this with its own."""
+
+    type: str
+    enabled: bool = True
+
+
+class Settings(Section):
+    database: DatabaseSettings = DatabaseSettings()
+    web: WebSettings = WebSettings()
+    tickets: TicketSettings = TicketSettings()
+    dedup: DedupSettings = DedupSettings()
+    logging: LoggingSettings = LoggingSettings()
+    connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
+    base_dir: Path = Path(".")
+
+    @field_validator("connectors", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            for name in value:
+                if not re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", str(name)):
+                    raise ValueError(
+                        f"connector name {name!r} must be lowercase letters, digits, - or _"
+                    )
+        return value
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def config_path(explicit: str | None) -> Path:
+    return Path(explicit or os.environ.get("AGGREGATOR_CONFIG") or DEFAULT_PATH)
+
+
+def load(path: str | Path, env: Mapping[str, str] | None = None) -> Settings:
+    """Read, substitute and validate; raises ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: not valid YAML: {exc}"]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{path}: the top level must be a mapping of sections"])
+    return parse(raw, base_dir=path.resolve().parent, env=os.environ if env is None else env)
+
+
+def parse(raw: dict[str, Any], *, base_dir: Path, env: Mapping[str, str]) -> Settings:
+    from aggregator.plugins import connector_types  # late: plugins import connectors
+
+    missing: list[tuple[tuple[str, ...], str]] = []
+    data = _substitute(raw, (), env, missing)
+    problems: list[str] = []
+    connectors_raw = data.pop("connectors", None) or {}
+    context = {"base_dir": base_dir}
+    try:
+        settings = Settings.model_validate({**data, "base_dir": base_dir}, context=context)
+    except ValidationError as exc:
+        problems += _lines(exc, ())
+        settings = None
+
+    connectors: dict[str, ConnectorSettings] = {}
+    if not isinstance(connectors_raw, dict):
+        problems.append("connectors: must be a mapping of connector name to settings")
+        connectors_raw = {}
+    types = connector_types()
+    disabled: set[str] = set()
+    for name, section in connectors_raw.items():
+        where = ("connectors", str(name))
+        if not re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", str(name)):
+            problems.append(f"connectors.{name}: name must be lowercase letters, digits, - or _")
+            continue
+        if not isinstance(section, dict):
+            problems.append(f"connectors.{name}: must be a mapping with at least `type:`")
+            continue
+        kind = section.get("type")
+        if kind not in types:
+            known = ", ".join(sorted(types)) or "none installed"
+            problems.append(f"connectors.{name}.type: unknown connector type {kind!r} ({known})")
+            continue
+        if section.get("enabled", True) is False:
+            disabled.add(str(name))
+        try:
+            connectors[str(name)] = types[kind].Settings.model_validate(section, context=context)
+        except ValidationError as exc:
+            problems += _lines(exc, where)
+
+    for where, var in missing:
+        if len(where) >= 2 and where[0] == "connectors" and where[1] in disabled:
+            continue  # a disabled connector may lack its secrets
+        problems.append(f"{'.'.join(where)}: environment variable {var} is not set")
+    if problems or settings is None:
+        raise ConfigError(sorted(set(problems), key=problems.index))
+    return settings.model_copy(update={"connectors": connectors})
+
+
+def _substitute(
+    value: Any, where: tuple[str, ...], env: Mapping[str, str], missing: list[Any]
+) -> Any:
+    if isinstance(value, dict):
+        return {k: _substitute(v, (*where, str(k)), env, missing) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, (*where, str(i)), env, missing) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def _one(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env and env[name] != "":
+            return env[name]
+        if default is not None:
+            return default
+        missing.append((where, name))
+        return ""
+
+    whole = _VAR.fullmatch(value)
+    result = _VAR.sub(_one, value)
+    # "${PORT}" alone may stand for a number or a boolean: let YAML type it.
+    if whole and result != "":
+        typed = yaml.safe_load(result)
+        if isinstance(typed, int | float | bool):
+            return typed
+    return result
+
+
+def _lines(exc: ValidationError, prefix: tuple[str, ...]) -> list[str]:
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = [*prefix, *(str(p) for p in err["loc"])]
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        elif msg.startswith("Value error, "):
+            msg = msg.removeprefix("Value error, ")
+        elif "input" in err and err["type"] not in ("missing",):
+            msg = f"{msg} (got {err['input']!r})"
+        lines.append(f"{'.'.join(loc) or '(top level)'}: {msg}")
+    return lines

@@ -1,0 +1,57 @@
+"""Seams of the ingest pipeline that later stages plug into.
+
+`NearDuplicateMatcher` finds an open ticket about the same real-world problem;
+`TicketHook` sees every report after it is attached (virality scoring, escalation).
+Both run inside the ingest transaction, so what they write commits with the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aggregator.domain import Report
+from storage.models import Ticket
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    ticket_id: int
+    score: float
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class NearDuplicateMatcher(Protocol):
+    async def find(
+        self, session: AsyncSession, report: Report, reporter_id: int | None
+    ) -> Match | None:
+        """An open (or recently closed) ticket this report duplicates, if any."""
+        ...
+
+    async def index(
+        self, session: AsyncSession, report: Report, report_id: int, ticket_id: int
+    ) -> None:
+        """Remember a stored report so later ones can be matched against it."""
+        ...
+
+
+class TicketHook(Protocol):
+    async def after_report(
+        self, session: AsyncSession, ticket: Ticket, report: Report, report_id: int,
+        created_ticket: bool,
+    ) -> None: ...
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def text_hash(text: str) -> str:
+    """Hash of the text up to case, Unicode form and white space: catches the same
+    message sent twice (double submit, copy-paste into two channels)."""
+    norm = unicodedata.normalize("NFKC", text).casefold()
+    return hashlib.sha1(_SPACE.sub(" ", norm).strip().encode()).hexdigest()

@@ -1,0 +1,301 @@
+"""What happens to a batch of reports inside one transaction.
+
+Order of matching (first hit wins): an explicit ticket number > a reply to a message
+we know (theirs or ours) > the same reporter repeating the same text > a near-duplicate
+of an open ticket (pluggable) > a new ticket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aggregator.config import Settings
+from aggregator.domain import (
+    OPEN_STATES,
+    IngestResult,
+    Priority,
+    Report,
+    ReportKind,
+    TicketState,
+)
+from aggregator.matching import NearDuplicateMatcher, TicketHook, text_hash
+from storage import repo
+from storage.models import Outbox, Reporter, Ticket
+from storage.models import Report as ReportRow
+from storage.types import utcnow
+
+TITLE_MAX = 120
+
+
+@dataclass
+class Batch:
+    """Per-transaction memory, so reports in one batch see each other."""
+
+    now: datetime
+    reporters: dict[tuple[str, str], int] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        matcher: NearDuplicateMatcher | None = None,
+        hooks: Sequence[TicketHook] = (),
+    ):
+        self.settings = settings
+        self.matcher = matcher
+        self.hooks = list(hooks)
+
+    async def ingest_batch(
+        self, session: AsyncSession, reports: Sequence[Report]
+    ) -> list[IngestResult]:
+        batch = Batch(now=utcnow())
+        existing = await self._existing(session, reports)
+        await self._reporters(session, reports, batch)
+        results: list[IngestResult] = []
+        for report in reports:
+            key = (report.source, report.external_id)
+            if key in existing:
+                results.append(existing[key])
+                continue
+            result = await self._one(session, report, batch)
+            existing[key] = _as_existing(result)
+            results.append(result)
+        await repo.add_events(session, batch.events)
+        if batch.outbox:
+            await session.execute(insert(Outbox), batch.outbox)
+        return results
+
+    # ------------------------------------------------------------------ steps
+
+    async def _existing(
+        self, session: AsyncSession, reports: Sequence[Report]
+    ) -> dict[tuple[str, str], IngestResult]:
+        keys = list({(r.source, r.external_id) for r in reports})
+        found: dict[tuple[str, str], IngestResult] = {}
+        for chunk in _chunks(keys, 400):
+            rows = await session.execute(
+                select(ReportRow.source, ReportRow.external_id, ReportRow.id, Ticket.id,
+                       Ticket.number)
+                .join(Ticket, Ticket.id == ReportRow.ticket_id)
+                .where(tuple_(ReportRow.source, ReportRow.external_id).in_(chunk))
+            )
+            for source, ext, rid, tid, number in rows:
+                found[(source, ext)] = IngestResult(
+                    report_id=rid, ticket_id=tid, ticket_number=number,
+                    created_report=False, created_ticket=False, match_reason="existing",
+                )
+        return found
+
+    async def _reporters(
+        self, session: AsyncSession, reports: Sequence[Report], batch: Batch
+    ) -> None:
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in reports:
+            if r.author.handle:
+                a = r.author
+                rows.setdefault((r.source, a.handle), {
+                    "source": r.source, "handle": a.handle, "name": a.name, "email": a.email,
+                    "phone": a.phone, "banned": False, "created_at": batch.now,
+                })
+        if not rows:
+            return
+        await session.execute(
+            repo.insert_ignore(session, Reporter, ["source", "handle"]), list(rows.values())
+        )
+        for chunk in _chunks(list(rows), 400):
+            found = await session.execute(
+                select(Reporter.source, Reporter.handle, Reporter.id).where(
+                    tuple_(Reporter.source, Reporter.handle).in_(chunk)
+                )
+            )
+            for source, handle, rid in found:
+                batch.reporters[(source, handle)] = rid
+
+    async def _one(self, session: AsyncSession, report: Report, batch: Batch) -> IngestResult:
+        reporter_id = batch.reporters.get((report.source, report.author.handle or ""))
+        digest = text_hash(report.text)
+        ticket, reason, detail = await self._match(session, report, reporter_id, digest, batch)
+        created = ticket is None
+        if ticket is None:
+            ticket = await self._new_ticket(session, report, batch)
+            reason = "new"
+        row_id = (
+            await session.execute(
+                insert(ReportRow)
+                .values(
+                    source=report.source, channel=report.channel,
+                    external_id=report.external_id, ticket_id=ticket.id,
+                    reporter_id=reporter_id, title=(report.title or None),
+                    text=report.text, body=report.body, text_hash=digest,
+                    kind=str(report.kind), anonymous=report.author.anonymous,
+                    confidential=report.confidential or report.kind == ReportKind.WHISTLEBLOWING,
+                    sent_at=report.sent_at, received_at=batch.now, match_reason=reason,
+                    meta=report.meta,
+                )
+                .returning(ReportRow.id)
+            )
+        ).scalar_one()
+        if not created:
+            ticket.report_count += 1
+            ticket.updated_at = batch.now
+            if report.confidential or report.kind == ReportKind.WHISTLEBLOWING:
+                ticket.confidential = True
+        event_type = "created" if created else "report_added"
+        batch.events.append({
+            "ticket_id": ticket.id, "actor": f"connector:{report.source}", "type": event_type,
+            "at": batch.now,
+            "data": {"report_id": row_id, "channel": report.channel, "reason": reason, **detail},
+        })
+        if not created and reason in ("reply", "ticket_ref") and ticket.state in (
+            TicketState.RESOLVED, TicketState.CLOSED,
+        ):
+            batch.events.append({
+                "ticket_id": ticket.id, "actor": f"connector:{report.source}",
+                "type": "state_changed", "at": batch.now,
+                "data": {"from": ticket.state, "to": TicketState.IN_PROGRESS,
+                         "why": "the reporter wrote again"},
+            })
+            ticket.state = TicketState.IN_PROGRESS
+            ticket.resolved_at = None
+        if report.ack:
+            batch.outbox.append({
+                "source": report.source, "kind": "ack", "ticket_id": ticket.id,
+                "reporter_id": reporter_id, "state": "pending", "attempts": 0,
+                "next_attempt_at": batch.now, "created_at": batch.now,
+                "payload": {"report_external_id": report.external_id,
+                            "ticket_number": ticket.number, "new_ticket": created,
+                            "reason": reason},
+            })
+        if self.matcher is not None and self.settings.dedup.enabled:
+            await self.matcher.index(session, report, row_id, ticket.id)
+        for hook in self.hooks:
+            await hook.after_report(session, ticket, report, row_id, created)
+        return IngestResult(
+            report_id=row_id, ticket_id=ticket.id, ticket_number=ticket.number,
+            created_report=True, created_ticket=created, match_reason=reason,
+        )
+
+    async def _match(
+        self, session: AsyncSession, report: Report, reporter_id: int | None, digest: str,
+        batch: Batch,
+    ) -> tuple[Ticket | None, str, dict[str, Any]]:
+        if report.ticket_ref:
+            ticket = await repo.resolve_ticket(
+                session, await repo.ticket_by_number(session, report.ticket_ref.strip().upper())
+            )
+            if ticket is not None:
+                return ticket, "ticket_ref", {}
+        if report.reply_to:
+            ticket = await self._reply_target(session, report)
+            if ticket is not None:
+                return ticket, "reply", {}
+        if reporter_id is not None:
+            window = batch.now - timedelta(hours=self.settings.tickets.repeat_window_hours)
+            tid = (
+                await session.execute(
+                    select(ReportRow.ticket_id)
+                    .join(Ticket, Ticket.id == ReportRow.ticket_id)
+                    .where(
+                        ReportRow.reporter_id == reporter_id,
+                        ReportRow.text_hash == digest,
+                        ReportRow.received_at >= window,
+                        Ticket.state.in_([str(s) for s in OPEN_STATES]),
+                    )
+                    .order_by(ReportRow.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            if tid is not None:
+                ticket = await repo.resolve_ticket(session, await session.get(Ticket, tid))
+                if ticket is not None:
+                    return ticket, "same_reporter", {}
+        if self.matcher is not None and self.settings.dedup.enabled:
+            match = await self.matcher.find(session, report, reporter_id)
+            if match is not None:
+                ticket = await repo.resolve_ticket(
+                    session, await session.get(Ticket, match.ticket_id)
+                )
+                if ticket is not None:
+                    return ticket, "near_duplicate", {"score": round(match.score, 4),
+                                                      **match.detail}
+        return None, "new", {}
+
+    async def _reply_target(self, session: AsyncSession, report: Report) -> Ticket | None:
+        refs = list(dict.fromkeys(report.reply_to))[-50:]
+        tid = (
+            await session.execute(
+                select(ReportRow.ticket_id)
+                .where(ReportRow.source == report.source, ReportRow.external_id.in_(refs))
+                .order_by(ReportRow.id.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if tid is None:
+            tid = (
+                await session.execute(
+                    select(Outbox.ticket_id)
+                    .where(Outbox.source == report.source, Outbox.external_id.in_(refs),
+                           Outbox.ticket_id.is_not(None))
+                    .order_by(Outbox.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+        if tid is None:
+            return None
+        return await repo.resolve_ticket(session, await session.get(Ticket, tid))
+
+    async def _new_ticket(self, session: AsyncSession, report: Report, batch: Batch) -> Ticket:
+        (number,) = await repo.allocate_ticket_numbers(
+            session, self.settings.tickets.prefix, batch.now.year, 1
+        )
+        priority = Priority.NORMAL
+        ticket = Ticket(
+            number=number,
+            title=make_title(report),
+            state=TicketState.NEW,
+            priority=int(priority),
+            kind=str(report.kind),
+            confidential=report.confidential or report.kind == ReportKind.WHISTLEBLOWING,
+            escalation_level=0,
+            virality_score=0.0,
+            report_count=1,
+            sla_due_at=batch.now + timedelta(hours=sla_hours(self.settings, priority)),
+            created_at=batch.now,
+            updated_at=batch.now,
+        )
+        session.add(ticket)
+        await session.flush()
+        return ticket
+
+
+def sla_hours(settings: Settings, priority: Priority) -> float:
+    return float(getattr(settings.tickets.sla, priority.name.lower()))
+
+
+def make_title(report: Report) -> str:
+    text = (report.title or "").strip() or report.text.strip()
+    first = " ".join(text.split())
+    if len(first) > TITLE_MAX:
+        first = first[: TITLE_MAX - 1].rsplit(" ", 1)[0] + "…"
+    return first or "(tanpa teks)"
+
+
+def _as_existing(result: IngestResult) -> IngestResult:
+    return IngestResult(
+        report_id=result.report_id, ticket_id=result.ticket_id,
+        ticket_number=result.ticket_number, created_report=False, created_ticket=False,
+        match_reason="existing",
+    )
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, engine setup, repository helpers and migrations."""

@@ -1,0 +1,65 @@
+"""Engine and session setup for SQLite (embedded default) and PostgreSQL.
+
+SQLite gets WAL, a busy timeout and `BEGIN IMMEDIATE`: with a plain deferred BEGIN,
+concurrent read-then-write transactions fail with "database is locked" no matter the
+timeout, because SQLite cannot upgrade a reader to a writer while another writes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str, *, echo: bool = False, **kwargs: Any) -> AsyncEngine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, echo=echo, **kwargs)
+        _sqlite_setup(engine)
+        return engine
+    # `?search_path=NAME` keeps several deployments (or test runs) in one database.
+    search_path = parsed.query.get("search_path")
+    if search_path:
+        url = parsed.difference_update_query(["search_path"]).render_as_string(
+            hide_password=False
+        )
+        kwargs.setdefault("connect_args", {}).setdefault("server_settings", {})[
+            "search_path"
+        ] = str(search_path)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, echo=echo, **kwargs)
+
+
+def _sqlite_setup(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

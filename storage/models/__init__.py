@@ -1,0 +1,32 @@
+"""All tables. Each area keeps its tables in its own module; import them here so
+Alembic and `create_all` see one metadata."""
+
+from storage.models.attachments import Attachment
+from storage.models.base import Base
+from storage.models.core import (
+    ApiToken,
+    ConnectorState,
+    Outbox,
+    Report,
+    Reporter,
+    Ticket,
+    TicketCounter,
+    TicketEvent,
+    User,
+)
+from storage.models.signals import EngagementSample
+
+__all__ = [
+    "ApiToken",
+    "Attachment",
+    "Base",
+    "ConnectorState",
+    "EngagementSample",
+    "Outbox",
+    "Report",
+    "Reporter",
+    "Ticket",
+    "TicketCounter",
+    "TicketEvent",
+    "User",
+]

@@ -1,0 +1,134 @@
+"""Small repository functions shared by the pipeline, the API and the connectors.
+
+They take an open `AsyncSession` and never commit: the caller owns the transaction,
+which is what lets a report, its ticket change and its outbox row commit together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ConnectorState, Outbox, Reporter, Ticket, TicketCounter, TicketEvent
+from storage.types import utcnow
+
+
+def insert_ignore(session: AsyncSession, model: Any, index_elements: Sequence[str]) -> Any:
+    """`INSERT ... ON CONFLICT DO NOTHING` for whichever database we are on."""
+    dialect = session.bind.dialect.name
+    stmt = (postgresql if dialect == "postgresql" else sqlite).insert(model)
+    return stmt.on_conflict_do_nothing(index_elements=list(index_elements))
+
+
+async def load_cursor(session: AsyncSession, connector: str) -> dict[str, Any]:
+    row = await session.get(ConnectorState, connector)
+    return dict(row.cursor) if row else {}
+
+
+async def save_cursor(session: AsyncSession, connector: str, cursor: dict[str, Any]) -> None:
+    dialect = session.bind.dialect.name
+    mod = postgresql if dialect == "postgresql" else sqlite
+    stmt = mod.insert(ConnectorState).values(connector=connector, cursor=cursor, updated_at=utcnow())
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["connector"],
+        set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at},
+    )
+    await session.execute(stmt)
+
+
+async def allocate_ticket_numbers(
+    session: AsyncSession, prefix: str, year: int, count: int
+) -> list[str]:
+    """Reserve `count` consecutive numbers like ADU-2026-000123.
+
+    The UPDATE takes a row lock on PostgreSQL, so replicas never hand out the same
+    number; a rolled-back transaction gives its numbers back."""
+    await session.execute(
+        insert_ignore(session, TicketCounter, ["prefix", "year"]).values(
+            prefix=prefix, year=year, value=0
+        )
+    )
+    last = (
+        await session.execute(
+            update(TicketCounter)
+            .where(TicketCounter.prefix == prefix, TicketCounter.year == year)
+            .values(value=TicketCounter.value + count)
+            .returning(TicketCounter.value)
+        )
+    ).scalar_one()
+    return [f"{prefix}-{year}-{n:06d}" for n in range(last - count + 1, last + 1)]
+
+
+async def resolve_ticket(session: AsyncSession, ticket: Ticket | None) -> Ticket | None:
+    """Follow merges: a report aimed at a merged ticket lands on the surviving one."""
+    seen = set()
+    while ticket is not None and ticket.merged_into_id is not None and ticket.id not in seen:
+        seen.add(ticket.id)
+        ticket = await session.get(Ticket, ticket.merged_into_id)
+    return ticket
+
+
+async def ticket_by_number(session: AsyncSession, number: str) -> Ticket | None:
+    return (
+        await session.execute(select(Ticket).where(Ticket.number == number))
+    ).scalar_one_or_none()
+
+
+async def add_events(session: AsyncSession, events: Iterable[dict[str, Any]]) -> None:
+    rows = list(events)
+    if rows:
+        await session.execute(insert(TicketEvent), rows)
+
+
+async def add_event(
+    session: AsyncSession,
+    ticket_id: int,
+    actor: str,
+    type_: str,
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> None:
+    await add_events(
+        session,
+        [{"ticket_id": ticket_id, "actor": actor, "type": type_, "data": data or {},
+          "at": at or utcnow()}],
+    )
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    source: str,
+    kind: str,
+    payload: dict[str, Any],
+    ticket_id: int | None = None,
+    reporter_id: int | None = None,
+) -> None:
+    """Queue a message for the outbox sender (commits with the caller's transaction)."""
+    now = utcnow()
+    await session.execute(
+        insert(Outbox).values(
+            source=source, kind=kind, payload=payload, ticket_id=ticket_id,
+            reporter_id=reporter_id, state="pending", attempts=0,
+            next_attempt_at=now, created_at=now,
+        )
+    )
+
+
+def reporter_tickets_query(source: str, handle: str) -> Select[Any]:
+    """Tickets a reporter (as one source knows them) has reported on, newest first."""
+    from storage.models import Report
+
+    return (
+        select(Ticket)
+        .join(Report, Report.ticket_id == Ticket.id)
+        .join(Reporter, Reporter.id == Report.reporter_id)
+        .where(Reporter.source == source, Reporter.handle == handle)
+        .group_by(Ticket.id)
+        .order_by(func.max(Report.received_at).desc())
+    )

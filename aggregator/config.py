@@ -176,7 +176,7 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> Settings:
 
 
 def parse(raw: dict[str, Any], *, base_dir: Path, env: Mapping[str, str]) -> Settings:
-    from aggregator.plugins import connector_types  # late: plugins import connectors
+    from aggregator.plugins import connector_types, load_errors  # late: imports connectors
 
     missing: list[tuple[tuple[str, ...], str]] = []
     data = _substitute(raw, (), env, missing)
@@ -204,6 +204,10 @@ def parse(raw: dict[str, Any], *, base_dir: Path, env: Mapping[str, str]) -> Set
             problems.append(f"connectors.{name}: must be a mapping with at least `type:`")
             continue
         kind = section.get("type")
+        if kind in load_errors and kind not in types:
+            problems.append(f"connectors.{name}.type: connector type {kind!r} failed to load "
+                            f"({load_errors[kind]})")
+            continue
         if kind not in types:
             known = ", ".join(sorted(types)) or "none installed"
             problems.append(f"connectors.{name}.type: unknown connector type {kind!r} ({known})")

@@ -1,9 +1,9 @@
 """Connector discovery: every connector type is an entry point in the
-`aggregator.connectors` group, so a new channel is a new package, not a core edit."""
+`aggregator.connectors` group, so a new channel is a new package, not a core edit.
+`register()` adds one programmatically (embedding, tests)."""
 
 from __future__ import annotations
 
-import functools
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
@@ -12,15 +12,23 @@ if TYPE_CHECKING:
 
 GROUP = "aggregator.connectors"
 
+_registered: dict[str, type[Connector]] = {}
+_loaded: dict[str, type[Connector]] | None = None
+# Types whose entry point exists but failed to import, with the reason.
+load_errors: dict[str, str] = {}
 
-@functools.cache
+
 def connector_types() -> dict[str, type[Connector]]:
-    found: dict[str, type[Connector]] = {}
-    for ep in entry_points(group=GROUP):
-        try:
-            found[ep.name] = ep.load()
-        except ImportError:
-            # A connector whose module is not present yet (or fails to import)
-            # is simply not offered; `check-config` will name it as unknown.
-            continue
-    return found
+    global _loaded
+    if _loaded is None:
+        _loaded = {}
+        for ep in entry_points(group=GROUP):
+            try:
+                _loaded[ep.name] = ep.load()
+            except (ImportError, AttributeError) as exc:
+                load_errors[ep.name] = f"{type(exc).__name__}: {exc}"
+    return {**_loaded, **_registered}
+
+
+def register(type_name: str, cls: type[Connector]) -> None:
+    _registered[type_name] = cls

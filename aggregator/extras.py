@@ -1,0 +1,27 @@
+"""Per-ticket detail sections that come from signals rather than the ticket row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aggregator.tickets import iso
+from storage.models import EngagementSample, Ticket
+
+
+async def ticket_extras(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
+    samples = (
+        await session.execute(
+            select(EngagementSample)
+            .where(EngagementSample.ticket_id == ticket.id)
+            .order_by(EngagementSample.at, EngagementSample.id)
+            .limit(1000)
+        )
+    ).scalars().all()
+    return {
+        "engagement": [
+            {"report_id": s.report_id, "at": iso(s.at), "metrics": s.metrics} for s in samples
+        ]
+    }

@@ -1,0 +1,223 @@
+"""Delivers what staff (and the pipeline) owe the outside world.
+
+Rows are written in the same transaction as the change that caused them, then this
+sender claims due rows with a lease (SKIP LOCKED on PostgreSQL, so replicas share the
+work), hands each to its connector's `send()`, and records the outcome. Delivery is
+at-least-once: a crash between the channel's acceptance and our commit re-sends, so
+messages carry their outbox id as an idempotency key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aggregator import backoff
+from aggregator.connector import Connector
+from aggregator.domain import Author, OutboundMessage, SendResult
+from storage import repo
+from storage.models import Outbox, Reporter, Ticket
+from storage.types import utcnow
+
+log = logging.getLogger("aggregator.outbox")
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        connectors: Mapping[str, Connector],
+        *,
+        batch: int = 50,
+        lease: float = 120.0,
+        poll_interval: float = 1.0,
+        send_timeout: float = 60.0,
+        max_attempts: int = 25,
+        base_delay: float = 2.0,
+        max_delay: float = 1800.0,
+    ):
+        self.sessions = sessions
+        self.connectors = connectors
+        self.batch = batch
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self.send_timeout = send_timeout
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.sent = 0
+        self.failed = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="outbox-sender")
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        await asyncio.wait([self._task], timeout=timeout)
+        self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                worked = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the database may be briefly away
+                log.exception("outbox round failed")
+                worked = 0
+            if worked:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            except TimeoutError:
+                pass
+
+    async def run_once(self) -> int:
+        """Claim and deliver one batch; returns how many rows were attempted."""
+        claimed = await self._claim()
+        if not claimed:
+            return 0
+        groups: dict[tuple[str, int | None, int | None], list[OutboundMessage]] = {}
+        for msg, reporter_id, ticket_id in claimed:
+            groups.setdefault((msg.source, reporter_id, ticket_id), []).append(msg)
+        # One recipient's messages go in order; different recipients in parallel.
+        await asyncio.gather(*(self._deliver_in_order(msgs) for msgs in groups.values()))
+        return len(claimed)
+
+    async def _claim(self) -> list[tuple[OutboundMessage, int | None, int | None]]:
+        now = utcnow()
+        async with self.sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(Outbox, Reporter, Ticket.number)
+                    .outerjoin(Reporter, Reporter.id == Outbox.reporter_id)
+                    .outerjoin(Ticket, Ticket.id == Outbox.ticket_id)
+                    .where(
+                        Outbox.state == "pending",
+                        Outbox.next_attempt_at <= now,
+                        or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now),
+                    )
+                    .order_by(Outbox.id)
+                    .limit(self.batch)
+                    .with_for_update(skip_locked=True, of=Outbox)
+                )
+            ).all()
+            if not rows:
+                return []
+            await session.execute(
+                update(Outbox)
+                .where(Outbox.id.in_([o.id for o, _, _ in rows]))
+                .values(claimed_until=now + timedelta(seconds=self.lease))
+            )
+        out = []
+        for o, reporter, number in rows:
+            recipient = None
+            if reporter is not None:
+                recipient = Author(handle=reporter.handle, name=reporter.name,
+                                   email=reporter.email, phone=reporter.phone)
+            out.append((
+                OutboundMessage(
+                    id=o.id, source=o.source, kind=o.kind, ticket_number=number,
+                    payload=dict(o.payload or {}), recipient=recipient,
+                    reporter_handle=reporter.handle if reporter else None,
+                    attempts=o.attempts,
+                ),
+                o.reporter_id,
+                o.ticket_id,
+            ))
+        return out
+
+    async def _deliver_in_order(self, msgs: list[OutboundMessage]) -> None:
+        for i, msg in enumerate(msgs):
+            if not await self._deliver(msg):
+                # Keep order: release the rest of this recipient's queue for later.
+                await self._release([m.id for m in msgs[i + 1 :]])
+                return
+
+    async def _deliver(self, msg: OutboundMessage) -> bool:
+        connector = self.connectors.get(msg.source)
+        try:
+            if connector is None:
+                raise LookupError(f"connector {msg.source!r} is not running here")
+            result = await asyncio.wait_for(connector.send(msg), self.send_timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure is retried
+            await self._failed(msg, f"{type(exc).__name__}: {exc}")
+            return False
+        if result.retry_after is not None:
+            await self._later(msg, result.retry_after)
+            return False
+        await self._done(msg, result)
+        return True
+
+    async def _done(self, msg: OutboundMessage, result: SendResult) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(Outbox).where(Outbox.id == msg.id).values(
+                    state="skipped" if result.skipped else "sent",
+                    sent_at=utcnow(), external_id=result.external_id,
+                    attempts=Outbox.attempts + 1, claimed_until=None, last_error=None,
+                )
+            )
+        if not result.skipped:
+            self.sent += 1
+
+    async def _later(self, msg: OutboundMessage, seconds: float) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(Outbox).where(Outbox.id == msg.id).values(
+                    next_attempt_at=utcnow() + timedelta(seconds=max(0.0, seconds)),
+                    claimed_until=None,
+                )
+            )
+
+    async def _release(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(Outbox).where(Outbox.id.in_(ids)).values(claimed_until=None)
+            )
+
+    async def _failed(self, msg: OutboundMessage, error: str) -> None:
+        attempts = msg.attempts + 1
+        dead = attempts >= self.max_attempts
+        wait = backoff.delay(attempts, base=self.base_delay, cap=self.max_delay)
+        self.failed += 1
+        log.warning("outbox delivery failed: %s", error,
+                    extra={"connector": msg.source, "outbox_id": msg.id, "attempt": attempts})
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(Outbox).where(Outbox.id == msg.id).values(
+                    attempts=attempts, last_error=error[:2000], claimed_until=None,
+                    state="dead" if dead else "pending",
+                    next_attempt_at=utcnow() + timedelta(seconds=wait),
+                )
+            )
+            if dead:
+                row = await session.get(Outbox, msg.id)
+                if row is not None and row.ticket_id is not None:
+                    await repo.add_event(session, row.ticket_id, "system", "delivery_failed",
+                                         {"outbox_id": msg.id, "kind": msg.kind,
+                                          "channel": msg.source, "error": error[:500]})
+
+
+def pending_counts_query() -> Any:
+    from sqlalchemy import func
+
+    return select(Outbox.state, func.count()).group_by(Outbox.state)

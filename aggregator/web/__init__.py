@@ -1,0 +1,1 @@
+"""The staff-facing HTTP side: JSON API (and later the web UI)."""

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from aggregator.service import Service
+
+SERVICE: web.AppKey[Any] = web.AppKey("service")
+
+__all__ = ["SERVICE", "Service"] if TYPE_CHECKING else ["SERVICE"]

@@ -1,0 +1,53 @@
+"""Test helpers shared by the core tests: a running Service and an API client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from aggregator.config import Settings, parse
+from aggregator.service import Service
+from storage.accounts import add_user, create_token
+
+
+def service_settings(db_url: str, tmp_path: Path, **sections: Any) -> Settings:
+    raw = {"database": {"url": db_url}, "web": {"port": 0},
+           "logging": {"format": "text"}, **sections}
+    return parse(raw, base_dir=tmp_path, env={})
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Service]:
+    service = Service(settings)
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+async def token_for(service: Service, name: str, role: str) -> str:
+    async with service.sessions() as session, session.begin():
+        await add_user(session, name, role)
+        return await create_token(session, name)
+
+
+class Api:
+    """A tiny client for the staff API as a script or the web UI would use it."""
+
+    def __init__(self, base: str, token: str | None):
+        self.base, self.token = base, token
+
+    async def call(self, method: str, path: str, **kw: Any) -> tuple[int, Any]:
+        headers = kw.pop("headers", {})
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        async with aiohttp.ClientSession() as http, http.request(
+            method, self.base + path, headers=headers, **kw
+        ) as resp:
+            body = await resp.json(content_type=None)
+            return resp.status, body

@@ -1,0 +1,110 @@
+"""Status callbacks: staff replies and state changes POSTed back to the source.
+
+Delivery rides on the core outbox (at-least-once, retried with backoff, kept across
+restarts). Each callback carries `idempotency_key` (also as the `Idempotency-Key`
+header), stable across retries, so a receiver that saw a 2xx-less timeout and then
+the retry can drop the duplicate. Signed like the intake, with the same headers.
+Redirects are not followed: a signed body must only go where the operator said.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from aggregator.domain import OutboundMessage, SendResult
+from connectors.webhook import signing
+
+KINDS = frozenset({"reply", "status"})
+
+
+class CallbackError(RuntimeError):
+    """The receiver did not take the callback; the outbox retries it later."""
+
+
+def build(
+    message: OutboundMessage, *, source: str, state: str | None, at: datetime | None
+) -> dict[str, Any]:
+    """The callback body for one outbox message (pure)."""
+    p = message.payload
+    ids = [str(i) for i in p.get("report_external_ids") or []]
+    body: dict[str, Any] = {
+        "event": message.kind,
+        "idempotency_key": idempotency_key(source, message.id),
+        "id": ids[0] if ids else None,
+        "ids": ids,
+        "ticket": message.ticket_number or p.get("ticket_number"),
+        "state": state,
+        "at": at.isoformat() if at else None,
+    }
+    if message.kind == "status":
+        # The state this event moved to, not whatever it is by the time we deliver.
+        body["state"] = p.get("to") or state
+        body["previous_state"] = p.get("from")
+    elif message.kind == "reply":
+        body["reply"] = {"text": p.get("text"), "staff": p.get("staff")}
+    return body
+
+
+def idempotency_key(source: str, outbox_id: int) -> str:
+    return f"{source}:{outbox_id}"
+
+
+class CallbackClient:
+    def __init__(
+        self, url: str, key: bytes, timeout: float, *, clock: Callable[[], float] = time.time
+    ):
+        self.url = url
+        self.key = key
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.clock = clock
+        self._session: aiohttp.ClientSession | None = None
+        self.delivered = 0
+        self.failed = 0
+
+    async def post(self, body: dict[str, Any]) -> SendResult:
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": str(body["idempotency_key"]),
+            "X-Aggregator-Event": str(body["event"]),
+            **signing.sign_headers(self.key, raw, self.clock()),
+        }
+        try:
+            async with self._client().post(
+                self.url, data=raw, headers=headers, allow_redirects=False
+            ) as resp:
+                if 200 <= resp.status < 300:
+                    self.delivered += 1
+                    return SendResult()
+                wait = _retry_after(resp) if resp.status == 429 else None
+                if wait is not None:
+                    return SendResult(retry_after=wait)
+                text = (await resp.text(errors="replace"))[:200]
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.failed += 1
+            raise CallbackError(f"callback to {self.url} failed: {exc!r}") from exc
+        self.failed += 1
+        raise CallbackError(f"callback answered HTTP {resp.status}: {text}")
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _retry_after(resp: aiohttp.ClientResponse) -> float | None:
+    value = resp.headers.get("Retry-After", "").strip()
+    if not value.isdigit():
+        return None
+    return float(min(max(int(value), 1), 3600))

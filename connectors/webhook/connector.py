@@ -1,0 +1,90 @@
+"""The `webhook` connector: signed intake on the main web app, callbacks via the outbox.
+
+It has no loop of its own: input arrives through `routes()`, so `run()` only waits to
+be cancelled. Everything a request needs (limits, keys) is built once here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from aggregator.connector import Connector, ConnectorContext
+from aggregator.domain import OutboundMessage, SendResult
+from connectors.webhook import callback, status
+from connectors.webhook.intake import Intake
+from connectors.webhook.settings import WebhookSettings
+from storage.models import Outbox, Ticket
+
+
+class WebhookConnector(Connector):
+    Settings = WebhookSettings
+    settings: WebhookSettings
+
+    def __init__(self, settings: WebhookSettings, ctx: ConnectorContext):
+        super().__init__(settings, ctx)
+        self.path = settings.path or f"/hooks/{ctx.name}"
+        self.intake = Intake(settings, ctx, self.path)
+        self.callback: callback.CallbackClient | None = None
+        if settings.callback_url:
+            self.callback = callback.CallbackClient(
+                settings.callback_url, settings.signing_key(), settings.callback_timeout
+            )
+        self._stopped = asyncio.Event()
+
+    def routes(self) -> Iterable[web.AbstractRouteDef]:
+        return [
+            web.post(self.path, self.intake.handle),
+            web.get(
+                f"{self.path}/status/{{ref}}",
+                status.handler(self.ctx.sessions, self.name, self.settings.secrets()),
+            ),
+        ]
+
+    async def run(self) -> None:
+        self._stopped.clear()
+        await self._stopped.wait()
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        if self.callback is not None:
+            await self.callback.close()
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        if message.kind not in callback.KINDS or self.callback is None:
+            return SendResult(skipped=True)
+        state, at = await self._ticket_state(message)
+        body = callback.build(message, source=self.name, state=state, at=at)
+        return await self.callback.post(body)
+
+    async def _ticket_state(self, message: OutboundMessage) -> tuple[str | None, datetime | None]:
+        """The ticket's state now and when the outbox row was written (stable across
+        retries, so a receiver sees the same `at` every time)."""
+        async with self.ctx.sessions() as session:
+            at = (
+                await session.execute(select(Outbox.created_at).where(Outbox.id == message.id))
+            ).scalar_one_or_none()
+            state = None
+            if message.ticket_number:
+                state = (
+                    await session.execute(
+                        select(Ticket.state).where(Ticket.number == message.ticket_number)
+                    )
+                ).scalar_one_or_none()
+        return state, at
+
+    def health(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "path": self.path,
+            "answers": dict(self.intake.counts),
+            "last_accepted_at": self.intake.last_accepted,
+        }
+        if self.callback is not None:
+            out["callbacks"] = {"delivered": self.callback.delivered,
+                                "failed": self.callback.failed}
+        return out

@@ -1,0 +1,134 @@
+"""POST /hooks/{name}: check, in order of cost, then store, then answer.
+
+Order: declared size (413), media type (415), per-address rate (429), body read with
+a cap (413), signature + replay window (401), per-source rate (429), JSON + contract
+(400), ingest (201 new / 200 repeat / 503 retry later). Every refusal happens before
+ingest, so a refused request writes nothing. The answer is sent only after the
+commit, so a 2xx always means "stored".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from aggregator.connector import ConnectorContext
+from connectors.webhook import schema, signing, status
+from connectors.webhook.ratelimit import RateLimiter, retry_after_header
+from connectors.webhook.settings import WebhookSettings
+
+READ_CHUNK = 64 * 1024
+
+
+def error(status_code: int, code: str, detail: str, **extra: Any) -> web.Response:
+    """The API's error shape: {"error": code, "detail": text, ...}."""
+    headers = {}
+    if "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
+    return web.json_response(
+        {"error": code, "detail": detail, **extra}, status=status_code, headers=headers
+    )
+
+
+class Intake:
+    def __init__(
+        self,
+        settings: WebhookSettings,
+        ctx: ConnectorContext,
+        path: str,
+        *,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.settings = settings
+        self.ctx = ctx
+        self.path = path
+        self.clock = clock
+        rl = settings.rate_limit
+        self.per_client = RateLimiter(rl.per_client_rate, rl.per_client_burst)
+        self.per_source = RateLimiter(rl.rate, rl.burst)
+        self.secrets = settings.secrets()
+        self.counts: Counter[str] = Counter()
+        self.last_accepted: float | None = None
+        self.log: logging.LoggerAdapter[logging.Logger] = ctx.log
+
+    async def handle(self, request: web.Request) -> web.Response:
+        response = await self._handle(request)
+        self.counts[str(response.status)] += 1
+        return response
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        limit = self.settings.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            return self._too_large(limit)
+        if request.content_type != "application/json" or (
+            request.charset not in (None, "utf-8", "utf8")
+        ):
+            return error(415, "unsupported_media_type",
+                         "send Content-Type: application/json (UTF-8)")
+        wait = self.per_client.check(request.remote or "")
+        if wait:
+            return self._rate_limited(wait, "this address")
+        raw = await _read_capped(request, limit)
+        if raw is None:
+            return self._too_large(limit)
+        why = signing.verify(self.secrets, request.headers, raw, now=self.clock(),
+                             window=self.settings.replay_window_seconds)
+        if why is not None:
+            self.log.info("webhook refused: %s", why, extra={"remote": request.remote})
+            return error(401, "unauthorized", why)
+        wait = self.per_source.check()
+        if wait:
+            return self._rate_limited(wait, "this source")
+        try:
+            body = schema.parse(raw)
+        except ValidationError as exc:
+            return error(400, "invalid", "the body does not follow the contract",
+                         fields=schema.field_errors(exc))
+        report = schema.to_report(body, self.ctx.name, self.secrets[0])
+        try:
+            (result,) = await self.ctx.ingest([report])
+        except Exception as exc:  # noqa: BLE001 - shutting down, database away...
+            self.log.warning("webhook ingest failed: %s", exc, extra={"id": body.id})
+            return error(503, "unavailable", "could not store the report; send it again",
+                         retry_after=5)
+        self.last_accepted = self.clock()
+        url = None
+        if not body.is_confidential:
+            url = status.url(self._base_url(request), self.path, result.report_id,
+                             self.secrets[0])
+        return web.json_response(
+            {"ticket": result.ticket_number, "report_id": result.report_id, "status_url": url},
+            status=201 if result.created_report else 200,
+        )
+
+    def _base_url(self, request: web.Request) -> str:
+        public = self.ctx.settings.web.public_url
+        if public:
+            return public.rstrip("/")
+        return f"{request.scheme}://{request.host}"
+
+    def _too_large(self, limit: int) -> web.Response:
+        response = error(413, "too_large", f"the body is over {limit} bytes", max_bytes=limit)
+        response.force_close()  # do not drain a huge body we will not read
+        return response
+
+    def _rate_limited(self, wait: float, who: str) -> web.Response:
+        return error(429, "rate_limited", f"too many requests from {who}",
+                     retry_after=int(retry_after_header(wait)))
+
+
+async def _read_capped(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None once it passes `limit` (a chunked upload has no length)."""
+    buf = bytearray()
+    async for chunk in request.content.iter_chunked(READ_CHUNK):
+        buf += chunk
+        if len(buf) > limit:
+            return None
+    return bytes(buf)
+

@@ -99,6 +99,10 @@ class OutboxSender:
         return len(claimed)
 
     async def _claim(self) -> list[tuple[OutboundMessage, int | None, int | None]]:
+        # Only sources running in this process: in a multi-replica deployment another
+        # replica may own a channel (one poller per mailbox/account).
+        if not self.connectors:
+            return []
         now = utcnow()
         async with self.sessions() as session, session.begin():
             rows = (
@@ -108,6 +112,7 @@ class OutboxSender:
                     .outerjoin(Ticket, Ticket.id == Outbox.ticket_id)
                     .where(
                         Outbox.state == "pending",
+                        Outbox.source.in_(list(self.connectors)),
                         Outbox.next_attempt_at <= now,
                         or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now),
                     )
@@ -149,10 +154,8 @@ class OutboxSender:
                 return
 
     async def _deliver(self, msg: OutboundMessage) -> bool:
-        connector = self.connectors.get(msg.source)
+        connector = self.connectors[msg.source]
         try:
-            if connector is None:
-                raise LookupError(f"connector {msg.source!r} is not running here")
             result = await asyncio.wait_for(connector.send(msg), self.send_timeout)
         except asyncio.CancelledError:
             raise

@@ -15,6 +15,7 @@ from storage.models.core import (
     User,
 )
 from storage.models.signals import EngagementSample
+from storage.models.telegram import TelegramPending
 
 __all__ = [
     "ApiToken",
@@ -25,6 +26,7 @@ __all__ = [
     "Outbox",
     "Report",
     "Reporter",
+    "TelegramPending",
     "Ticket",
     "TicketCounter",
     "TicketEvent",

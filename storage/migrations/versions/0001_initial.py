@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 21:56:25.810443
+Create Date: 2026-11-25 22:02:25.257713
 """
 from __future__ import annotations
 
@@ -44,6 +44,20 @@ def upgrade() -> None:
     with op.batch_alter_table('reporters', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_reporters_email'), ['email'], unique=False)
         batch_op.create_index(batch_op.f('ix_reporters_phone'), ['phone'], unique=False)
+
+    op.create_table('telegram_pending',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('source', sa.String(length=64), nullable=False),
+    sa.Column('chat_id', sa.String(length=32), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('ref', sa.String(length=128), nullable=False),
+    sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('created_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_telegram_pending')),
+    sa.UniqueConstraint('source', 'chat_id', 'kind', 'ref', name=op.f('uq_telegram_pending_source'))
+    )
+    with op.batch_alter_table('telegram_pending', schema=None) as batch_op:
+        batch_op.create_index('ix_telegram_pending_due', ['source', 'kind', 'created_at'], unique=False)
 
     op.create_table('ticket_counters',
     sa.Column('prefix', sa.String(length=16), nullable=False),
@@ -239,6 +253,10 @@ def downgrade() -> None:
 
     op.drop_table('tickets')
     op.drop_table('ticket_counters')
+    with op.batch_alter_table('telegram_pending', schema=None) as batch_op:
+        batch_op.drop_index('ix_telegram_pending_due')
+
+    op.drop_table('telegram_pending')
     with op.batch_alter_table('reporters', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_reporters_phone'))
         batch_op.drop_index(batch_op.f('ix_reporters_email'))

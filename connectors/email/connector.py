@@ -1,0 +1,160 @@
+"""`EmailConnector`: IMAP intake (one worker thread per folder) and SMTP replies.
+
+Intake lives in `intake.py`; this class wires it to the core and turns outbox rows
+(ack, reply, status) into threaded mails. Nothing here answers a mail that must not be
+answered: that was decided at parse time (Report.ack) and is checked again here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from typing import Any, ClassVar
+
+from aggregator.config import ConnectorSettings
+from aggregator.connector import Connector, ConnectorContext
+from aggregator.domain import OutboundMessage, SendResult
+from connectors.email import records
+from connectors.email.compose import Composer
+from connectors.email.intake import Counters, CursorBook, FolderIntake
+from connectors.email.settings import EmailSettings
+from connectors.email.smtp import PermanentFailure, SmtpSender
+
+# Acks for reports that continue a conversation would only invite a loop.
+NO_ACK_REASONS = frozenset({"reply", "ticket_ref", "existing"})
+
+
+class EmailConnector(Connector):
+    Settings: ClassVar[type[ConnectorSettings]] = EmailSettings
+    settings: EmailSettings
+
+    def __init__(self, settings: ConnectorSettings, ctx: ConnectorContext):
+        super().__init__(settings, ctx)
+        assert isinstance(settings, EmailSettings)
+        self._stop = threading.Event()
+        self.counters = Counters()
+        self.book = CursorBook(ctx)
+        self.folders = [
+            FolderIntake(ctx, settings, folder, self.book, self.counters, self._stop)
+            for folder in settings.imap.folders
+        ]
+        smtp = settings.smtp
+        self.smtp = SmtpSender(smtp) if smtp else None
+        self.composer = (
+            Composer(smtp.from_address, smtp.from_name, settings.language,
+                     ctx.settings.web.public_url)
+            if smtp else None
+        )
+        self._acks: dict[str, deque[float]] = {}
+        self.skipped: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ intake
+
+    async def run(self) -> None:
+        self._stop.clear()
+        tasks = [asyncio.create_task(f.run(), name=f"email:{self.name}:{f.folder}")
+                 for f in self.folders]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # a folder loop only ends by raising: crash = restart
+        finally:
+            self._stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self.smtp is not None:
+            await self.smtp.close()
+
+    def health(self) -> dict[str, Any]:
+        c = self.counters
+        return {
+            "folders": {f.folder: vars(f.health).copy() for f in self.folders},
+            "reports": c.reports, "bounces": c.bounces,
+            "bounces_unmatched": c.bounces_unmatched, "notices": c.notices,
+            "attachments": c.attachments, "quarantined": c.quarantined,
+            "not_acknowledged": dict(c.no_ack),
+            "sent": self.smtp.sent if self.smtp else 0, "send_skipped": dict(self.skipped),
+        }
+
+    # ------------------------------------------------------------------ outbox
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        if self.smtp is None or self.composer is None:
+            return self._skip("no smtp configured")
+        recipient = message.recipient
+        to = (recipient.email if recipient else None) or message.reporter_handle
+        if not to or "@" not in to:
+            return self._skip("no address")
+        if to.lower() in self.settings.our_addresses():
+            return self._skip("our own address")
+        p = message.payload
+        number = message.ticket_number or p.get("ticket_number")
+        name = recipient.name if recipient else None
+        if message.kind == "ack":
+            if p.get("reason") in NO_ACK_REASONS:
+                return self._skip("conversation continues")
+            if not await self._ack_allowed(message.reporter_handle or to):
+                return self._skip("ack rate limit")
+            template = "ack_new" if p.get("new_ticket", True) else "ack_existing"
+            ids = [p.get("report_external_id") or ""]
+            auto, extra = True, {}
+        elif message.kind == "reply":
+            template = "reply"
+            ids = list(reversed(p.get("report_external_ids") or []))  # oldest first
+            auto, extra = False, {"text": p.get("text") or "", "staff": p.get("staff")}
+        elif message.kind == "status" and p.get("to") == "resolved":
+            template = "resolved"
+            ids = list(reversed(p.get("report_external_ids") or []))
+            auto, extra = True, {}
+        else:
+            return self._skip(f"kind {message.kind}")
+        thread = await records.thread_info(self.ctx.sessions, self.name, number, ids)
+        msg_id = self.composer.message_id(number, message.kind, message.id)
+        mail = self.composer.build(
+            template, to=to, message_id=msg_id, thread_ids=thread["ids"], auto=auto,
+            ticket_number=number, name=name, subject=_strip_tags(thread["subject"], number),
+            **extra,
+        )
+        try:
+            await self.smtp.send(mail)
+        except PermanentFailure as exc:
+            self.log.warning("email %s to %s refused for good: %s", message.kind, to, exc)
+            return self._skip("recipient refused")
+        return SendResult(external_id=msg_id)
+
+    async def _ack_allowed(self, handle: str) -> bool:
+        limit = self.settings.max_acks_per_hour
+        now = time.monotonic()
+        recent = self._acks.setdefault(handle.lower(), deque())
+        while recent and now - recent[0] > 3600:
+            recent.popleft()
+        sent = await records.acks_sent_last_hour(self.ctx.sessions, self.name, handle)
+        if max(len(recent), sent) >= limit:
+            return False
+        recent.append(now)
+        return True
+
+    def _skip(self, why: str) -> SendResult:
+        self.skipped[why] = self.skipped.get(why, 0) + 1
+        return SendResult(skipped=True)
+
+
+def _strip_tags(subject: str, number: str | None) -> str:
+    """The citizen's subject without our tag and reply prefixes (we add our own)."""
+    import re
+
+    s = subject or ""
+    if number:
+        s = s.replace(f"[{number}]", " ")
+    while True:
+        new = re.sub(r"^\s*(re|fwd?|aw|tr|balas)\s*:\s*", "", s, flags=re.IGNORECASE)
+        if new == s:
+            break
+        s = new
+    return " ".join(s.split())[:200]

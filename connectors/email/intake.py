@@ -1,0 +1,283 @@
+"""The intake loop of one IMAP folder, and the batch step shared by all folders.
+
+Order per batch, which is what makes a crash at any point safe:
+  1. fetch + parse in the folder's thread (BODY.PEEK: nothing is marked read yet);
+  2. bounces -> ticket events (idempotent);
+  3. reports + cursor {folder: uidvalidity, last_uid, pending} in ONE ingest commit;
+  4. attachment rows for reports that have none (idempotent);
+  5. \\Seen / MOVE on the server.
+`pending` names the UIDs of the last committed batch whose step 4/5 may not have
+happened; a restart replays exactly those (ingest is idempotent on Message-ID).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aggregator.connector import ConnectorContext
+from aggregator.domain import Author, Report
+from aggregator.ingest import IngestClosed
+from connectors.email import records
+from connectors.email.imap import IMAP_ERRORS, Fetched, FolderSession
+from connectors.email.parse import Limits, ParsedMail, ticket_ref
+from connectors.email.settings import EmailSettings
+from connectors.email.textual import one_line
+
+T = TypeVar("T")
+CHANNEL = "email"
+
+
+@dataclass
+class FolderHealth:
+    connected: bool = False
+    uidvalidity: int | None = None
+    last_uid: int = 0
+    last_sync: float | None = None
+    last_error: str | None = None
+    errors: int = 0
+    idle: bool = False
+
+
+@dataclass
+class Counters:
+    reports: int = 0
+    bounces: int = 0
+    bounces_unmatched: int = 0
+    notices: int = 0
+    attachments: int = 0
+    quarantined: int = 0
+    no_ack: dict[str, int] = field(default_factory=dict)
+
+
+class CursorBook:
+    """The connector's cursor {folder: {uidvalidity, last_uid, pending}}.
+
+    Folders commit one at a time under a lock, each with the whole dict, so one
+    folder's commit can never carry another folder's uncommitted position."""
+
+    def __init__(self, ctx: ConnectorContext):
+        self.ctx = ctx
+        self.state: dict[str, dict[str, Any]] = {}
+        self.lock = asyncio.Lock()
+        self.loaded = False
+
+    async def load(self) -> None:
+        if not self.loaded:
+            raw = await self.ctx.load_cursor()
+            self.state = {k: dict(v) for k, v in raw.items() if isinstance(v, dict)}
+            self.loaded = True
+
+    def folder(self, name: str) -> dict[str, Any]:
+        return dict(self.state.get(name, {}))
+
+    async def commit(self, folder: str, reports: list[Report], entry: dict[str, Any]) -> list[Any]:
+        async with self.lock:
+            cursor = {**self.state, folder: entry}
+            results = await self.ctx.ingest(reports, cursor=cursor)
+            self.state = cursor
+            return results
+
+
+class FolderIntake:
+    def __init__(self, ctx: ConnectorContext, settings: EmailSettings, folder: str,
+                 book: CursorBook, counters: Counters, stop: threading.Event):
+        self.ctx = ctx
+        self.settings = settings
+        self.folder = folder
+        self.book = book
+        self.counters = counters
+        self.stop = stop
+        self.health = FolderHealth()
+        self.log = ctx.log
+        limits = Limits(
+            max_attachments=settings.attachments.max_count,
+            max_attachment_bytes=settings.attachments.max_bytes,
+            own_addresses=settings.our_addresses(),
+        )
+        self.imap = FolderSession(settings.imap, folder, stop, limits,
+                                  settings.max_message_bytes, settings.processed_folder)
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"imap-{folder}")
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def run(self) -> None:
+        """Connect, catch up, wait for news; on connection trouble back off and retry."""
+        delay = 1.0
+        try:
+            while not self.stop.is_set():
+                try:
+                    await self._session()
+                except IMAP_ERRORS as exc:
+                    self.health.connected = False
+                    self.health.errors += 1
+                    self.health.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                    self.log.warning("imap %s: %s; retrying in %.0f s",
+                                     self.folder, self.health.last_error, delay)
+                    await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                    delay = min(delay * 2, 300.0)
+                    continue
+                delay = 1.0
+        finally:
+            self.health.connected = False
+            self.stop.set()
+            await asyncio.shield(self._shutdown())
+
+    async def _shutdown(self) -> None:
+        try:
+            await self._call(self.imap.close)
+        finally:
+            self.executor.shutdown(wait=False)
+
+    async def _session(self) -> None:
+        await self.book.load()
+        uidvalidity = await self._call(self.imap.connect)
+        self.health.connected, self.health.uidvalidity = True, uidvalidity
+        self.health.idle = self.imap.can_idle
+        entry = self.book.folder(self.folder)
+        if entry and entry.get("uidvalidity") != uidvalidity:
+            # The mailbox was rebuilt: UIDs mean nothing now. Read it all again;
+            # Message-IDs (or content hashes) keep ingest from duplicating anything.
+            self.log.warning("imap %s: UIDVALIDITY changed %s -> %s, rescanning",
+                             self.folder, entry.get("uidvalidity"), uidvalidity)
+            entry = {}
+        last_uid = int(entry.get("last_uid", 0))
+        pending = [int(u) for u in entry.get("pending", [])]
+        if pending:  # a batch committed before a crash, maybe not flagged yet
+            await self._process(uidvalidity, await self._call(self.imap.existing, pending),
+                                last_uid)
+        while not self.stop.is_set():
+            uids = await self._call(self.imap.uids_after, last_uid)
+            if uids:
+                last_uid = await self._process(uidvalidity, uids, last_uid)
+                continue
+            entry = self.book.folder(self.folder)
+            if entry.get("pending") or entry.get("uidvalidity") != uidvalidity:
+                await self.book.commit(self.folder, [], {
+                    "uidvalidity": uidvalidity, "last_uid": last_uid, "pending": []})
+            self.health.last_sync = time.time()
+            if self.imap.can_idle:
+                await self._call(self.imap.wait_idle, self.settings.imap.poll_interval)
+            else:
+                await asyncio.sleep(self.settings.imap.poll_interval)
+
+    async def _process(self, uidvalidity: int, uids: list[int], last_uid: int) -> int:
+        """Fetch, commit and mark `uids` batch by batch; returns the new last UID."""
+        while uids and not self.stop.is_set():
+            fetched, consumed = await self._call(self.imap.fetch, uids)
+            batch, uids = uids[:consumed], uids[consumed:]
+            last_uid = max(last_uid, *batch)
+            await self._commit(uidvalidity, fetched, batch, last_uid)
+            await self._call(self.imap.mark_done, [f.uid for f in fetched])
+            self.health.last_uid = last_uid
+        return last_uid
+
+    async def _commit(self, uidvalidity: int, fetched: list[Fetched], batch: list[int],
+                      last_uid: int) -> None:
+        bounces = [f.mail for f in fetched if f.mail.category == "bounce"]
+        if bounces:
+            recorded, unmatched = await records.record_bounces(
+                self.ctx.sessions, self.ctx.name, bounces)
+            self.counters.bounces += recorded
+            self.counters.bounces_unmatched += unmatched
+        self.counters.notices += sum(f.mail.category == "notice" for f in fetched)
+        mails = [f.mail for f in fetched if f.mail.category == "complaint"]
+        reports = [self.to_report(m) for m in mails]
+        entry = {"uidvalidity": uidvalidity, "last_uid": last_uid, "pending": batch}
+        results = await self._ingest(reports, entry)
+        self.counters.reports += sum(r.created_report for r in results)
+        stored = await records.store_attachments(
+            self.ctx.sessions,
+            [(res.report_id, m.attachments) for res, m in zip(results, mails, strict=True)],
+        )
+        self.counters.attachments += stored
+
+    async def _ingest(self, reports: list[Report], entry: dict[str, Any]) -> list[Any]:
+        """One commit for the batch; if it fails, each report alone, and a report that
+        still fails is replaced by a placeholder so one poison mail holds up nothing."""
+        try:
+            return await self.book.commit(self.folder, reports, entry)
+        except IngestClosed:
+            raise
+        except Exception as exc:  # noqa: BLE001 - isolate the poison below
+            if not reports:
+                raise
+            self.log.warning("imap %s: batch commit failed (%s); one by one", self.folder, exc)
+        results = []
+        for report in reports:
+            try:
+                (res,) = await self.ctx.ingest([report])
+            except IngestClosed:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                self.log.error("imap %s: quarantined %s: %s", self.folder,
+                               report.external_id, exc)
+                self.counters.quarantined += 1
+                (res,) = await self.ctx.ingest([quarantine(report, exc)])
+            results.append(res)
+        await self.book.commit(self.folder, [], entry)
+        return results
+
+    def to_report(self, mail: ParsedMail) -> Report:
+        return build_report(mail, self.ctx.name, self.ctx.settings.tickets.prefix,
+                            self.settings, self.folder, self.counters)
+
+
+def build_report(mail: ParsedMail, source: str, prefix: str, settings: EmailSettings,
+                 folder: str, counters: Counters | None = None) -> Report:
+    text = mail.text
+    if mail.oversized:
+        text = (f"Email ini terlalu besar ({mail.size} byte; batas "
+                f"{settings.max_message_bytes} byte) sehingga isinya tidak diambil. "
+                f"Subjek: {mail.subject or '(kosong)'}. Mohon hubungi pengirim.")
+    elif not text.strip():
+        names = ", ".join(a.filename or a.content_type for a in mail.attachments[:5])
+        text = " ".join(x for x in (mail.subject, f"(lampiran: {names})" if names else "")
+                        if x) or "(email tanpa isi)"
+    meta = dict(mail.meta)
+    meta.update({
+        "folder": folder,
+        "size": mail.size,
+        "attachments": [
+            {"filename": a.filename, "content_type": a.content_type, "size": a.size,
+             "sha256": a.sha256, "stored": a.data is not None, "note": a.note}
+            for a in mail.attachments
+        ],
+    })
+    if mail.defects:
+        meta["defects"] = mail.defects
+    if mail.oversized:
+        meta["oversized"] = True
+    if mail.no_ack_reason:
+        meta["no_ack"] = mail.no_ack_reason
+        if counters is not None:
+            counters.no_ack[mail.no_ack_reason] = counters.no_ack.get(mail.no_ack_reason, 0) + 1
+    return Report(
+        source=source, channel=CHANNEL, external_id=mail.external_id, text=text,
+        author=Author(handle=mail.sender, name=mail.sender_name, email=mail.sender),
+        title=mail.subject or None, body=mail.body if mail.body != text else None,
+        sent_at=mail.sent_at, reply_to=mail.reply_to_ids,
+        ticket_ref=ticket_ref(mail.subject, prefix), ack=mail.no_ack_reason is None,
+        meta=meta,
+    )
+
+
+def quarantine(report: Report, exc: Exception) -> Report:
+    """A minimal stand-in for a report the database refused: staff still see that a
+    mail arrived, from whom, and can read it in the mailbox."""
+    return Report(
+        source=report.source, channel=report.channel, external_id=report.external_id,
+        text=f"Email ini tidak dapat disimpan utuh ({one_line(str(exc), 200)}). "
+             f"Subjek: {one_line(report.title or '', 200)}",
+        author=Author(handle=(report.author.handle or "")[:320] or None),
+        title=one_line(report.title or "", 200) or None,
+        meta={"quarantined": True, "folder": report.meta.get("folder")},
+    )
+

@@ -12,7 +12,6 @@ from pydantic import Field, SecretStr, field_validator
 
 from aggregator.config import ConnectorSettings, Section
 
-
 MIN_SECRET = 16
 
 

@@ -62,7 +62,6 @@ class TwitterConnector(Connector):
         return self._client
 
     async def run(self) -> None:
-        self._stop.clear()
         self._running = True
         try:
             await self._loop()
@@ -103,14 +102,15 @@ class TwitterConnector(Connector):
     def _jobs(self) -> dict[str, Any]:
         s = self.settings
         jobs: dict[str, Any] = {}
+        backfill = timedelta(hours=s.backfill_hours)
         if s.polls_mentions:
-            tl = Timeline("mentions", "mentions", self._fetch_mentions, max_pages=s.max_pages,
-                          backfill=timedelta(hours=s.backfill_hours))
-            jobs["mentions"] = lambda: self._poll(tl)
+            mentions = Timeline("mentions", "mentions", self._fetch_mentions,
+                                max_pages=s.max_pages, backfill=backfill)
+            jobs["mentions"] = lambda: self._poll(mentions)
         if query := s.search_query():
-            tl = Timeline("search", "search", self._search_fetcher(query), max_pages=s.max_pages,
-                          backfill=timedelta(hours=s.backfill_hours), reach=SEARCH_REACH)
-            jobs["search"] = lambda: self._poll(tl)
+            search = Timeline("search", "search", self._search_fetcher(query),
+                              max_pages=s.max_pages, backfill=backfill, reach=SEARCH_REACH)
+            jobs["search"] = lambda: self._poll(search)
         if s.engagement.enabled:
             jobs[ENGAGEMENT] = self.refresh_engagement
         return jobs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -61,12 +62,15 @@ class Harness:
 
     @asynccontextmanager
     async def running(self, conn: TwitterConnector) -> AsyncIterator[TwitterConnector]:
+        """Run the connector's loop; fail the test if it ends before it is stopped."""
         task = asyncio.create_task(conn.run())
         try:
             yield conn
         finally:
+            ended_early = task.done()
             await conn.stop()
-            await asyncio.wait_for(task, 5)
+            await asyncio.wait_for(task, 5)  # re-raises a crash
+            assert not ended_early, "run() returned before stop()"
 
     async def reports(self) -> list[Report]:
         async with self.sessions() as s:
@@ -82,14 +86,14 @@ class Harness:
                 select(EngagementSample).order_by(EngagementSample.id))).scalars())
 
 
-async def eventually(check: Callable[[], Awaitable[bool] | bool], within: float = 10.0,
+async def eventually(check: Callable[[], Awaitable[Any] | Any], within: float = 10.0,
                      what: str = "condition") -> None:
     """Wait until `check()` holds (the connector works in the background)."""
     loop = asyncio.get_running_loop()
     end = loop.time() + within
     while True:
         result = check()
-        if not isinstance(result, bool):
+        if inspect.isawaitable(result):
             result = await result
         if result:
             return

@@ -1,0 +1,109 @@
+"""Config schema of one `telegram` connector (one bot).
+
+Everything an operator may tune lives here; the defaults suit one agency's public bot
+on long polling. The token is a secret: write `token: ${TELEGRAM_BOT_TOKEN}`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from aggregator.config import ConnectorSettings, Section
+
+
+class UserRateLimit(Section):
+    """At most `messages` per `per_seconds` from one user; the rest are not ticketed
+    and the user is told once per window. `messages: 0` turns the limit off."""
+
+    messages: int = Field(8, ge=0)
+    per_seconds: float = Field(60.0, gt=0)
+
+
+class TelegramSettings(ConnectorSettings):
+    type: Literal["telegram"] = "telegram"
+    token: SecretStr = Field(min_length=1)
+    # Passed to python-telegram-bot as `{api_base_url}/bot` (and `/file/bot` for files).
+    api_base_url: str = "https://api.telegram.org"
+    mode: Literal["polling", "webhook"] = "polling"
+    # Webhook mode: Telegram sends it as X-Telegram-Bot-Api-Secret-Token.
+    webhook_secret: SecretStr | None = None
+    # Webhook mode: the public URL Telegram posts to. Default: web.public_url + path.
+    webhook_url: str | None = None
+    # Webhook mode: our route (default /hooks/{connector name}).
+    webhook_path: str | None = None
+    # Long-poll length of one getUpdates call, and a pause between calls.
+    poll_timeout: int = Field(30, ge=0, le=50)
+    poll_interval: float = Field(0.0, ge=0, le=60)
+    # Default conversation language; each user may switch with /lang.
+    language: Literal["id", "en"] = "id"
+    # Shown in the greeting ("Layanan pengaduan {agency_name}").
+    agency_name: str | None = None
+    # A message within this many minutes of the user's last contact on an open ticket
+    # joins that ticket (0 = every message is a new complaint unless it is a reply).
+    followup_window_minutes: float = Field(30.0, ge=0)
+    # An unanswered "which ticket?" question becomes a new ticket after this long.
+    choice_timeout_minutes: float = Field(60.0, gt=0)
+    rate_limit: UserRateLimit = UserRateLimit()
+    # Files above this size keep only their metadata (the Bot API serves up to 20 MB).
+    max_file_bytes: int = Field(10 * 1024 * 1024, ge=0, le=20 * 1024 * 1024)
+    # Telegram user ids or @usernames whose messages are ignored.
+    banned_users: tuple[str, ...] = ()
+    # Ask for an IKM rating (1-4) when a ticket is resolved.
+    survey: bool = True
+
+    @field_validator("api_base_url", "webhook_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith("/") or "{" in value:
+            raise ValueError("must start with / (e.g. /hooks/telegram)")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        raw = value.get_secret_value()
+        # Telegram's rule for secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
+        if not 1 <= len(raw) <= 256 or not all(c.isascii() and (c.isalnum() or c in "_-")
+                                                for c in raw):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ or -")
+        return value
+
+    @field_validator("banned_users", mode="before")
+    @classmethod
+    def _banned(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            return tuple(str(v).strip().lower() for v in value if str(v).strip())
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> TelegramSettings:
+        if self.mode == "webhook" and self.webhook_secret is None:
+            raise ValueError("webhook mode needs webhook_secret (checked on every delivery)")
+        return self
+
+    @property
+    def api_root(self) -> str:
+        return self.api_base_url.rstrip("/")
+
+    def is_banned(self, user_id: int | str, username: str | None) -> bool:
+        if not self.banned_users:
+            return False
+        keys = {str(user_id)}
+        if username:
+            keys.add("@" + username.lower())
+        return bool(keys & set(self.banned_users))

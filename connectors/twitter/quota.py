@@ -30,6 +30,7 @@ DAY = 24 * 3600.0
 RESET_MARGIN = 1.0
 # 429 without a reset header: X's windows are 15 minutes; retry well before that.
 NO_RESET_WAIT = 60.0
+BACKING_OFF = "backing off after errors"
 
 
 class NotNow(Exception):  # noqa: N818 - a scheduling signal, not an error
@@ -70,7 +71,7 @@ class Quota:
         """Seconds until the next call is allowed, and why (0 = go)."""
         self._trim(now)
         waits = [(self.blocked_until - now, "rate limited by X"),
-                 (self.backoff_until - now, "backing off after errors")]
+                 (self.backoff_until - now, BACKING_OFF)]
         if self.x_remaining == 0 and self.x_reset is not None:
             waits.append((self.x_reset + RESET_MARGIN - now, "X quota used up"))
         for limit, window, label in ((self.budget.per_15min, WINDOW_15MIN, "15-minute"),
@@ -152,7 +153,7 @@ class Gate:
         now = self.clock()
         wait, why = quota.wait(now)
         if wait > 0:
-            raise NotNow(endpoint, wait, why, failure=quota.backoff_until > now)
+            raise NotNow(endpoint, wait, why, failure=why == BACKING_OFF)
         quota.spend(now)
         try:
             result = await fn()

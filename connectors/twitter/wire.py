@@ -27,10 +27,12 @@ X_HOST = URL(DEFAULT_API).host
 HeaderObserver = Callable[[str, str, Mapping[str, str]], None]
 
 
-def rewrite_middleware(base_url: str, observe: HeaderObserver | None = None):  # noqa: ANN201
+def rewrite_middleware(
+    base_url: str, observe: HeaderObserver | None = None
+) -> aiohttp.ClientMiddlewareType:
     """An aiohttp client middleware sending api.twitter.com requests to `base_url`."""
     base = URL(base_url)
-    prefix = base.path.rstrip("/")
+    prefix = base.raw_path.rstrip("/")
     same = base.host == X_HOST and base.scheme == "https" and not prefix and base.port == 443
 
     async def middleware(
@@ -38,12 +40,13 @@ def rewrite_middleware(base_url: str, observe: HeaderObserver | None = None):  #
     ) -> aiohttp.ClientResponse:
         path = request.url.path
         if request.url.host == X_HOST and not same:
-            url = request.url.with_scheme(base.scheme).with_host(base.host or "")
-            url = url.with_port(base.explicit_port)
-            if prefix:
-                url = url.with_path(prefix + url.raw_path, encoded=True)
-            # Keep the query exactly as tweepy (or the OAuth signer) encoded it.
-            request.url = URL(str(url), encoded=True)
+            old = request.url
+            # Built from raw parts: keeps the query exactly as tweepy (or the OAuth
+            # signer) encoded it.
+            url = URL.build(scheme=base.scheme, host=base.raw_host or "",
+                            port=base.explicit_port, path=prefix + old.raw_path,
+                            query_string=old.raw_query_string, encoded=True)
+            request.url = url
             request.headers["Host"] = url.host_port_subcomponent or base.host or ""
         response = await handler(request)
         if observe is not None:

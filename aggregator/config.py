@@ -218,11 +218,17 @@ def parse(raw: dict[str, Any], *, base_dir: Path, env: Mapping[str, str]) -> Set
             connectors[str(name)] = types[kind].Settings.model_validate(section, context=context)
         except ValidationError as exc:
             problems += _lines(exc, where)
+            if str(name) in disabled:  # never started; keep it listed
+                connectors[str(name)] = ConnectorSettings(type=kind, enabled=False)
 
     for where, var in missing:
+        key = ".".join(where)
         if len(where) >= 2 and where[0] == "connectors" and where[1] in disabled:
-            continue  # a disabled connector may lack its secrets
-        problems.append(f"{'.'.join(where)}: environment variable {var} is not set")
+            # A disabled connector may lack its secrets (and so fail their checks).
+            problems = [p for p in problems if not p.startswith(f"{key}:")]
+            continue
+        problems = [p for p in problems if not p.startswith(f"{key}:")]
+        problems.append(f"{key}: environment variable {var} is not set")
     if problems or settings is None:
         raise ConfigError(sorted(set(problems), key=problems.index))
     return settings.model_copy(update={"connectors": connectors})

@@ -7,12 +7,12 @@ of an open ticket (pluggable) > a new ticket.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.config import Settings
@@ -39,6 +39,11 @@ class Batch:
 
     now: datetime
     reporters: dict[tuple[str, str], int] = field(default_factory=dict)
+    # (reporter_id, text_hash) -> ticket id of a recent repeat, prefetched per batch
+    repeats: dict[tuple[int, str], int] = field(default_factory=dict)
+    numbers: list[str] = field(default_factory=list)  # reserved, not yet used
+    last_number: int | None = None  # highest number handed out in this batch
+    remaining: int = 0  # reports of the batch not yet processed
     events: list[dict[str, Any]] = field(default_factory=list)
     outbox: list[dict[str, Any]] = field(default_factory=list)
 
@@ -60,8 +65,11 @@ class Pipeline:
         batch = Batch(now=utcnow())
         existing = await self._existing(session, reports)
         await self._reporters(session, reports, batch)
+        await self._repeats(session, reports, batch)
         results: list[IngestResult] = []
+        batch.remaining = len(reports)
         for report in reports:
+            batch.remaining -= 1
             key = (report.source, report.external_id)
             if key in existing:
                 results.append(existing[key])
@@ -69,6 +77,11 @@ class Pipeline:
             result = await self._one(session, report, batch)
             existing[key] = _as_existing(result)
             results.append(result)
+        if batch.numbers and batch.last_number is not None:
+            # Give back the numbers reserved but not used (we hold the counter's lock).
+            await repo.release_ticket_numbers(
+                session, self.settings.tickets.prefix, batch.now.year, batch.last_number
+            )
         await repo.add_events(session, batch.events)
         if batch.outbox:
             await session.execute(insert(Outbox), batch.outbox)
@@ -79,20 +92,19 @@ class Pipeline:
     async def _existing(
         self, session: AsyncSession, reports: Sequence[Report]
     ) -> dict[tuple[str, str], IngestResult]:
-        keys = list({(r.source, r.external_id) for r in reports})
         found: dict[tuple[str, str], IngestResult] = {}
-        for chunk in _chunks(keys, 400):
-            rows = await session.execute(
-                select(ReportRow.source, ReportRow.external_id, ReportRow.id, Ticket.id,
-                       Ticket.number)
-                .join(Ticket, Ticket.id == ReportRow.ticket_id)
-                .where(tuple_(ReportRow.source, ReportRow.external_id).in_(chunk))
-            )
-            for source, ext, rid, tid, number in rows:
-                found[(source, ext)] = IngestResult(
-                    report_id=rid, ticket_id=tid, ticket_number=number,
-                    created_report=False, created_ticket=False, match_reason="existing",
+        for source, ids in _by_source((r.source, r.external_id) for r in reports).items():
+            for chunk in _chunks(ids, 400):
+                rows = await session.execute(
+                    select(ReportRow.external_id, ReportRow.id, Ticket.id, Ticket.number)
+                    .join(Ticket, Ticket.id == ReportRow.ticket_id)
+                    .where(ReportRow.source == source, ReportRow.external_id.in_(chunk))
                 )
+                for ext, rid, tid, number in rows:
+                    found[(source, ext)] = IngestResult(
+                        report_id=rid, ticket_id=tid, ticket_number=number,
+                        created_report=False, created_ticket=False, match_reason="existing",
+                    )
         return found
 
     async def _reporters(
@@ -111,14 +123,46 @@ class Pipeline:
         await session.execute(
             repo.insert_ignore(session, Reporter, ["source", "handle"]), list(rows.values())
         )
-        for chunk in _chunks(list(rows), 400):
-            found = await session.execute(
-                select(Reporter.source, Reporter.handle, Reporter.id).where(
-                    tuple_(Reporter.source, Reporter.handle).in_(chunk)
+        for source, handles in _by_source(rows).items():
+            for chunk in _chunks(handles, 400):
+                found = await session.execute(
+                    select(Reporter.handle, Reporter.id).where(
+                        Reporter.source == source, Reporter.handle.in_(chunk)
+                    )
                 )
+                for handle, rid in found:
+                    batch.reporters[(source, handle)] = rid
+
+    async def _repeats(
+        self, session: AsyncSession, reports: Sequence[Report], batch: Batch
+    ) -> None:
+        """Prefetch recent same-reporter same-text reports on open tickets."""
+        pairs = {
+            (rid, text_hash(r.text))
+            for r in reports
+            if (rid := batch.reporters.get((r.source, r.author.handle or ""))) is not None
+        }
+        if not pairs:
+            return
+        window = batch.now - timedelta(hours=self.settings.tickets.repeat_window_hours)
+        by_reporter: dict[int, list[str]] = {}
+        for rid, digest in pairs:
+            by_reporter.setdefault(rid, []).append(digest)
+        ids = list(by_reporter)
+        for chunk in _chunks(ids, 400):
+            rows = await session.execute(
+                select(ReportRow.reporter_id, ReportRow.text_hash, ReportRow.ticket_id)
+                .join(Ticket, Ticket.id == ReportRow.ticket_id)
+                .where(
+                    ReportRow.reporter_id.in_(chunk),
+                    ReportRow.received_at >= window,
+                    Ticket.state.in_([str(s) for s in OPEN_STATES]),
+                )
+                .order_by(ReportRow.id)
             )
-            for source, handle, rid in found:
-                batch.reporters[(source, handle)] = rid
+            for rid, digest, tid in rows:
+                if digest in by_reporter[rid]:
+                    batch.repeats[(rid, digest)] = tid
 
     async def _one(self, session: AsyncSession, report: Report, batch: Batch) -> IngestResult:
         reporter_id = batch.reporters.get((report.source, report.author.handle or ""))
@@ -144,6 +188,8 @@ class Pipeline:
                 .returning(ReportRow.id)
             )
         ).scalar_one()
+        if reporter_id is not None:
+            batch.repeats.setdefault((reporter_id, digest), ticket.id)
         if not created:
             ticket.report_count += 1
             ticket.updated_at = batch.now
@@ -199,21 +245,7 @@ class Pipeline:
             if ticket is not None:
                 return ticket, "reply", {}
         if reporter_id is not None:
-            window = batch.now - timedelta(hours=self.settings.tickets.repeat_window_hours)
-            tid = (
-                await session.execute(
-                    select(ReportRow.ticket_id)
-                    .join(Ticket, Ticket.id == ReportRow.ticket_id)
-                    .where(
-                        ReportRow.reporter_id == reporter_id,
-                        ReportRow.text_hash == digest,
-                        ReportRow.received_at >= window,
-                        Ticket.state.in_([str(s) for s in OPEN_STATES]),
-                    )
-                    .order_by(ReportRow.id.desc())
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
+            tid = batch.repeats.get((reporter_id, digest))
             if tid is not None:
                 ticket = await repo.resolve_ticket(session, await session.get(Ticket, tid))
                 if ticket is not None:
@@ -254,9 +286,12 @@ class Pipeline:
         return await repo.resolve_ticket(session, await session.get(Ticket, tid))
 
     async def _new_ticket(self, session: AsyncSession, report: Report, batch: Batch) -> Ticket:
-        (number,) = await repo.allocate_ticket_numbers(
-            session, self.settings.tickets.prefix, batch.now.year, 1
-        )
+        if not batch.numbers:
+            batch.numbers = await repo.allocate_ticket_numbers(
+                session, self.settings.tickets.prefix, batch.now.year, batch.remaining + 1
+            )
+        number = batch.numbers.pop(0)
+        batch.last_number = int(number.rsplit("-", 1)[1])
         priority = Priority.NORMAL
         ticket = Ticket(
             number=number,
@@ -295,6 +330,15 @@ def _as_existing(result: IngestResult) -> IngestResult:
         ticket_number=result.ticket_number, created_report=False, created_ticket=False,
         match_reason="existing",
     )
+
+
+def _by_source(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Group keys by source so lookups use the (source, key) index; SQLite does not
+    use an index for row-value IN lists."""
+    out: dict[str, list[str]] = {}
+    for source, key in dict.fromkeys(keys):
+        out.setdefault(source, []).append(key)
+    return out
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:

@@ -64,6 +64,18 @@ async def allocate_ticket_numbers(
     return [f"{prefix}-{year}-{n:06d}" for n in range(last - count + 1, last + 1)]
 
 
+async def release_ticket_numbers(
+    session: AsyncSession, prefix: str, year: int, last_used: int
+) -> None:
+    """Return numbers reserved by `allocate_ticket_numbers` but not used. Only valid
+    inside the same transaction, which still holds the counter row."""
+    await session.execute(
+        update(TicketCounter)
+        .where(TicketCounter.prefix == prefix, TicketCounter.year == year)
+        .values(value=last_used)
+    )
+
+
 async def resolve_ticket(session: AsyncSession, ticket: Ticket | None) -> Ticket | None:
     """Follow merges: a report aimed at a merged ticket lands on the surviving one."""
     seen = set()

@@ -69,7 +69,7 @@ def test_check_config_exit_codes(tmp_path):
     assert ok.returncode == 0, ok.stderr
     broken = tmp_path / "broken.yaml"
     broken.write_text("web:\n  port: -1\nconnectors:\n  mail:\n    type: webhook\n"
-                      "    secret: s\n    imap: {port: 1}\n")
+                      "    secret: 0123456789abcdef0123\n    imap: {port: 1}\n")
     res = _cli("--config", str(broken), "check-config", cwd=tmp_path)
     assert res.returncode == 2
     assert "web.port:" in res.stderr

@@ -1,0 +1,205 @@
+"""What the matcher knows about one report: its signature.
+
+From the normalised tokens it keeps what tells two problems apart:
+- `topic`: stems of the words that say what is wrong (antri, mesin, rusak);
+- `names`: proper names (words no dictionary knows: Soetomo, Ciputat, Summarecon);
+- `places`: named places, a place-type word and the name after it
+  (("rs", ("sutomo",)), ("sd", ("3", "cibinong")));
+- `ids`: long numbers (card, NIK, phone numbers): personal cases;
+- location, a hashed contact (same person on two channels), and the time.
+Signatures are stored, so candidates are verified without re-reading their text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aggregator.dedup.lexicon import Lexicon, default_lexicon
+from aggregator.dedup.normalize import Token, modern_spelling, tokenize
+from aggregator.domain import Author
+
+MAX_NAME = 4
+MAX_TEXT = 4000  # a long e-mail says what it is about early on
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    kind: str
+    name: tuple[str, ...]
+
+    def key(self) -> str:
+        return f"{self.kind}:{self.name[0]}"
+
+    def dump(self) -> str:
+        return f"{self.kind}:{' '.join(self.name)}"
+
+    @classmethod
+    def load(cls, raw: str) -> Place:
+        kind, _, name = raw.partition(":")
+        return cls(kind, tuple(name.split()))
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    topic: frozenset[str]
+    names: frozenset[str]
+    places: tuple[Place, ...]
+    ids: frozenset[str]
+    lat: float | None = None
+    lon: float | None = None
+    contact: str | None = None
+    at: float = 0.0  # seconds since the epoch
+
+    def features(self) -> set[str]:
+        """The set MinHash summarises."""
+        return {*self.topic, *(f"~{n}" for n in self.names), *(p.key() for p in self.places)}
+
+
+def extract(
+    text: str,
+    *,
+    title: str | None = None,
+    author: Author | None = None,
+    meta: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+    lexicon: Lexicon | None = None,
+) -> Doc:
+    lex = lexicon or default_lexicon()
+    full = f"{title}\n{text}" if title and title.strip() not in text else text
+    tokens = tokenize(full[:MAX_TEXT], lex)
+    places, in_place = _places(tokens, lex)
+    topic: set[str] = set()
+    names: set[str] = {n for p in places for n in p.name if not n.isdigit()}
+    ids: set[str] = set()
+    for i, tok in enumerate(tokens):
+        word = tok.text
+        if word.isdigit():
+            if len(word) >= 8:
+                ids.add(word)
+            continue
+        if (len(word) < 2 or word in lex.stopwords or word in lex.generic
+                or tok.stem in lex.generic or tok.stem in lex.stopwords
+                or word in lex.place_types or word in lex.qualifiers
+                or word in lex.honorifics):
+            continue
+        if _is_name(tok, lex):
+            names.add(modern_spelling(word))
+        elif i not in in_place:
+            topic.add(tok.stem)
+    lat, lon = location(meta or {})
+    return Doc(
+        topic=frozenset(topic), names=frozenset(names), places=tuple(places),
+        ids=frozenset(ids), lat=lat, lon=lon, contact=contact_hash(author),
+        at=at.timestamp() if at else 0.0,
+    )
+
+
+def _is_name(tok: Token, lex: Lexicon) -> bool:
+    word = tok.text
+    return (
+        len(word) >= 3 and word.isalpha() and not lex.is_vocabulary(word)
+        and tok.stem not in lex.dictionary
+    )
+
+
+def _places(tokens: list[Token], lex: Lexicon) -> tuple[list[Place], set[int]]:
+    """Named places: a place type followed by its name. In a mixed-case segment the
+    name is the capitalised words; in an all-lower-case one it is the next words up to
+    the last one no dictionary knows (a name made only of ordinary words, like "tanah
+    abang" in lower case, cannot be told from the sentence and is left out)."""
+    cased_segments = {t.seg for t in tokens if t.cased and t.text.isalpha()}
+    found: list[Place] = []
+    used: set[int] = set()
+    for i, tok in enumerate(tokens):
+        if tok.text not in lex.place_types:
+            continue
+        cased = tok.seg in cased_segments
+        name: list[tuple[int, Token]] = []
+        for j in range(i + 1, min(len(tokens), i + 9)):
+            nxt = tokens[j]
+            word = nxt.text
+            if nxt.seg != tok.seg or len(name) >= MAX_NAME:
+                break
+            if word in lex.qualifiers or word in lex.honorifics:
+                continue
+            if word in lex.stopwords or word in lex.generic or nxt.stem in lex.generic:
+                break
+            if word in lex.place_types and name:
+                break
+            if cased and not nxt.cased:
+                break
+            name.append((j, nxt))
+        if not cased:
+            while name and not (name[-1][1].text.isdigit() or _is_name(name[-1][1], lex)):
+                name.pop()
+        if not name:
+            continue
+        words = tuple(_name_word(t.text) for _, t in name)
+        found.append(Place(tok.text, words))
+        used.update(j for j, _ in name)
+    return _dedupe(found), used
+
+
+def _name_word(word: str) -> str:
+    if word.isdigit():
+        return word.lstrip("0") or "0"
+    return modern_spelling(word)
+
+
+def _dedupe(places: list[Place]) -> list[Place]:
+    out: list[Place] = []
+    for p in places:
+        if p not in out:
+            out.append(p)
+    return out[:6]
+
+
+def location(meta: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """lat/lon from the report's meta: {"lat","lon"|"lng"}, {"latitude","longitude"},
+    or the same under "location"/"geo"."""
+    for source in (meta, meta.get("location"), meta.get("geo")):
+        if not isinstance(source, Mapping):
+            continue
+        lat = source.get("lat", source.get("latitude"))
+        lon = source.get("lon", source.get("lng", source.get("longitude")))
+        try:
+            lat_f, lon_f = float(lat), float(lon)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(lat_f) and math.isfinite(lon_f) and abs(lat_f) <= 90 \
+                and abs(lon_f) <= 180:
+            return lat_f, lon_f
+    return None, None
+
+
+def contact_hash(author: Author | None) -> str | None:
+    """Who wrote it, across channels: an e-mail address or phone number, hashed (the
+    matcher needs equality, not the address)."""
+    if author is None or author.anonymous:
+        return None
+    for value in (author.email, author.handle):
+        if value and _EMAIL.match(value.strip()):
+            return _digest("e:" + value.strip().casefold())
+    if author.phone:
+        digits = re.sub(r"\D", "", author.phone)
+        if len(digits) >= 8:
+            return _digest("p:" + digits[-10:])
+    return None
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:24]
+
+
+def distance_km(a_lat: float, a_lon: float, b_lat: float, b_lon: float) -> float:
+    p1, p2 = math.radians(a_lat), math.radians(b_lat)
+    dp, dl = p2 - p1, math.radians(b_lon - a_lon)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 12742.0 * math.asin(min(1.0, math.sqrt(h)))

@@ -1,0 +1,118 @@
+"""The normalisation vocabulary, read from a data file rather than written in code.
+
+Slang, abbreviations, place-type variants and stopwords change with every region and
+every year; keeping them in `data/lexicon.txt` lets an operator or a linguist extend
+them without touching the matcher. The Sastrawi root dictionary tells ordinary words
+from proper names (a word it does not know is probably a place or a person).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+Phrase = tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Lexicon:
+    replace: dict[Phrase, Phrase] = field(default_factory=dict)
+    max_phrase: int = 1
+    stopwords: frozenset[str] = frozenset()
+    generic: frozenset[str] = frozenset()
+    place_types: frozenset[str] = frozenset()
+    qualifiers: frozenset[str] = frozenset()
+    honorifics: frozenset[str] = frozenset()
+    known: frozenset[str] = frozenset()
+    colloquial: tuple[tuple[str, str], ...] = ()
+    closings: tuple[Phrase, ...] = ()
+    dictionary: frozenset[str] = frozenset()
+
+    def is_vocabulary(self, word: str) -> bool:
+        """An ordinary word (root dictionary, our own lists), as opposed to a name."""
+        return (
+            word in self.dictionary or word in self.known or word in self.stopwords
+            or word in self.generic or word in self.place_types or word in self.qualifiers
+            or word in self._canonical
+        )
+
+    def is_known_form(self, word: str) -> bool:
+        """A word to keep as it is: stemming "perumahan" or "kelurahan" would lose the
+        place type, and canonical forms are already roots."""
+        return (
+            word in self.place_types or word in self.qualifiers or word in self.known
+            or word in self.stopwords or word in self.honorifics or word in self._canonical
+        )
+
+    @functools.cached_property
+    def _canonical(self) -> frozenset[str]:
+        words: set[str] = set()
+        for variant, canonical in self.replace.items():
+            words.update(canonical)
+            if len(variant) == 1:
+                words.update(variant)
+        return frozenset(words)
+
+
+def parse(text: str, dictionary: frozenset[str] = frozenset()) -> Lexicon:
+    sections: dict[str, list[str]] = {}
+    current = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1].strip()
+            sections.setdefault(current, [])
+            continue
+        if current is None:
+            raise ValueError(f"lexicon line outside a section: {raw!r}")
+        sections[current].append(line.casefold())
+
+    replace: dict[Phrase, Phrase] = {}
+    for line in sections.get("replace", []):
+        canonical, _, variants = line.partition("=")
+        target: Phrase = () if canonical.strip() == "-" else tuple(canonical.split())
+        for variant in variants.split(","):
+            words = tuple(variant.split())
+            if words and words != target:
+                replace[words] = target
+
+    def words(name: str) -> frozenset[str]:
+        return frozenset(w for line in sections.get(name, []) for w in line.split())
+
+    colloquial = []
+    for line in sections.get("colloquial", []):
+        informal, _, formal = line.partition("=")
+        colloquial.append((informal.strip(), formal.strip()))
+    return Lexicon(
+        replace=replace,
+        max_phrase=max((len(k) for k in replace), default=1),
+        stopwords=words("stopwords"),
+        generic=words("generic"),
+        place_types=words("place_types"),
+        qualifiers=words("qualifiers"),
+        honorifics=frozenset(w.rstrip(".") for w in words("honorifics")),
+        known=words("known"),
+        colloquial=tuple(colloquial),
+        closings=tuple(tuple(line.split()) for line in sections.get("closings", [])),
+        dictionary=dictionary,
+    )
+
+
+@functools.cache
+def sastrawi_dictionary() -> frozenset[str]:
+    import Sastrawi
+
+    path = Path(Sastrawi.__file__).parent / "Stemmer" / "data" / "kata-dasar.txt"
+    return frozenset(w.strip() for w in path.read_text(encoding="utf-8").split() if w.strip())
+
+
+@functools.cache
+def default_lexicon() -> Lexicon:
+    text = resources.files("aggregator.dedup").joinpath("data/lexicon.txt").read_text(
+        encoding="utf-8"
+    )
+    return parse(text, sastrawi_dictionary())

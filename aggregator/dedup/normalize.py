@@ -1,0 +1,180 @@
+"""Indonesian (and English) complaint text -> a list of normalised tokens.
+
+The original text is never changed; this only builds what the matcher compares. Steps:
+drop the e-mail signature, URLs, @mentions and emoji; keep hashtag words (split
+camelCase); cut into segments at sentence punctuation (place names never cross one);
+fold case, repeated letters ("lamaaa"), reduplication ("org2", "berjam-jam"); map slang,
+abbreviations and English words to one canonical form (`data/lexicon.txt`); repair
+informal verb forms ("nunggu" -> "tunggu"); stem with Sastrawi (bounded cache).
+Each token remembers whether it was capitalised: in a mixed-case text, capitalised
+words after "RSUD" are the hospital's name.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from aggregator.dedup.lexicon import Lexicon, Phrase, default_lexicon
+
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
+_MENTION = re.compile(r"(?<![\w.])@\w+")
+_HASHTAG = re.compile(r"#(\w+)")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_NUMBER_SEP = re.compile(r"(?<=\d)[.,](?=\d)")
+_ABBREV_DOT = re.compile(
+    r"\b(dr|jl|jln|kec|kel|kab|no|ir|h|hj|prof|drs|gg|rp|st|[a-z])\.", re.I
+)
+_SEGMENT = re.compile(r"[.!?;:,()\[\]{}\"\n/|]+")
+_WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+_REPEAT3 = re.compile(r"(\w)\1{2,}")
+_REPEAT2 = re.compile(r"([a-z])\1")
+_MONEY = re.compile(r"^rp\d*$")
+_REDUP2 = re.compile(r"^([a-z]{2,})2$")
+_OLD_SPELLING = (("oe", "u"), ("dj", "j"), ("tj", "c"))
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str  # canonical surface form (slang mapped, not stemmed)
+    stem: str
+    cased: bool  # written with a capital (or digits) in a mixed-case segment
+    seg: int  # segment number; place names do not cross segments
+
+
+def tokenize(text: str, lexicon: Lexicon | None = None) -> list[Token]:
+    lex = lexicon or default_lexicon()
+    text = unicodedata.normalize("NFKC", text)
+    text = _strip_signature(text, lex)
+    text = _URL.sub(" ", text)
+    text = _MENTION.sub(" ", text)
+    text = _HASHTAG.sub(lambda m: " " + _CAMEL.sub(" ", m.group(1)) + " ", text)
+    text = _NUMBER_SEP.sub("", text)
+    text = _ABBREV_DOT.sub(r"\1 ", text)
+    out: list[Token] = []
+    for seg_no, segment in enumerate(_SEGMENT.split(text)):
+        raw = _WORD.findall(segment)
+        if not raw:
+            continue
+        alpha = [w for w in raw if w[0].isalpha()]
+        title_case = len(alpha) >= 3 and sum(w[0].isupper() for w in alpha) >= 0.7 * len(alpha)
+        words: list[tuple[str, bool]] = []
+        for w in raw:
+            cased = not title_case and (w[0].isupper() or w[0].isdigit())
+            for part in _split_word(w.casefold()):
+                words.append((part, cased))
+        for text_, cased in _replace(words, lex):
+            out.append(Token(text_, _stem(text_, lex), cased, seg_no))
+    return out
+
+
+def _strip_signature(text: str, lex: Lexicon) -> str:
+    """Cut a closing ("Hormat saya, Budi") in the last lines: names in signatures say
+    nothing about the problem and would make two letters look different."""
+    lines = text.splitlines()
+    start = max(0, len(lines) - 5)
+    for i in range(start, len(lines)):
+        words = tuple(_WORD.findall(lines[i].casefold()))
+        if any(words[: len(c)] == c for c in lex.closings) and i > 0:
+            tail = sum(len(_WORD.findall(x)) for x in lines[i:])
+            if tail <= 12:
+                return "\n".join(lines[:i])
+    return text
+
+
+def _split_word(word: str) -> list[str]:
+    word = _REPEAT3.sub(r"\1", word)
+    if "-" in word:
+        first, _, rest = word.partition("-")
+        second = rest.split("-")[-1]
+        if second == first or first.endswith(second) or second.startswith(first):
+            word = first  # reduplication: berjam-jam, obat-obatan, kira-kira
+        elif len(first) <= 2:
+            word = first + rest.replace("-", "")  # e-ktp, m-paspor
+        else:
+            return [p for w in word.split("-") for p in _split_word(w)]
+    m = _REDUP2.match(word)
+    if m:
+        word = m.group(1)  # org2, anak2
+    if _MONEY.match(word):
+        return []
+    return [word] if word else []
+
+
+def _replace(words: list[tuple[str, bool]], lex: Lexicon) -> list[tuple[str, bool]]:
+    out: list[tuple[str, bool]] = []
+    i = 0
+    while i < len(words):
+        for n in range(min(lex.max_phrase, len(words) - i), 0, -1):
+            key: Phrase = tuple(w for w, _ in words[i : i + n])
+            if n == 1:
+                key = (_repair(key[0], lex),)
+            target = lex.replace.get(key)
+            if target is not None or n == 1:
+                cased = words[i][1]
+                out += [(t, cased) for t in (target if target is not None else key)]
+                i += n
+                break
+    return out
+
+
+@functools.lru_cache(maxsize=50_000)
+def _repair_cached(word: str, lex: Lexicon) -> str:
+    if not word.isalpha() or lex.is_vocabulary(word) or (word,) in lex.replace:
+        return word
+    if _stemmer().stem_word(word) in lex.dictionary:
+        return word  # a derived form of a known root: menunggu, pendaftaran
+    candidates = []
+    single = _REPEAT2.sub(r"\1", word)
+    if single != word:
+        candidates.append(single)  # lamaa, bagus -> keep; "nungguu" -> "nunggu"
+    for base in [word, *candidates]:
+        if base.endswith("in") and len(base) > 5:
+            candidates.append(base[:-2])  # Jakarta "-in": tungguin, terbitin
+        for informal, formal in lex.colloquial:
+            if base.startswith(informal) and len(base) > len(informal) + 2:
+                candidates.append(formal + base[len(informal):])
+    for cand in candidates:
+        # Only a root word counts: "manggarai" -> "anggarai" must not pass as a repair.
+        if cand in lex.dictionary or (cand,) in lex.replace:
+            return cand
+    return word
+
+
+def _repair(word: str, lex: Lexicon) -> str:
+    return _repair_cached(word, lex)
+
+
+@functools.cache
+def _stemmer():  # type: ignore[no-untyped-def]
+    from Sastrawi.Dictionary.ArrayDictionary import ArrayDictionary
+    from Sastrawi.Stemmer.Stemmer import Stemmer
+
+    from aggregator.dedup.lexicon import sastrawi_dictionary
+
+    # The plain stemmer, not the factory's CachedStemmer: its cache never forgets.
+    return Stemmer(ArrayDictionary(list(sastrawi_dictionary())))
+
+
+@functools.lru_cache(maxsize=100_000)
+def _stem_cached(word: str, lex: Lexicon) -> str:
+    if not word.isalpha() or len(word) <= 3 or lex.is_known_form(word):
+        return word
+    stem = _stemmer().stem_word(word)
+    if stem not in lex.dictionary:
+        return word  # not an Indonesian word: a name or English; keep it whole
+    target = lex.replace.get((stem,))
+    return target[0] if target and len(target) == 1 else stem
+
+
+def _stem(word: str, lex: Lexicon) -> str:
+    return _stem_cached(word, lex)
+
+
+def modern_spelling(word: str) -> str:
+    """Old Indonesian spelling of names (Soetomo, Djuanda) -> modern (Sutomo, Juanda)."""
+    for old, new in _OLD_SPELLING:
+        word = word.replace(old, new)
+    return word

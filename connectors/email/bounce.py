@@ -36,18 +36,24 @@ class BounceInfo:
 
 
 def looks_like_bounce(msg: Message, sender: str | None, subject: str) -> bool:
-    ctype = msg.get_content_type()
-    if ctype == "multipart/report":
-        return (msg.get_param("report-type") or "").lower() == "delivery-status"
-    if any(p.get_content_type() == "message/delivery-status" for p in _parts(msg)):
+    """A delivery report by structure (RFC 3464), or by the signs non-standard MTAs
+    leave: a daemon or null sender together with a bounce subject or returned mail.
+    A daemon's mail without those signs is not taken for a bounce (nor answered)."""
+    try:
+        ctype = msg.get_content_type()
+        if ctype == "multipart/report":
+            return (msg.get_param("report-type") or "").lower() == "delivery-status"
+        types = {p.get_content_type() for p in _parts(msg)}
+    except Exception:  # noqa: BLE001 - broken Content-Type parameters
+        return False
+    if "message/delivery-status" in types or header(msg, "X-Failed-Recipients"):
         return True
-    local = (sender or "").split("@", 1)[0].lower()
-    if local in _DAEMONS:
-        return True
-    if header(msg, "X-Failed-Recipients"):
-        return True
-    return_path = header(msg, "Return-Path").strip()
-    return return_path == "<>" and bool(_BOUNCE_SUBJECT.search(subject))
+    daemon = (sender or "").split("@", 1)[0].lower() in _DAEMONS
+    null_sender = header(msg, "Return-Path").strip() == "<>"
+    if not (daemon or null_sender):
+        return False
+    returned = bool(types & {"message/rfc822", "text/rfc822-headers"})
+    return returned or bool(_BOUNCE_SUBJECT.search(subject))
 
 
 def bounce_info(msg: Message, raw_text: str, own_id: str | None) -> BounceInfo:
@@ -116,7 +122,7 @@ def _status_blocks(part: Message) -> list[dict[str, str]]:
     if isinstance(payload, list) and payload:
         for sub in payload:
             if isinstance(sub, Message):
-                blocks.append({k.lower(): str(v) for k, v in sub.items()})
+                blocks.append({k.lower(): one_line(str(v), 1000) for k, v in sub.raw_items()})
         return blocks
     text = payload if isinstance(payload, str) else ""
     current: dict[str, str] = {}

@@ -128,6 +128,6 @@ async def acks_sent_last_hour(
             select(func.count()).select_from(Outbox)
             .join(Reporter, Reporter.id == Outbox.reporter_id)
             .where(Outbox.source == source, Outbox.kind == "ack",
-                   Outbox.sent_at.is_not(None), Outbox.sent_at >= since,
+                   Outbox.state == "sent", Outbox.sent_at >= since,
                    Reporter.source == source, Reporter.handle == handle)
         )).scalar_one())

@@ -1,0 +1,40 @@
+"""Fixtures: one real Dovecot per test session (a fresh mailbox per test) and an
+aiosmtpd sink per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aggregator.config import Settings
+from tests.connectors.email.dovecot import Dovecot, available
+from tests.connectors.email.harness import Harness
+from tests.connectors.email.sink import SmtpSink
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    reason = available()
+    if reason:
+        pytest.skip(reason)
+    server = Dovecot().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+async def harness(settings: Settings, sessions: async_sessionmaker[AsyncSession],
+                  dovecot: Dovecot, smtp_sink: SmtpSink) -> AsyncIterator[Harness]:
+    h = Harness(settings, sessions, dovecot, smtp_sink)
+    yield h
+    if h.ingestor is not None:
+        await h.ingestor.close()

@@ -110,13 +110,28 @@ class TicketSettings(Section):
 
 
 class DedupSettings(Section):
+    """Near-duplicate detection (aggregator/dedup). Similarities are 0..1 over the
+    normalised topic words of two reports; links between them lower the bar."""
+
     enabled: bool = True
-    # Jaccard-like similarity a candidate must reach to fold into a ticket.
-    threshold: float = Field(0.55, gt=0, le=1)
+    # Similarity a candidate needs when nothing but the text links the two reports.
+    threshold: float = Field(0.5, gt=0, le=1)
+    # ... when both name the same place (RSUD Dr. Soetomo) or lie within `near_km`.
+    place_threshold: float = Field(0.3, gt=0, le=1)
+    # ... when the same person (e-mail address or phone number) sent both.
+    contact_threshold: float = Field(0.3, gt=0, le=1)
+    # Reports with locations closer than this are at the same place; further apart
+    # than `far_km` they are different incidents whatever the text says.
+    near_km: float = Field(0.5, ge=0)
+    far_km: float = Field(5.0, gt=0)
+    # Reports further apart in time than this need 0.1 more similarity.
+    time_window_hours: float = Field(72, gt=0)
     # Tickets closed longer ago than this are no longer candidates.
     closed_window_days: float = Field(14, ge=0)
     # Reports older than this are not candidates even on an open ticket.
     max_age_days: float = Field(30, gt=0)
+    # How many stored reports (most shared keys first) are verified per new report.
+    max_candidates: int = Field(50, ge=1, le=1000)
 
 
 class LoggingSettings(Section):

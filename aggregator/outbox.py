@@ -53,6 +53,9 @@ class OutboxSender:
         self.max_delay = max_delay
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Claimed rows whose round has not finished: released on stop, so a graceful
+        # restart does not leave them leased (undeliverable) for `lease` seconds.
+        self._inflight: set[int] = set()
         self.sent = 0
         self.failed = 0
 
@@ -62,12 +65,15 @@ class OutboxSender:
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="outbox-sender")
 
-    async def stop(self, timeout: float = 5.0) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
         if self._task is None:
             return
         self._task.cancel()
-        await asyncio.wait([self._task], timeout=timeout)
+        await asyncio.wait([self._task], timeout=grace)
         self._task = None
+        if self._inflight:
+            await self._release(sorted(self._inflight))
+            self._inflight.clear()
 
     async def _loop(self) -> None:
         while True:
@@ -94,8 +100,11 @@ class OutboxSender:
         groups: dict[tuple[str, int | None, int | None], list[OutboundMessage]] = {}
         for msg, reporter_id, ticket_id in claimed:
             groups.setdefault((msg.source, reporter_id, ticket_id), []).append(msg)
+        ids = {msg.id for msg, _, _ in claimed}
+        self._inflight |= ids
         # One recipient's messages go in order; different recipients in parallel.
         await asyncio.gather(*(self._deliver_in_order(msgs) for msgs in groups.values()))
+        self._inflight -= ids  # not in `finally`: a cancelled round is released by stop()
         return len(claimed)
 
     async def _claim(self) -> list[tuple[OutboundMessage, int | None, int | None]]:

@@ -44,6 +44,11 @@ class Batch:
     numbers: list[str] = field(default_factory=list)  # reserved, not yet used
     last_number: int | None = None  # highest number handed out in this batch
     remaining: int = 0  # reports of the batch not yet processed
+    ticket_ids: list[int] = field(default_factory=list)  # reserved primary keys
+    report_ids: list[int] = field(default_factory=list)
+    new_tickets: dict[str, Ticket] = field(default_factory=dict)  # by number
+    in_batch: dict[tuple[str, str], Ticket] = field(default_factory=dict)  # report key
+    reports: list[dict[str, Any]] = field(default_factory=list)  # rows not yet written
     events: list[dict[str, Any]] = field(default_factory=list)
     outbox: list[dict[str, Any]] = field(default_factory=list)
 
@@ -62,30 +67,47 @@ class Pipeline:
     async def ingest_batch(
         self, session: AsyncSession, reports: Sequence[Report]
     ) -> list[IngestResult]:
+        """Store a batch; a handful of statements for the whole batch, plus per-report
+        lookups only where a report needs one (ticket refs, replies, near-duplicates)."""
         batch = Batch(now=utcnow())
         existing = await self._existing(session, reports)
-        await self._reporters(session, reports, batch)
-        await self._repeats(session, reports, batch)
+        fresh = _fresh(reports, existing)
+        if fresh:
+            await self._reporters(session, fresh, batch)
+            await self._repeats(session, fresh, batch)
+            batch.ticket_ids = await repo.reserve_ids(session, Ticket, len(fresh))
+            batch.report_ids = await repo.reserve_ids(session, ReportRow, len(fresh))
+            batch.remaining = len(fresh)
         results: list[IngestResult] = []
-        batch.remaining = len(reports)
-        for report in reports:
-            batch.remaining -= 1
-            key = (report.source, report.external_id)
-            if key in existing:
-                results.append(existing[key])
-                continue
-            result = await self._one(session, report, batch)
-            existing[key] = _as_existing(result)
-            results.append(result)
+        with session.no_autoflush:
+            for report in reports:
+                key = (report.source, report.external_id)
+                if key in existing:
+                    results.append(existing[key])
+                    continue
+                batch.remaining -= 1
+                result = await self._one(session, report, batch)
+                existing[key] = _as_existing(result)
+                results.append(result)
+        await self._write(session, batch)
+        return results
+
+    async def _write(self, session: AsyncSession, batch: Batch) -> None:
+        await session.flush()  # new tickets, then changes to existing ones
+        if batch.reports:
+            await session.execute(insert(ReportRow), batch.reports)
+            batch.reports = []
         if batch.numbers and batch.last_number is not None:
             # Give back the numbers reserved but not used (we hold the counter's lock).
             await repo.release_ticket_numbers(
                 session, self.settings.tickets.prefix, batch.now.year, batch.last_number
             )
+            batch.numbers = []
         await repo.add_events(session, batch.events)
+        batch.events = []
         if batch.outbox:
             await session.execute(insert(Outbox), batch.outbox)
-        return results
+            batch.outbox = []
 
     # ------------------------------------------------------------------ steps
 
@@ -172,22 +194,18 @@ class Pipeline:
         if ticket is None:
             ticket = await self._new_ticket(session, report, batch)
             reason = "new"
-        row_id = (
-            await session.execute(
-                insert(ReportRow)
-                .values(
-                    source=report.source, channel=report.channel,
-                    external_id=report.external_id, ticket_id=ticket.id,
-                    reporter_id=reporter_id, title=(report.title or None),
-                    text=report.text, body=report.body, text_hash=digest,
-                    kind=str(report.kind), anonymous=report.author.anonymous,
-                    confidential=report.confidential or report.kind == ReportKind.WHISTLEBLOWING,
-                    sent_at=report.sent_at, received_at=batch.now, match_reason=reason,
-                    meta=report.meta,
-                )
-                .returning(ReportRow.id)
-            )
-        ).scalar_one()
+        row_id = batch.report_ids.pop(0)
+        batch.reports.append({
+            "id": row_id, "source": report.source, "channel": report.channel,
+            "external_id": report.external_id, "ticket_id": ticket.id,
+            "reporter_id": reporter_id, "title": report.title or None, "text": report.text,
+            "body": report.body, "text_hash": digest, "kind": str(report.kind),
+            "anonymous": report.author.anonymous,
+            "confidential": report.confidential or report.kind == ReportKind.WHISTLEBLOWING,
+            "sent_at": report.sent_at, "received_at": batch.now, "match_reason": reason,
+            "meta": report.meta,
+        })
+        batch.in_batch[(report.source, report.external_id)] = ticket
         if reporter_id is not None:
             batch.repeats.setdefault((reporter_id, digest), ticket.id)
         if not created:
@@ -222,6 +240,8 @@ class Pipeline:
                             "reason": reason},
             })
         if self.matcher is not None and self.settings.dedup.enabled:
+            # The matcher's index refers to stored rows: write what is pending first.
+            await self._write(session, batch)
             await self.matcher.index(session, report, row_id, ticket.id)
         for hook in self.hooks:
             await hook.after_report(session, ticket, report, row_id, created)
@@ -235,13 +255,17 @@ class Pipeline:
         batch: Batch,
     ) -> tuple[Ticket | None, str, dict[str, Any]]:
         if report.ticket_ref:
-            ticket = await repo.resolve_ticket(
-                session, await repo.ticket_by_number(session, report.ticket_ref.strip().upper())
+            number = report.ticket_ref.strip().upper()
+            ticket = batch.new_tickets.get(number) or await repo.resolve_ticket(
+                session, await repo.ticket_by_number(session, number)
             )
             if ticket is not None:
                 return ticket, "ticket_ref", {}
         if report.reply_to:
-            ticket = await self._reply_target(session, report)
+            ticket = next(
+                (batch.in_batch[k] for k in ((report.source, r) for r in report.reply_to)
+                 if k in batch.in_batch), None,
+            ) or await self._reply_target(session, report)
             if ticket is not None:
                 return ticket, "reply", {}
         if reporter_id is not None:
@@ -251,6 +275,7 @@ class Pipeline:
                 if ticket is not None:
                     return ticket, "same_reporter", {}
         if self.matcher is not None and self.settings.dedup.enabled:
+            await self._write(session, batch)  # let the matcher see this batch's reports
             match = await self.matcher.find(session, report, reporter_id)
             if match is not None:
                 ticket = await repo.resolve_ticket(
@@ -294,6 +319,7 @@ class Pipeline:
         batch.last_number = int(number.rsplit("-", 1)[1])
         priority = Priority.NORMAL
         ticket = Ticket(
+            id=batch.ticket_ids.pop(0),
             number=number,
             title=make_title(report),
             state=TicketState.NEW,
@@ -308,7 +334,7 @@ class Pipeline:
             updated_at=batch.now,
         )
         session.add(ticket)
-        await session.flush()
+        batch.new_tickets[number] = ticket
         return ticket
 
 
@@ -322,6 +348,18 @@ def make_title(report: Report) -> str:
     if len(first) > TITLE_MAX:
         first = first[: TITLE_MAX - 1].rsplit(" ", 1)[0] + "…"
     return first or "(tanpa teks)"
+
+
+def _fresh(
+    reports: Sequence[Report], existing: dict[tuple[str, str], IngestResult]
+) -> list[Report]:
+    """Reports not stored yet, first occurrence of each key only."""
+    seen: dict[tuple[str, str], Report] = {}
+    for r in reports:
+        key = (r.source, r.external_id)
+        if key not in existing:
+            seen.setdefault(key, r)
+    return list(seen.values())
 
 
 def _as_existing(result: IngestResult) -> IngestResult:

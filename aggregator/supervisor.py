@@ -63,14 +63,14 @@ class Supervisor:
             conn.log.warning("restarting connector in %.1fs", wait)
             await asyncio.sleep(wait)
 
-    async def stop(self, timeout: float = 5.0) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
         """Ask each connector to stop taking input, then cancel what is left."""
         stops = [self._stop_one(name, conn) for name, conn in self.connectors.items()]
-        await asyncio.wait_for(asyncio.gather(*stops, return_exceptions=True), timeout)
+        await asyncio.wait_for(asyncio.gather(*stops, return_exceptions=True), grace)
         for task in self._tasks.values():
             task.cancel()
         if self._tasks:
-            await asyncio.wait(self._tasks.values(), timeout=timeout)
+            await asyncio.wait(self._tasks.values(), timeout=grace)
         for h in self.health.values():
             h.state = "stopped"
 

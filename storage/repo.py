@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,7 +33,9 @@ async def load_cursor(session: AsyncSession, connector: str) -> dict[str, Any]:
 async def save_cursor(session: AsyncSession, connector: str, cursor: dict[str, Any]) -> None:
     dialect = session.bind.dialect.name
     mod = postgresql if dialect == "postgresql" else sqlite
-    stmt = mod.insert(ConnectorState).values(connector=connector, cursor=cursor, updated_at=utcnow())
+    stmt = mod.insert(ConnectorState).values(
+        connector=connector, cursor=cursor, updated_at=utcnow()
+    )
     stmt = stmt.on_conflict_do_update(
         index_elements=["connector"],
         set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at},
@@ -62,6 +64,27 @@ async def allocate_ticket_numbers(
         )
     ).scalar_one()
     return [f"{prefix}-{year}-{n:06d}" for n in range(last - count + 1, last + 1)]
+
+
+async def reserve_ids(session: AsyncSession, model: Any, count: int) -> list[int]:
+    """Primary keys for `count` rows about to be inserted, so a batch can be written
+    with one multi-row INSERT instead of one INSERT ... RETURNING per row.
+
+    PostgreSQL: taken from the table's sequence (safe with concurrent writers).
+    SQLite: max(id) + 1..count; safe because BEGIN IMMEDIATE makes us the only writer.
+    """
+    if count <= 0:
+        return []
+    table = model.__table__
+    if session.bind.dialect.name == "postgresql":
+        rows = await session.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
+                 "FROM generate_series(1, :n)"),
+            {"t": table.name, "n": count},
+        )
+        return [int(r[0]) for r in rows]
+    top = (await session.execute(select(func.coalesce(func.max(table.c.id), 0)))).scalar_one()
+    return list(range(top + 1, top + count + 1))
 
 
 async def release_ticket_numbers(

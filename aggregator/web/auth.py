@@ -9,6 +9,7 @@ from aggregator.web.errors import ApiError
 from aggregator.web.keys import SERVICE
 from storage.accounts import Principal, principal_for_token
 
+
 async def authenticate(request: web.Request) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from aggregator.service import Service
+    pass
 
 SERVICE: web.AppKey[Any] = web.AppKey("service")
 

@@ -17,8 +17,8 @@ from aggregator.web.auth import actor, require
 from aggregator.web.errors import ApiError, read_json
 from aggregator.web.keys import SERVICE
 from storage.accounts import Principal
-from storage.models import Reporter, Ticket, TicketEvent
 from storage.models import Report as ReportRow
+from storage.models import Reporter, Ticket, TicketEvent
 from storage.types import UTCDateTime
 
 routes = web.RouteTableDef()

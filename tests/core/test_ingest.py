@@ -11,7 +11,8 @@ from aggregator.domain import Author, Report
 from aggregator.ingest import Ingestor
 from aggregator.pipeline import Pipeline
 from storage.db import create_engine, session_factory
-from storage.models import ConnectorState, Outbox, Report as ReportRow, Ticket, TicketEvent
+from storage.models import ConnectorState, Outbox, Ticket, TicketEvent
+from storage.models import Report as ReportRow
 
 
 def complaint(i: int, **kw) -> Report:

@@ -7,12 +7,12 @@ Create Date: 2026-11-25 22:02:25.257713
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy import Text  # noqa: F401  (autogenerate refers to it)
 from alembic import op
-
-import storage.types
-import storage.models.base
+from sqlalchemy import Text  # noqa: F401  (autogenerate refers to it)
 from sqlalchemy.dialects import postgresql
+
+import storage.models.base
+import storage.types
 
 revision = '0001'
 down_revision = None

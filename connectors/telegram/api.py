@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import warnings
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import TypeVar
@@ -18,14 +18,16 @@ from typing import TypeVar
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import Forbidden, RetryAfter, TelegramError
 
+# Opt in to PTB's future `timedelta` durations now: without it PTB 22 warns on every
+# 429 it parses. `retry_seconds` accepts both forms anyway.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
 log = logging.getLogger("connectors.telegram")
 T = TypeVar("T")
 
 
 def retry_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns about int vs timedelta here
-        warnings.simplefilter("ignore")
-        value = exc.retry_after
+    value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 

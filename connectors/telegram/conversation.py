@@ -10,6 +10,7 @@ number, staff replies, status changes) go through the outbox instead.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -85,7 +86,7 @@ class Conversation:
             return
         lang = lang_of(profile.language, self.settings.language)
         if m.command:
-            await self._command(m, lang)
+            await self._command(m, lang, cursor)
         elif m.unsupported:
             await self._say(m.chat_id, say(lang, "unsupported"))
         elif m.reply_to_message_id is not None and (
@@ -113,7 +114,7 @@ class Conversation:
 
     # ---------------------------------------------------------------- commands
 
-    async def _command(self, m: Inbound, lang: str) -> None:
+    async def _command(self, m: Inbound, lang: str, cursor: dict[str, Any] | None) -> None:
         if m.command == "start":
             agency = f" {self.settings.agency_name}" if self.settings.agency_name else ""
             text = say(lang, "start", name=m.user_name.split(" ")[0] or "", agency=agency)
@@ -128,6 +129,13 @@ class Conversation:
                 text = say(lang, "lang_usage")
         elif m.command in ("status", "cek"):
             text = await self._status(m, lang)
+        elif m.command in ("baru", "new"):
+            rest = m.text.split(maxsplit=1)[1].strip() if len(m.text.split()) > 1 else ""
+            if not rest:
+                text = say(lang, "new_usage")
+            else:
+                await self.intake.take(replace(m, text=rest, command=None), cursor, fresh=True)
+                return
         else:
             text = say(lang, "unknown_command")
         await self._say(m.chat_id, text)

@@ -84,9 +84,11 @@ class Intake:
 
     # ---------------------------------------------------------------- routing
 
-    async def take(self, m: Inbound, cursor: dict[str, Any] | None) -> dict[str, Any] | None:
+    async def take(self, m: Inbound, cursor: dict[str, Any] | None, *,
+                   fresh: bool = False) -> dict[str, Any] | None:
         """Store `m` or hold it. Returns the held question's details when the user must
-        choose (`{"id", "candidates"}`), else None."""
+        choose (`{"id", "candidates"}`), else None. `fresh`: the user said it is a new
+        complaint (/baru), so it does not join a recent ticket."""
         existing = await self.store.report_id(m.external_id)
         if existing is not None:  # re-delivered after a crash: only complete its file
             if m.media is not None and not await self.store.has_attachments(existing):
@@ -102,7 +104,7 @@ class Intake:
             await self.submit([d], ticket_ref=None, cursor=cursor, ack_first=False)
             return None
         ticket_ref = None
-        if not d["reply_to"] and self.settings.followup_window_minutes > 0:
+        if not fresh and not d["reply_to"] and self.settings.followup_window_minutes > 0:
             since = utcnow() - timedelta(minutes=self.settings.followup_window_minutes)
             candidates = await self.store.followup_candidates(m.handle, since)
             if len(candidates) == 1:

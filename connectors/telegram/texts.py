@@ -36,6 +36,7 @@ _HELP_ID = (
     "atau lokasi. Kami langsung membalas dengan nomor tiket.\n\n"
     "/status - daftar aduan Anda\n"
     "/status NOMOR - rincian satu aduan\n"
+    "/baru TEKS - aduan baru (bukan tambahan aduan sebelumnya)\n"
     "/lang en - English\n"
     "/help - bantuan"
 )
@@ -44,6 +45,7 @@ _HELP_EN = (
     "note or a location. We answer at once with a ticket number.\n\n"
     "/status - your complaints\n"
     "/status NUMBER - one complaint in detail\n"
+    "/new TEXT - a new complaint (not an addition to the last one)\n"
     "/lang id - Bahasa Indonesia\n"
     "/help - this help"
 )
@@ -59,8 +61,10 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
         "ack_added": (
             "Pesan Anda sudah ditambahkan ke tiket {number}. "
-            "Cek perkembangannya dengan /status {number}"
+            "Cek perkembangannya dengan /status {number}\n\n"
+            "Jika ini aduan lain, kirim /baru diikuti isi aduannya."
         ),
+        "new_usage": "Tulis /baru diikuti isi aduan Anda, misalnya: /baru Jalan rusak di ...",
         "rate_limited": (
             "Mohon maaf, Anda mengirim terlalu banyak pesan dalam waktu singkat. "
             "Pesan yang terkirim dalam {seconds} detik ke depan tidak kami catat; "
@@ -114,8 +118,10 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
         "ack_added": (
             "Your message was added to ticket {number}. "
-            "Check its progress with /status {number}"
+            "Check its progress with /status {number}\n\n"
+            "If this is a different complaint, send /new followed by its text."
         ),
+        "new_usage": "Write /new followed by your complaint, e.g.: /new The road at ... is broken",
         "rate_limited": (
             "Sorry, you are sending too many messages too quickly. Messages sent in the "
             "next {seconds} seconds are not recorded; please send them again afterwards."

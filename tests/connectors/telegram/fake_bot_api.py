@@ -118,6 +118,7 @@ class FakeBotAPI:
         offset = int(p.get("offset") or 0)
         if offset:
             self.pending = [u for u in self.pending if u["update_id"] >= offset]
+            await self._notify()
         deadline = time.monotonic() + float(p.get("timeout") or 0)
         async with self._changed:
             while not self.pending and time.monotonic() < deadline:
@@ -228,6 +229,10 @@ class FakeBotAPI:
             self.failures[method].append((status, body))
 
     # ------------------------------------------------------------------ looking
+
+    async def wait_confirmed(self, within: float = 15.0) -> None:
+        """Until the bot has confirmed (so finished) every update sent so far."""
+        await self.wait_for(lambda: not self.pending, within, "all updates confirmed")
 
     def texts_to(self, chat_id: int) -> list[str]:
         return [m["text"] for m in self.sent if m["chat_id"] == chat_id]

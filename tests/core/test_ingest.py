@@ -79,7 +79,8 @@ async def test_repeat_reply_and_ticket_ref_attach(sessions, settings):
     assert other.created_ticket and other.ticket_number != first.ticket_number
     await ing.close()
     async with sessions() as s:
-        t = (await s.execute(select(Ticket).where(Ticket.number == first.ticket_number))).scalar_one()
+        t = (await s.execute(
+            select(Ticket).where(Ticket.number == first.ticket_number))).scalar_one()
         assert t.report_count == 4
         types = (await s.execute(
             select(TicketEvent.type).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.id)

@@ -191,7 +191,7 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> Settings:
 
 
 def parse(raw: dict[str, Any], *, base_dir: Path, env: Mapping[str, str]) -> Settings:
-    from aggregator.plugins import connector_types, load_errors  # late: imports connectors
+    from aggregator.plugins import PluginError, connector_type  # late: imports connectors
 
     missing: list[tuple[tuple[str, ...], str]] = []
     data = _substitute(raw, (), env, missing)
@@ -208,7 +208,6 @@ def parse(raw: dict[str, Any], *, base_dir: Path, env: Mapping[str, str]) -> Set
     if not isinstance(connectors_raw, dict):
         problems.append("connectors: must be a mapping of connector name to settings")
         connectors_raw = {}
-    types = connector_types()
     disabled: set[str] = set()
     for name, section in connectors_raw.items():
         where = ("connectors", str(name))
@@ -219,22 +218,19 @@ def parse(raw: dict[str, Any], *, base_dir: Path, env: Mapping[str, str]) -> Set
             problems.append(f"connectors.{name}: must be a mapping with at least `type:`")
             continue
         kind = section.get("type")
-        if kind in load_errors and kind not in types:
-            problems.append(f"connectors.{name}.type: connector type {kind!r} failed to load "
-                            f"({load_errors[kind]})")
-            continue
-        if kind not in types:
-            known = ", ".join(sorted(types)) or "none installed"
-            problems.append(f"connectors.{name}.type: unknown connector type {kind!r} ({known})")
+        try:
+            cls = connector_type(str(kind))
+        except PluginError as exc:
+            problems.append(f"connectors.{name}.type: {exc}")
             continue
         if section.get("enabled", True) is False:
             disabled.add(str(name))
         try:
-            connectors[str(name)] = types[kind].Settings.model_validate(section, context=context)
+            connectors[str(name)] = cls.Settings.model_validate(section, context=context)
         except ValidationError as exc:
             problems += _lines(exc, where)
             if str(name) in disabled:  # never started; keep it listed
-                connectors[str(name)] = ConnectorSettings(type=kind, enabled=False)
+                connectors[str(name)] = ConnectorSettings(type=str(kind), enabled=False)
 
     for where, var in missing:
         key = ".".join(where)

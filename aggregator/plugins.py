@@ -1,5 +1,6 @@
 """Connector discovery: every connector type is an entry point in the
 `aggregator.connectors` group, so a new channel is a new package, not a core edit.
+Only the types a config uses are imported (a channel library can be heavy).
 `register()` adds one programmatically (embedding, tests)."""
 
 from __future__ import annotations
@@ -13,21 +14,34 @@ if TYPE_CHECKING:
 GROUP = "aggregator.connectors"
 
 _registered: dict[str, type[Connector]] = {}
-_loaded: dict[str, type[Connector]] | None = None
-# Types whose entry point exists but failed to import, with the reason.
-load_errors: dict[str, str] = {}
+_loaded: dict[str, type[Connector]] = {}
 
 
-def connector_types() -> dict[str, type[Connector]]:
-    global _loaded
-    if _loaded is None:
-        _loaded = {}
-        for ep in entry_points(group=GROUP):
-            try:
-                _loaded[ep.name] = ep.load()
-            except (ImportError, AttributeError) as exc:
-                load_errors[ep.name] = f"{type(exc).__name__}: {exc}"
-    return {**_loaded, **_registered}
+class PluginError(LookupError):
+    pass
+
+
+def available() -> list[str]:
+    """Names of every installed or registered connector type."""
+    return sorted({ep.name for ep in entry_points(group=GROUP)} | set(_registered))
+
+
+def connector_type(name: str) -> type[Connector]:
+    """The connector class for a type name; PluginError says why not."""
+    if name in _registered:
+        return _registered[name]
+    if name not in _loaded:
+        found = [ep for ep in entry_points(group=GROUP) if ep.name == name]
+        if not found:
+            known = ", ".join(available()) or "none installed"
+            raise PluginError(f"unknown connector type {name!r} ({known})")
+        try:
+            _loaded[name] = found[0].load()
+        except (ImportError, AttributeError) as exc:
+            raise PluginError(
+                f"connector type {name!r} failed to load ({type(exc).__name__}: {exc})"
+            ) from exc
+    return _loaded[name]
 
 
 def register(type_name: str, cls: type[Connector]) -> None:

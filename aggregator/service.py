@@ -20,7 +20,7 @@ from aggregator.ingest import Ingestor
 from aggregator.logs import connector_logger
 from aggregator.outbox import OutboxSender
 from aggregator.pipeline import Pipeline
-from aggregator.plugins import connector_types
+from aggregator.plugins import connector_type
 from aggregator.supervisor import Supervisor
 from storage.db import create_engine, session_factory
 from storage.migrate import current_revision, upgrade
@@ -37,13 +37,12 @@ class Service:
         self.pipeline = Pipeline(settings, matcher=_build_matcher(settings))
         self.ingestor = Ingestor(self.sessions, self.pipeline, on_commit=self.outbox_wake)
         self.connectors: dict[str, Connector] = {}
-        types = connector_types()
         for name, conf in settings.connectors.items():
             if not conf.enabled:
                 continue
             ctx = ConnectorContext(name=name, settings=settings, ingestor=self.ingestor,
                                    sessions=self.sessions, log=connector_logger(name))
-            self.connectors[name] = types[conf.type](conf, ctx)
+            self.connectors[name] = connector_type(conf.type)(conf, ctx)
         self.supervisor = Supervisor(self.connectors)
         self.outbox = OutboxSender(self.sessions, self.connectors)
         self._runner: web.AppRunner | None = None

@@ -22,11 +22,16 @@ from typing import Any
 
 from aggregator.dedup.lexicon import Lexicon, default_lexicon
 from aggregator.dedup.normalize import Token, modern_spelling, tokenize
+from aggregator.dedup.weights import is_english
 from aggregator.domain import Author
 
 MAX_NAME = 4
 MAX_TEXT = 4000  # a long e-mail says what it is about early on
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A lower-case word shaped like a derived Indonesian word (pemberitahuan, dilaporin)
+# that the stemmer could not reduce: unknown, but not evidence of a different place.
+_AFFIXED = re.compile(r"^(?:me|mem|men|meng|meny|pe|pem|pen|peng|di|ber|ter|ke|se)\w{3,}"
+                      r"(?:kan|an|i|nya|in)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +95,8 @@ def extract(
                 or word in lex.honorifics):
             continue
         if _is_name(tok, lex):
-            names.add(modern_spelling(word))
+            if tok.cased or not _AFFIXED.match(word):
+                names.add(modern_spelling(word))
         elif i not in in_place:
             topic.add(tok.stem)
     lat, lon = location(meta or {})
@@ -105,7 +111,7 @@ def _is_name(tok: Token, lex: Lexicon) -> bool:
     word = tok.text
     return (
         len(word) >= 3 and word.isalpha() and not lex.is_vocabulary(word)
-        and tok.stem not in lex.dictionary
+        and tok.stem not in lex.dictionary and (tok.cased or not is_english(word))
     )
 
 
@@ -113,38 +119,85 @@ def _places(tokens: list[Token], lex: Lexicon) -> tuple[list[Place], set[int]]:
     """Named places: a place type followed by its name. In a mixed-case segment the
     name is the capitalised words; in an all-lower-case one it is the next words up to
     the last one no dictionary knows (a name made only of ordinary words, like "tanah
-    abang" in lower case, cannot be told from the sentence and is left out)."""
-    cased_segments = {t.seg for t in tokens if t.cased and t.text.isalpha()}
+    abang" in lower case, cannot be told from the sentence and is left out). A name
+    right after "di"/"ke"/"dekat" is where it happened (kind "loc")."""
+    # A segment is mixed case when a word other than its first is capitalised.
+    firsts = {t.seg: i for i, t in reversed(list(enumerate(tokens)))}
+    cased_segments = {
+        t.seg for i, t in enumerate(tokens)
+        if t.cased and t.text.isalpha() and firsts[t.seg] != i
+    }
     found: list[Place] = []
     used: set[int] = set()
     for i, tok in enumerate(tokens):
-        if tok.text not in lex.place_types:
-            continue
         cased = tok.seg in cased_segments
-        name: list[tuple[int, Token]] = []
-        for j in range(i + 1, min(len(tokens), i + 9)):
-            nxt = tokens[j]
-            word = nxt.text
-            if nxt.seg != tok.seg or len(name) >= MAX_NAME:
-                break
-            if word in lex.qualifiers or word in lex.honorifics:
-                continue
-            if word in lex.stopwords or word in lex.generic or nxt.stem in lex.generic:
-                break
-            if word in lex.place_types and name:
-                break
-            if cased and not nxt.cased:
-                break
-            name.append((j, nxt))
-        if not cased:
-            while name and not (name[-1][1].text.isdigit() or _is_name(name[-1][1], lex)):
-                name.pop()
+        if tok.text in lex.place_types:
+            kind = tok.text
+            if tok.raw in lex.place_types_after:
+                name = _name_before(tokens, i, lex) if cased else []
+            else:
+                name = _name_after(tokens, i, lex, cased, first_may_be_type=True)
+        elif tok.text in lex.locatives:
+            kind = "loc"
+            name = _name_after(tokens, i, lex, cased, first_may_be_type=False)
+            if name and not any(
+                t.text.isdigit() or _is_name(t, lex) or (cased and t.cased)
+                for _, t in name[:1]
+            ):
+                name = []
+        else:
+            continue
         if not name:
             continue
         words = tuple(_name_word(t.text) for _, t in name)
-        found.append(Place(tok.text, words))
+        found.append(Place(kind, words))
         used.update(j for j, _ in name)
     return _dedupe(found), used
+
+
+def _name_after(
+    tokens: list[Token], i: int, lex: Lexicon, cased: bool, *, first_may_be_type: bool
+) -> list[tuple[int, Token]]:
+    seg = tokens[i].seg
+    name: list[tuple[int, Token]] = []
+    for j in range(i + 1, min(len(tokens), i + 9)):
+        nxt = tokens[j]
+        word = nxt.text
+        if nxt.seg != seg or len(name) >= MAX_NAME:
+            break
+        if word in lex.qualifiers or word in lex.honorifics:
+            continue
+        if word in lex.place_types and (name or not first_may_be_type):
+            break
+        if word in lex.stopwords or lex.is_topic_word(word):
+            break
+        if cased:
+            if not nxt.cased:
+                break
+        elif word in lex.generic or nxt.stem in lex.generic:
+            break
+        name.append((j, nxt))
+    if not cased:
+        while name and not (name[-1][1].text.isdigit() or _is_name(name[-1][1], lex)):
+            name.pop()
+    return name
+
+
+def _name_before(tokens: list[Token], i: int, lex: Lexicon) -> list[tuple[int, Token]]:
+    """English order, "Ngurah Rai airport": the capitalised words just before."""
+    seg = tokens[i].seg
+    name: list[tuple[int, Token]] = []
+    for j in range(i - 1, max(-1, i - 6), -1):
+        prev = tokens[j]
+        if prev.seg != seg or not prev.cased or len(name) >= MAX_NAME:
+            break
+        if prev.text in lex.stopwords or prev.text in lex.place_types \
+                or lex.is_topic_word(prev.text):
+            break
+        if prev.text in lex.qualifiers or prev.text in lex.honorifics:
+            continue
+        name.insert(0, (j, prev))
+    return name
 
 
 def _name_word(word: str) -> str:

@@ -23,9 +23,15 @@ class Lexicon:
     stopwords: frozenset[str] = frozenset()
     generic: frozenset[str] = frozenset()
     place_types: frozenset[str] = frozenset()
+    place_types_after: frozenset[str] = frozenset()
+    area_types: frozenset[str] = frozenset()
+    broad_types: frozenset[str] = frozenset()
+    locatives: frozenset[str] = frozenset()
     qualifiers: frozenset[str] = frozenset()
     honorifics: frozenset[str] = frozenset()
     known: frozenset[str] = frozenset()
+    english: frozenset[str] = frozenset()
+    name_words: frozenset[str] = frozenset()
     colloquial: tuple[tuple[str, str], ...] = ()
     closings: tuple[Phrase, ...] = ()
     dictionary: frozenset[str] = frozenset()
@@ -35,8 +41,13 @@ class Lexicon:
         return (
             word in self.dictionary or word in self.known or word in self.stopwords
             or word in self.generic or word in self.place_types or word in self.qualifiers
-            or word in self._canonical
+            or word in self.english or word in self._canonical
         )
+
+    def is_topic_word(self, word: str) -> bool:
+        """A canonical word of the complaint vocabulary (antri, rusak, lubang): it ends
+        a place name ("Jalan Berlubang" is no street)."""
+        return word in self._canonical and word not in self.name_words
 
     def is_known_form(self, word: str) -> bool:
         """A word to keep as it is: stemming "perumahan" or "kelurahan" would lose the
@@ -44,6 +55,7 @@ class Lexicon:
         return (
             word in self.place_types or word in self.qualifiers or word in self.known
             or word in self.stopwords or word in self.honorifics or word in self._canonical
+            or word in self.name_words
         )
 
     @functools.cached_property
@@ -53,7 +65,7 @@ class Lexicon:
             words.update(canonical)
             if len(variant) == 1:
                 words.update(variant)
-        return frozenset(words)
+        return frozenset(words - self.name_words)
 
 
 def parse(text: str, dictionary: frozenset[str] = frozenset()) -> Lexicon:
@@ -72,13 +84,17 @@ def parse(text: str, dictionary: frozenset[str] = frozenset()) -> Lexicon:
         sections[current].append(line.casefold())
 
     replace: dict[Phrase, Phrase] = {}
-    for line in sections.get("replace", []):
-        canonical, _, variants = line.partition("=")
-        target: Phrase = () if canonical.strip() == "-" else tuple(canonical.split())
-        for variant in variants.split(","):
-            words = tuple(variant.split())
-            if words and words != target:
-                replace[words] = target
+    name_words: set[str] = set()
+    for section in ("replace", "names"):
+        for line in sections.get(section, []):
+            canonical, _, variants = line.partition("=")
+            target: Phrase = () if canonical.strip() == "-" else tuple(canonical.split())
+            if section == "names":
+                name_words.update(target)
+            for variant in variants.split(","):
+                words = tuple(variant.split())
+                if words and words != target:
+                    replace[words] = target
 
     def words(name: str) -> frozenset[str]:
         return frozenset(w for line in sections.get(name, []) for w in line.split())
@@ -93,9 +109,15 @@ def parse(text: str, dictionary: frozenset[str] = frozenset()) -> Lexicon:
         stopwords=words("stopwords"),
         generic=words("generic"),
         place_types=words("place_types"),
+        place_types_after=words("place_types_after"),
+        area_types=words("area_types"),
+        broad_types=words("broad_types"),
+        locatives=words("locatives"),
         qualifiers=words("qualifiers"),
         honorifics=frozenset(w.rstrip(".") for w in words("honorifics")),
         known=words("known"),
+        english=words("english"),
+        name_words=frozenset(name_words - words("place_types")),
         colloquial=tuple(colloquial),
         closings=tuple(tuple(line.split()) for line in sections.get("closings", [])),
         dictionary=dictionary,

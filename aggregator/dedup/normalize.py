@@ -29,7 +29,7 @@ _ABBREV_DOT = re.compile(
 )
 _SEGMENT = re.compile(r"[.!?;:,()\[\]{}\"\n/|]+")
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
-_REPEAT3 = re.compile(r"(\w)\1{2,}")
+_REPEAT3 = re.compile(r"([^\W\d_])\1{2,}")
 _REPEAT2 = re.compile(r"([a-z])\1")
 _MONEY = re.compile(r"^rp\d*$")
 _REDUP2 = re.compile(r"^([a-z]{2,})2$")
@@ -40,8 +40,9 @@ _OLD_SPELLING = (("oe", "u"), ("dj", "j"), ("tj", "c"))
 class Token:
     text: str  # canonical surface form (slang mapped, not stemmed)
     stem: str
-    cased: bool  # written with a capital (or digits) in a mixed-case segment
+    cased: bool  # written with a capital letter (or digits)
     seg: int  # segment number; place names do not cross segments
+    raw: str = ""  # the word as written (lower case), before mapping
 
 
 def tokenize(text: str, lexicon: Lexicon | None = None) -> list[Token]:
@@ -58,15 +59,16 @@ def tokenize(text: str, lexicon: Lexicon | None = None) -> list[Token]:
         raw = _WORD.findall(segment)
         if not raw:
             continue
-        alpha = [w for w in raw if w[0].isalpha()]
-        title_case = len(alpha) >= 3 and sum(w[0].isupper() for w in alpha) >= 0.7 * len(alpha)
-        words: list[tuple[str, bool]] = []
+        words: list[_Word] = []
         for w in raw:
-            cased = not title_case and (w[0].isupper() or w[0].isdigit())
+            cased = w[0].isupper() or w[0].isdigit()
             for part in _split_word(w.casefold()):
-                words.append((part, cased))
-        for text_, cased in _replace(words, lex):
-            out.append(Token(text_, _stem(text_, lex), cased, seg_no))
+                words.append((part, cased, part))
+        for text_, cased, orig in _replace(words, lex):
+            stem = _stem(text_, lex)
+            if cased and stem + "i" == text_ and text_ not in lex.dictionary:
+                stem = text_  # Bekasi is a city, not "bekas" + -i
+            out.append(Token(text_, stem, cased, seg_no, orig))
     return out
 
 
@@ -103,18 +105,27 @@ def _split_word(word: str) -> list[str]:
     return [word] if word else []
 
 
-def _replace(words: list[tuple[str, bool]], lex: Lexicon) -> list[tuple[str, bool]]:
-    out: list[tuple[str, bool]] = []
+_Word = tuple[str, bool, str]  # (text, cased, as written)
+
+
+def _replace(words: list[_Word], lex: Lexicon) -> list[_Word]:
+    """Words and phrases -> canonical form; twice, so a phrase written with slang
+    ("ga ngalir" -> "tidak alir") is found once its words are mapped."""
+    return _replace_pass(_replace_pass(words, lex, repair=True), lex, repair=False)
+
+
+def _replace_pass(words: list[_Word], lex: Lexicon, *, repair: bool) -> list[_Word]:
+    out: list[_Word] = []
     i = 0
     while i < len(words):
         for n in range(min(lex.max_phrase, len(words) - i), 0, -1):
-            key: Phrase = tuple(w for w, _ in words[i : i + n])
-            if n == 1:
-                key = (_repair(key[0], lex),)
-            target = lex.replace.get(key)
+            key: Phrase = tuple(w[0] for w in words[i : i + n])
+            if n == 1 and repair and not words[i][1]:
+                key = (_repair(key[0], lex),)  # a capitalised word is a name: keep it
+            target = lex.replace.get(key) if (repair or n > 1) else None
             if target is not None or n == 1:
-                cased = words[i][1]
-                out += [(t, cased) for t in (target if target is not None else key)]
+                _, cased, orig = words[i]
+                out += [(t, cased, orig) for t in (target if target is not None else key)]
                 i += n
                 break
     return out
@@ -140,6 +151,11 @@ def _repair_cached(word: str, lex: Lexicon) -> str:
         # Only a root word counts: "manggarai" -> "anggarai" must not pass as a repair.
         if cand in lex.dictionary or (cand,) in lex.replace:
             return cand
+        if cand.endswith("nya") and cand[:-3] in lex.dictionary:
+            return cand[:-3]
+    if word.endswith("in") and len(word) > 6 and _stemmer().stem_word(word[:-2]) in \
+            lex.dictionary:
+        return word[:-2]  # dilaporin -> dilapor
     return word
 
 

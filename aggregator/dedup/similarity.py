@@ -1,0 +1,187 @@
+"""Is this earlier report about the same real-world problem? Pure, no I/O.
+
+Text similarity alone cannot tell "the queue machine at RSUD Pasar Minggu is broken"
+from the same words about RSUD Pasar Rebo, and it misses a tweet and a long e-mail
+about one incident. So the verdict weighs evidence:
+- hard "no": different named places of the same kind, locations far apart, different
+  personal numbers (two people's BPJS cards), different proper names and nothing
+  else linking the two;
+- links that lower the bar: same named place, nearby location, same sender;
+- the topic similarity (stems without place and name words) must then reach the bar.
+A wrong merge hides a complaint, a missed one only costs staff a click: every doubt
+says "no".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from rapidfuzz.distance import Levenshtein
+
+from aggregator.dedup.features import Doc, Place, distance_km
+from aggregator.dedup.lexicon import Lexicon, default_lexicon
+from aggregator.dedup.weights import weight
+
+FUZZY_MIN_LEN = 5
+FUZZY_MAX_DIST = 0.15  # normalised edit distance for a typo ("antiran" ~ "antrian")
+LATE_PENALTY = 0.1
+
+
+class Thresholds(Protocol):
+    threshold: float
+    place_threshold: float
+    contact_threshold: float
+    near_km: float
+    far_km: float
+    time_window_hours: float
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    same: bool
+    score: float
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
+    text = topic_similarity(new.topic, old.topic)
+    detail: dict[str, Any] = {"text": round(text, 3)}
+    if new.ids and old.ids and not _overlap(new.ids, old.ids):
+        return Verdict(False, text, {**detail, "apart": "different personal numbers"})
+    place = place_relation(new.places, old.places)
+    if place == "different":
+        return Verdict(False, text, {**detail, "apart": "different places"})
+    km = None
+    if new.lat is not None and old.lat is not None:
+        km = distance_km(new.lat, new.lon or 0.0, old.lat, old.lon or 0.0)
+        detail["km"] = round(km, 2)
+        if km > cfg.far_km:
+            return Verdict(False, text, {**detail, "apart": "far apart"})
+    names = name_relation(new.names, old.names)
+    linked = place == "same" or (km is not None and km <= cfg.near_km) or (
+        bool(new.ids) and _overlap(new.ids, old.ids)
+    )
+    same_sender = new.contact is not None and new.contact == old.contact
+    if names == "different" and not linked and not same_sender:
+        return Verdict(False, text, {**detail, "apart": "different names"})
+    if same_sender:
+        bar, detail["link"] = cfg.contact_threshold, "same sender"
+    elif linked:
+        bar, detail["link"] = cfg.place_threshold, "same place"
+    elif names == "same":
+        bar, detail["link"] = (cfg.threshold + cfg.place_threshold) / 2, "same names"
+    else:
+        bar = cfg.threshold
+    hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
+    if hours > cfg.time_window_hours:
+        bar += LATE_PENALTY
+    bonus = 0.1 if linked or same_sender else 0.05 if names == "same" else 0.0
+    return Verdict(text >= bar, min(1.0, text + bonus), detail)
+
+
+def topic_similarity(a: frozenset[str], b: frozenset[str]) -> float:
+    """Weighted (rare words count more) and between Jaccard, which penalises a short
+    tweet against a long letter, and containment (the tweet's words all occur in the
+    letter); containment only counts once the shorter side has a few words, or two
+    one-word texts would be equal."""
+    if not a or not b:
+        return 0.0
+    shared = sum(weight(w) for w in a & b)
+    rest_a, rest_b = a - b, b - a
+    if rest_a and rest_b:
+        shared += sum(min(weight(x), weight(y)) for x, y in _fuzzy_pairs(rest_a, rest_b))
+    total_a = sum(weight(w) for w in a)
+    total_b = sum(weight(w) for w in b)
+    small = min(total_a, total_b)
+    shared = min(shared, small)
+    jaccard = shared / (total_a + total_b - shared)
+    containment = shared / small
+    trust = min(1.0, (min(len(a), len(b)) - 1) / 4)
+    return jaccard + trust * (containment - jaccard) / 2
+
+
+def place_relation(a: Iterable[Place], b: Iterable[Place], lex: Lexicon | None = None) -> str:
+    """"same" (a specific place, e.g. one hospital, named in both), "different"
+    (places of one kind, none agreeing) or "unknown". A city, or a bare "di <name>",
+    can tell two reports apart but is too large to say they are one incident."""
+    lex = lex or default_lexicon()
+    a, b = list(a), list(b)
+    disagree = False
+    for p in a:
+        for q in b:
+            if not _comparable(p.kind, q.kind, lex):
+                continue
+            if p.kind == "loc" or q.kind == "loc":
+                agree = _contained(p.name, q.name) or _contained(q.name, p.name)
+            else:
+                agree = names_agree(p.name, q.name)
+            if not agree:
+                disagree = True
+            elif p.kind not in lex.broad_types and q.kind not in lex.broad_types:
+                return "same"
+    return "different" if disagree else "unknown"
+
+
+def _comparable(k1: str, k2: str, lex: Lexicon) -> bool:
+    if k1 == k2:
+        return True
+    if k1 == "loc":
+        return k2 in lex.area_types and k2 not in lex.broad_types
+    if k2 == "loc":
+        return k1 in lex.area_types and k1 not in lex.broad_types
+    return False
+
+
+def names_agree(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """One name is the start of the other: "sutomo" ~ "sutomo surabaya";
+    "ahmad yani" ~ "a yani"; a typo in a long word is forgiven."""
+    return all(_word_eq(x, y) for x, y in zip(a, b, strict=False))
+
+
+def _contained(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
+    """`short` occurs in `long` as consecutive words: "bandung" in "sukajadi bandung"."""
+    n = len(short)
+    return any(
+        all(_word_eq(x, y) for x, y in zip(short, long[i : i + n], strict=True))
+        for i in range(len(long) - n + 1)
+    )
+
+
+def name_relation(a: frozenset[str], b: frozenset[str]) -> str:
+    if not a or not b:
+        return "unknown"
+    return "same" if _overlap(a, b) else "different"
+
+
+def _word_eq(x: str, y: str) -> bool:
+    if x == y:
+        return True
+    if len(x) == 1 or len(y) == 1:
+        return x[0] == y[0]  # an initial
+    return _typo(x, y)
+
+
+def _typo(x: str, y: str) -> bool:
+    if min(len(x), len(y)) < FUZZY_MIN_LEN or x.isdigit() or y.isdigit():
+        return False
+    return Levenshtein.normalized_distance(x, y) <= FUZZY_MAX_DIST
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> bool:
+    if a & b:
+        return True
+    return any(_typo(x, y) for x in a for y in b)
+
+
+def _fuzzy_pairs(a: frozenset[str], b: frozenset[str]) -> list[tuple[str, str]]:
+    used: set[str] = set()
+    pairs = []
+    for x in a:
+        for y in b:
+            if y not in used and _typo(x, y):
+                used.add(y)
+                pairs.append((x, y))
+                break
+    return pairs

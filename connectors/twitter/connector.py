@@ -30,7 +30,7 @@ from connectors.twitter.parse import (
 )
 from connectors.twitter.quota import Gate, NotNow
 from connectors.twitter.settings import TwitterSettings
-from connectors.twitter.timeline import SEARCH_REACH, Timeline, TimelineCursor
+from connectors.twitter.timeline import SEARCH_REACH, Timeline, TimelineCursor, hold_back
 from connectors.twitter.wire import close_client, make_client
 
 LOOKUP_BATCH = 100  # ids per GET /2/tweets (X's maximum)
@@ -127,11 +127,21 @@ class TwitterConnector(Connector):
                 return exc.wait
         cur = TimelineCursor.load(self.cursor.get(timeline.name))
         walk = await timeline.walk(self.gate, cur, datetime.now(UTC))
+        held_before = (self.cursor.get("held") or {}).get(timeline.name)
+        pages = ([held_before] if held_before else []) + walk.pages
+        if walk.complete:
+            ready, held = pages, None
+        elif walk.pages:
+            ready, held = hold_back(pages, walk.cursor.since_id, walk.cursor.until_id)
+        else:
+            ready, held = [], held_before
         reports, dropped = reports_from(
-            walk.pages, source=self.name, timeline=timeline.name,
+            ready, source=self.name, timeline=timeline.name,
             own_account=self.account_id, ack=s.reply_publicly,
         )
-        cursor = {**self.cursor, timeline.name: walk.cursor.dump(), "spent": self.gate.dump()}
+        cursor = {**self.cursor, timeline.name: walk.cursor.dump(), "spent": self.gate.dump(),
+                  "held": {**(self.cursor.get("held") or {}), timeline.name: held}}
+        cursor["held"] = {k: v for k, v in cursor["held"].items() if v}
         if self.account_id:
             cursor["account"] = {"id": self.account_id, "username": s.username}
         if reports or walk.pages:

@@ -111,13 +111,16 @@ async def _copy_to_reports(
     session: AsyncSession, rows: list[dict[str, Any]], at: datetime
 ) -> None:
     ids = [r["report_id"] for r in rows]
-    metas = dict((await session.execute(
-        select(ReportRow.id, ReportRow.meta).where(ReportRow.id.in_(ids))
-    )).all())
+    metas: dict[int, Any] = {}
+    for i in range(0, len(ids), 400):
+        metas.update((await session.execute(
+            select(ReportRow.id, ReportRow.meta).where(ReportRow.id.in_(ids[i : i + 400]))
+        )).all())
+    changes = []
     for row in rows:
         meta = dict(metas.get(row["report_id"]) or {})
         meta["public_metrics"] = row["metrics"]
         meta["metrics_at"] = at.isoformat(timespec="seconds")
-        await session.execute(
-            update(ReportRow).where(ReportRow.id == row["report_id"]).values(meta=meta)
-        )
+        changes.append({"id": row["report_id"], "meta": meta})
+    # ORM bulk UPDATE by primary key: one executemany, not one statement per row.
+    await session.execute(update(ReportRow), changes)

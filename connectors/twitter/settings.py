@@ -78,8 +78,10 @@ class TwitterSettings(ConnectorSettings):
     poll_interval: float = Field(60, gt=0)
     api_base_url: str = DEFAULT_API
     max_results: int = Field(100, ge=5, le=100)
-    # Pages fetched per timeline per poll; the rest is fetched on the next poll.
-    max_pages: int = Field(5, ge=1, le=50)
+    # Pages fetched per timeline per poll, ingested together oldest first (so replies
+    # find their roots); the rest follows on the next poll. 10 pages of 100 cover the
+    # whole mentions timeline X keeps (800 posts).
+    max_pages: int = Field(10, ge=1, le=100)
     # On the very first poll (no cursor yet), look this far back (search: 7 days at most).
     backfill_hours: float = Field(24, ge=0)
     # Network errors and 5xx: exponential backoff with jitter between these bounds.

@@ -16,9 +16,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.twitter.parse import newer
+from connectors.twitter.parse import newer, reply_refs, tweets_of, users_of
 from connectors.twitter.quota import Gate, NotNow
 
+# Replies held back for their roots; beyond this many they go in anyway.
+MAX_HELD = 2000
 # Recent search only reaches this far back (and refuses older since_id/start_time).
 SEARCH_REACH = timedelta(days=7) - timedelta(minutes=5)
 TWITTER_EPOCH_MS = 1288834974657
@@ -118,3 +120,36 @@ class Timeline:
 
 def _str(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
+
+
+def hold_back(
+    pages: list[dict[str, Any]], since_id: str | None, floor: str | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Split an unfinished walk into what can be ingested now and replies to hold.
+
+    A walk goes newest to oldest, so a reply may arrive before the root it answers,
+    which still sits in the unfetched part (ids between `since_id` and `floor`).
+    Ingested now, the reply would open a ticket of its own; held (in the cursor) until
+    the walk completes, it follows its root. Returns (ready pages, held page or None).
+    """
+    if floor is None:
+        return pages, None
+    low = int(since_id) if since_id else 0
+    high = int(floor)
+    ready: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []
+    users: dict[str, dict[str, Any]] = {}
+    for page in pages:
+        keep = []
+        for tweet in tweets_of(page):
+            if any(low < int(ref) < high for ref in reply_refs(tweet) if ref.isdigit()):
+                held.append(tweet)
+            else:
+                keep.append(tweet)
+        users.update(users_of(page))
+        ready.append({**page, "data": keep})
+    if not held or len(held) > MAX_HELD:
+        return pages, None
+    wanted = {str(t.get("author_id")) for t in held}
+    return ready, {"data": held, "includes": {
+        "users": [u for uid, u in users.items() if uid in wanted]}}

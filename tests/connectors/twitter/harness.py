@@ -43,6 +43,17 @@ def twitter_settings(fake: FakeX, **overrides: Any) -> TwitterSettings:
     return TwitterSettings.model_validate(raw)
 
 
+def bare_connector(fake: FakeX, **overrides: Any) -> TwitterConnector:
+    """A connector for send() alone: posting never touches the database, so these
+    tests skip its (on PostgreSQL, slow) per-test migration."""
+    ctx = ConnectorContext(
+        name="x", settings=Settings(), ingestor=None,  # type: ignore[arg-type]
+        sessions=None,  # type: ignore[arg-type]
+        log=logging.LoggerAdapter(logging.getLogger("test.x"), {}),
+    )
+    return TwitterConnector(twitter_settings(fake, **overrides), ctx)
+
+
 class Harness:
     """The real connector on a real database with the real ingest pipeline."""
 

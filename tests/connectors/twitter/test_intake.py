@@ -144,3 +144,27 @@ async def test_docs_example_response_is_ingested(harness: Harness, fake_x: FakeX
                                              "like_count": 42, "quote_count": 1}
     samples = await harness.samples()
     assert [s.metrics["like_count"] for s in samples] == [42]
+
+
+async def test_reply_fetched_before_its_root_still_joins(harness: Harness,
+                                                         fake_x: FakeX) -> None:
+    """A backlog comes newest first: when a walk is cut, a reply whose root is still
+    unfetched is held in the cursor (surviving a restart) and follows its root."""
+    a, b = citizen(fake_x, 1), citizen(fake_x, 2)
+    root = fake_x.tweet("@pemkot_test terminal bus gelap, rawan copet", a)
+    filler = [fake_x.tweet(f"@pemkot_test keluhan lain {i}", b) for i in range(8)]
+    reply = fake_x.tweet("@warga1 @pemkot_test betul, saya kecopetan kemarin", b,
+                         reply_to=root)
+    conn = harness.connector(max_results=5, budgets={"mentions": {"per_15min": 1}})
+    async with harness.running(conn):
+        await eventually(lambda: conn.counts["reports"] == 4, what="the first page")
+    assert conn.cursor["held"]["mentions"]["data"][0]["id"] == reply
+    again = harness.connector(max_results=5)
+    async with harness.running(again):
+        await eventually(lambda: again.counts["reports"] == 6, what="the rest")
+        await eventually(lambda: not again.cursor.get("held"))
+    reports = {r.external_id: r for r in await harness.reports()}
+    assert set(reports) == {root, reply, *filler}
+    assert reports[reply].ticket_id == reports[root].ticket_id
+    assert reports[reply].match_reason == "reply"
+    assert await harness.ticket_count() == 9

@@ -10,7 +10,7 @@ import pytest
 from aggregator.domain import Author, OutboundMessage
 from connectors.twitter.compose import weighted_length
 from tests.connectors.twitter.fake_x import FakeX
-from tests.connectors.twitter.harness import Harness
+from tests.connectors.twitter.harness import bare_connector
 
 KEYS = {"consumer_key": "ck", "consumer_secret": "cs", "access_token": "at",
         "access_token_secret": "ats"}
@@ -31,9 +31,8 @@ def mention(fake_x: FakeX) -> str:
                         "900000001")
 
 
-async def test_nothing_is_posted_by_default(harness: Harness, fake_x: FakeX,
-                                            mention: str) -> None:
-    conn = harness.connector()
+async def test_nothing_is_posted_by_default(fake_x: FakeX, mention: str) -> None:
+    conn = bare_connector(fake_x)
     for kind, payload in (
         ("ack", {"report_external_id": mention, "new_ticket": True, "reason": "new"}),
         ("reply", {"text": "Sudah kami teruskan", "report_external_ids": [mention]}),
@@ -44,10 +43,8 @@ async def test_nothing_is_posted_by_default(harness: Harness, fake_x: FakeX,
     assert not fake_x.calls("create")
 
 
-async def test_public_ack_shows_number_and_nothing_personal(
-    harness: Harness, fake_x: FakeX, mention: str
-) -> None:
-    conn = harness.connector(reply_publicly=True, user_auth=KEYS)
+async def test_public_ack_shows_number_and_nothing_personal(fake_x: FakeX, mention: str) -> None:
+    conn = bare_connector(fake_x, reply_publicly=True, user_auth=KEYS)
     result = await conn.send(message("ack", {"report_external_id": mention,
                                              "new_ticket": True, "reason": "new"}))
     await conn.stop()
@@ -61,10 +58,8 @@ async def test_public_ack_shows_number_and_nothing_personal(
     assert fake_x.calls("create")[0].status == 201
 
 
-async def test_long_reply_is_trimmed_with_pointer_and_scrubbed(
-    harness: Harness, fake_x: FakeX, mention: str
-) -> None:
-    conn = harness.connector(reply_publicly=True, user_auth=KEYS,
+async def test_long_reply_is_trimmed_with_pointer_and_scrubbed(fake_x: FakeX, mention: str) -> None:
+    conn = bare_connector(fake_x, reply_publicly=True, user_auth=KEYS,
                              private_channel="DM @pemkot_test")
     text = ("Terima kasih Pak, petugas sudah kami kirim. Untuk koordinasi silakan hubungi "
             "budi.petugas@pemkot.go.id atau 0812-3456-7890. " + "Mohon bersabar. " * 40)
@@ -81,8 +76,8 @@ async def test_long_reply_is_trimmed_with_pointer_and_scrubbed(
     assert posted["reply"]["in_reply_to_tweet_id"] == mention  # the newest report
 
 
-async def test_status_and_ack_rules(harness: Harness, fake_x: FakeX, mention: str) -> None:
-    conn = harness.connector(reply_publicly=True, user_auth=KEYS)
+async def test_status_and_ack_rules(fake_x: FakeX, mention: str) -> None:
+    conn = bare_connector(fake_x, reply_publicly=True, user_auth=KEYS)
     ids = {"report_external_ids": [mention]}
     assert (await conn.send(message("status", {"from": "new", "to": "in_progress", **ids}))
             ).skipped  # only public_status_states are announced
@@ -95,9 +90,8 @@ async def test_status_and_ack_rules(harness: Harness, fake_x: FakeX, mention: st
     assert posted["text"].startswith("Tiket ADU-2026-000042: selesai ditangani.")
 
 
-async def test_limits_and_failures_when_posting(harness: Harness, fake_x: FakeX,
-                                                mention: str) -> None:
-    conn = harness.connector(reply_publicly=True, user_auth=KEYS, backoff_initial=0.01,
+async def test_limits_and_failures_when_posting(fake_x: FakeX, mention: str) -> None:
+    conn = bare_connector(fake_x, reply_publicly=True, user_auth=KEYS, backoff_initial=0.01,
                              budgets={"create": {"per_day": 2}})
     reply = {"report_external_ids": [mention]}
     fake_x.fail("create", 429, headers={"x-rate-limit-reset": "9999999999"})
@@ -113,10 +107,9 @@ async def test_limits_and_failures_when_posting(harness: Harness, fake_x: FakeX,
     assert len(fake_x.calls("create")) == 2 and not fake_x.posted
 
 
-async def test_a_resent_post_counts_as_sent(harness: Harness, fake_x: FakeX,
-                                            mention: str) -> None:
+async def test_a_resent_post_counts_as_sent(fake_x: FakeX, mention: str) -> None:
     """Outbox delivery is at-least-once; X refuses the duplicate, which means it is out."""
-    conn = harness.connector(reply_publicly=True, user_auth=KEYS)
+    conn = bare_connector(fake_x, reply_publicly=True, user_auth=KEYS)
     msg = message("reply", {"text": "Petugas menuju lokasi", "report_external_ids": [mention]})
     first = await conn.send(msg)
     again = await conn.send(msg)

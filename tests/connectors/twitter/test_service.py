@@ -178,6 +178,13 @@ async def test_public_replies_through_the_outbox(db_url: str, tmp_path: Path,
             await eventually(lambda: len(fake_x.posted) == 2, what="the public reply")
             ours = fake_x.posted[1]
             assert ours["text"].startswith("Petugas kebersihan dijadwalkan besok pagi.")
+
+            async def recorded() -> bool:  # the outbox keeps the id X gave our post
+                async with svc.sessions() as s:
+                    return ours["id"] in set((await s.execute(
+                        select(Outbox.external_id).where(Outbox.state == "sent"))).scalars())
+
+            await eventually(recorded, what="our reply's tweet id on the outbox row")
             quote = fake_x.tweet("@pemkot_test besok jam berapa?", ani, quote=ours["id"])
 
             async def joined() -> bool:

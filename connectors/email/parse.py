@@ -88,8 +88,10 @@ def ticket_ref(subject: str, prefix: str) -> str | None:
 
 def synthetic_id(raw: bytes) -> str:
     """A stable id for a mail without Message-ID: the same bytes give the same id, so
-    a re-fetch after a crash or a UIDVALIDITY change is still recognised."""
-    return f"sha256.{hashlib.sha256(raw).hexdigest()[:40]}@no-message-id"
+    a re-fetch after a crash or a UIDVALIDITY change is still recognised. Line ends
+    are normalised first: servers store or serve LF mail as CRLF."""
+    norm = raw.replace(b"\r\n", b"\n").rstrip(b"\n")
+    return f"sha256.{hashlib.sha256(norm).hexdigest()[:40]}@no-message-id"
 
 
 def parse_mail(raw: bytes, limits: Limits | None = None, *, size: int | None = None,
@@ -142,6 +144,7 @@ def _parse(raw: bytes, limits: Limits, size: int, headers_only: bool) -> ParsedM
     if headers_only:
         parsed.no_ack_reason = _no_ack_reason(msg, sender, limits)
         parsed.text = parsed.body = ""
+        parsed.defects = []  # a header alone always "lacks" its MIME parts
         return parsed
     if looks_like_bounce(msg, sender, subject):
         parsed.category = "bounce"

@@ -61,7 +61,18 @@ def decode_bytes(data: bytes, declared: str | None = None) -> str:
             return data.decode(codec)
         except (UnicodeDecodeError, LookupError):
             pass
-    for fallback in _FALLBACKS:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    # Mostly-UTF-8 with a few broken bytes is still UTF-8 (with replacement marks);
+    # bytes that are mostly invalid as UTF-8 are probably a legacy 8-bit charset.
+    lenient = data.decode("utf-8", "replace")
+    bad = lenient.count("\ufffd")
+    high = sum(b >= 0x80 for b in data)
+    if high - bad >= bad:
+        return lenient
+    for fallback in _FALLBACKS[1:]:
         try:
             return data.decode(fallback)
         except UnicodeDecodeError:

@@ -171,3 +171,11 @@ protocol imap {{
             if not uids:
                 return {}
             return {u: d[b"FLAGS"] for u, d in c.fetch(uids, ["FLAGS"]).items()}
+
+    def raw_messages(self, user: str, folder: str = "INBOX") -> list[bytes]:
+        """The mails as the server stores them (it may rewrite odd bytes, e.g. NUL)."""
+        with self.client(user) as c:
+            c.select_folder(folder, readonly=True)
+            uids = sorted(c.search("ALL"))
+            data = c.fetch(uids, ["BODY.PEEK[]"]) if uids else {}
+            return [data[u][b"BODY[]"] for u in uids]

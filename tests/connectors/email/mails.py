@@ -113,6 +113,8 @@ def hostile() -> list[tuple[str, bytes]]:
             b"Content-Type: text/plain\r\n\r\nLihat lampiran\r\n--h\r\n"
             b"Content-Type: application/octet-stream\r\nContent-Disposition: attachment; "
             b"filename=big.bin\r\n\r\n" + big_part + b"\r\n--h--\r\n")),
+        ("many-attachments", _with_attachments("many", 6, 1000)),
+        ("big-attachment", _with_attachments("bigatt", 1, 500_000)),
         ("rfc2047-subject", (
             b"From: =?utf-8?b?QnVkaSDwn5iK?= <budi@mail.example.id>\r\n"
             b"Subject: =?utf-8?q?Pelayanan_KTP_lambat_=E2=80=94_antre_5_jam?=\r\n"
@@ -128,3 +130,15 @@ def hostile() -> list[tuple[str, bytes]]:
             b"From: Noid <noid@mail.example.id>\r\nSubject: tanpa id\r\n\r\n"
             b"Parit tersumbat di Jl. Kenanga\r\n")),
     ]
+
+
+def _with_attachments(tag: str, count: int, size: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Lampiran <{tag}@mail.example.id>"
+    msg["Subject"] = f"Foto kerusakan ({count})"
+    msg["Message-ID"] = f"<{tag}@mail.example.id>"
+    msg.set_content("Berikut foto-fotonya.")
+    for n in range(count):
+        msg.add_attachment(bytes([n]) * size, maintype="image", subtype="png",
+                           filename=f"foto{n}.png")
+    return bytes(msg)

@@ -57,6 +57,7 @@ class Doc:
     names: frozenset[str]
     places: tuple[Place, ...]
     ids: frozenset[str]
+    weak: frozenset[str] = frozenset()  # unknown lower-case words: names, or typos
     lat: float | None = None
     lon: float | None = None
     contact: str | None = None
@@ -83,6 +84,8 @@ def extract(
     topic: set[str] = set()
     names: set[str] = {n for p in places for n in p.name if not n.isdigit()}
     ids: set[str] = set()
+    weak: set[str] = set()
+    firsts = {t.seg: i for i, t in reversed(list(enumerate(tokens)))}
     for i, tok in enumerate(tokens):
         word = tok.text
         if word.isdigit():
@@ -94,15 +97,21 @@ def extract(
                 or word in lex.place_types or word in lex.qualifiers
                 or word in lex.honorifics):
             continue
+        if i in in_place:
+            continue
         if _is_name(tok, lex):
-            if tok.cased or not _AFFIXED.match(word):
-                names.add(modern_spelling(word))
-        elif i not in in_place:
-            topic.add(tok.stem)
+            if tok.cased and firsts[tok.seg] != i:
+                names.add(modern_spelling(word))  # capitalised mid-sentence: a name
+                continue
+            if _AFFIXED.match(word):
+                continue  # a derived word the stemmer did not know: noise
+            if len(word) >= 5:
+                weak.add(modern_spelling(word))  # perhaps a name written in lower case
+        topic.add(tok.stem)
     lat, lon = location(meta or {})
     return Doc(
         topic=frozenset(topic), names=frozenset(names), places=tuple(places),
-        ids=frozenset(ids), lat=lat, lon=lon, contact=contact_hash(author),
+        ids=frozenset(ids), weak=frozenset(weak), lat=lat, lon=lon, contact=contact_hash(author),
         at=at.timestamp() if at else 0.0,
     )
 

@@ -35,6 +35,7 @@ class Lexicon:
     colloquial: tuple[tuple[str, str], ...] = ()
     closings: tuple[Phrase, ...] = ()
     dictionary: frozenset[str] = frozenset()
+    weights: dict[str, float] = field(default_factory=dict)
 
     def is_vocabulary(self, word: str) -> bool:
         """An ordinary word (root dictionary, our own lists), as opposed to a name."""
@@ -99,6 +100,10 @@ def parse(text: str, dictionary: frozenset[str] = frozenset()) -> Lexicon:
     def words(name: str) -> frozenset[str]:
         return frozenset(w for line in sections.get(name, []) for w in line.split())
 
+    weights = {}
+    for line in sections.get("weights", []):
+        word, _, value = line.partition("=")
+        weights[word.strip()] = float(value)
     colloquial = []
     for line in sections.get("colloquial", []):
         informal, _, formal = line.partition("=")
@@ -121,6 +126,7 @@ def parse(text: str, dictionary: frozenset[str] = frozenset()) -> Lexicon:
         colloquial=tuple(colloquial),
         closings=tuple(tuple(line.split()) for line in sections.get("closings", [])),
         dictionary=dictionary,
+        weights=weights,
     )
 
 

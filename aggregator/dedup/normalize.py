@@ -18,6 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from aggregator.dedup.lexicon import Lexicon, Phrase, default_lexicon
+from aggregator.dedup.weights import is_english
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
 _MENTION = re.compile(r"(?<![\w.])@\w+")
@@ -137,6 +138,10 @@ def _repair_cached(word: str, lex: Lexicon) -> str:
         return word
     if _stemmer().stem_word(word) in lex.dictionary:
         return word  # a derived form of a known root: menunggu, pendaftaran
+    if word.endswith("nya") and len(word) > 6:
+        base = word[:-3]  # "gatenya", "aplikasinya": -nya on a borrowed word
+        if lex.is_vocabulary(base) or (base,) in lex.replace or is_english(base):
+            return base
     candidates = []
     single = _REPEAT2.sub(r"\1", word)
     if single != word:

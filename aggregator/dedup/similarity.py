@@ -27,6 +27,7 @@ from aggregator.dedup.weights import weight
 FUZZY_MIN_LEN = 5
 FUZZY_MAX_DIST = 0.15  # normalised edit distance for a typo ("antiran" ~ "antrian")
 LATE_PENALTY = 0.1
+WEAK_NAME_PENALTY = 0.2
 
 
 class Thresholds(Protocol):
@@ -74,6 +75,9 @@ def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
         bar, detail["link"] = (cfg.threshold + cfg.place_threshold) / 2, "same names"
     else:
         bar = cfg.threshold
+    if not linked and (_unplaced_name(new, old) or _unplaced_name(old, new)):
+        bar += WEAK_NAME_PENALTY
+        detail["weak_names"] = True
     hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
     if hours > cfg.time_window_hours:
         bar += LATE_PENALTY
@@ -119,9 +123,19 @@ def place_relation(a: Iterable[Place], b: Iterable[Place], lex: Lexicon | None =
                 agree = names_agree(p.name, q.name)
             if not agree:
                 disagree = True
-            elif p.kind not in lex.broad_types and q.kind not in lex.broad_types:
+            elif _specific(p, q, lex):
                 return "same"
     return "different" if disagree else "unknown"
+
+
+def _specific(p: Place, q: Place, lex: Lexicon) -> bool:
+    """Agreeing places that pin one incident down: not two cities; "di Ciputat" with
+    "Kecamatan Ciputat" yes, "di Bandung" with "di Bandung" no (a city, perhaps)."""
+    if p.kind == "loc" and q.kind == "loc":
+        return min(len(p.name), len(q.name)) >= 2
+    return p.kind not in lex.broad_types or q.kind not in lex.broad_types \
+        if "loc" in (p.kind, q.kind) else \
+        p.kind not in lex.broad_types and q.kind not in lex.broad_types
 
 
 def _comparable(k1: str, k2: str, lex: Lexicon) -> bool:
@@ -138,6 +152,15 @@ def names_agree(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     """One name is the start of the other: "sutomo" ~ "sutomo surabaya";
     "ahmad yani" ~ "a yani"; a typo in a long word is forgiven."""
     return all(_word_eq(x, y) for x, y in zip(a, b, strict=False))
+
+
+def _unplaced_name(a: Doc, b: Doc) -> bool:
+    """`a` names no place but has unknown words ("pamulang mati lampu"), `b` names a
+    place none of them matches: perhaps the same words about another place."""
+    if a.places or not a.weak or not b.places:
+        return False
+    known = {w for p in b.places for w in p.name} | b.names | b.weak | b.topic
+    return not _overlap(a.weak, frozenset(known))
 
 
 def _contained(short: tuple[str, ...], long: tuple[str, ...]) -> bool:

@@ -11,17 +11,27 @@ from __future__ import annotations
 
 import functools
 
+from aggregator.dedup.lexicon import default_lexicon
+
 TOP_ZIPF = 7.0
 MIN_WEIGHT = 1.0
 MAX_WEIGHT = 3.0
 ENGLISH_MIN_ZIPF = 3.0
 
 
+UNKNOWN_WEIGHT = 2.0  # in no frequency list: a typo, slang or a joined token
+
+
 @functools.lru_cache(maxsize=100_000)
 def weight(word: str) -> float:
+    fixed = default_lexicon().weights.get(word)
+    if fixed is not None:
+        return fixed
     if word.isdigit():
         return MIN_WEIGHT
     zipf = max(_zipf(word, "id"), _zipf(word, "en"))
+    if zipf == 0:
+        return UNKNOWN_WEIGHT
     return min(MAX_WEIGHT, max(MIN_WEIGHT, TOP_ZIPF - zipf))
 
 

@@ -48,6 +48,13 @@ MAX_WEBHOOK_BODY = 1024 * 1024
 T = TypeVar("T")
 
 
+class RawUpdatesBot(Bot):
+    """PTB's Bot plus getUpdates as raw JSON (see `_get_updates` for why)."""
+
+    async def raw_updates(self, params: dict[str, Any], read_timeout: float) -> Any:
+        return await self._post("getUpdates", params, read_timeout=read_timeout)
+
+
 class TelegramConnector(Connector):
     Settings = TelegramSettings
     settings: TelegramSettings
@@ -55,7 +62,7 @@ class TelegramConnector(Connector):
     def __init__(self, settings: TelegramSettings, ctx: ConnectorContext):
         super().__init__(settings, ctx)
         root = settings.api_root
-        self.bot = Bot(
+        self.bot = RawUpdatesBot(
             settings.token.get_secret_value(),
             base_url=f"{root}/bot",
             base_file_url=f"{root}/file/bot",
@@ -126,10 +133,7 @@ class TelegramConnector(Connector):
         while not self._stopping.is_set():
             await self._sweep_if_due()
             try:
-                stopped, updates = await self._unless_stopped(self.bot.get_updates(
-                    offset=self._offset, timeout=self.settings.poll_timeout,
-                    allowed_updates=ALLOWED_UPDATES,
-                ))
+                stopped, raw = await self._unless_stopped(self._get_updates())
             except RetryAfter as exc:
                 await self._pause(retry_seconds(exc))
                 continue
@@ -144,17 +148,39 @@ class TelegramConnector(Connector):
             if stopped:
                 break
             self._stats.update(standby=False, last_poll_at=time.time())
-            if updates:
+            if raw:
+                updates = self._parse(raw)
                 fresh = [u for u in updates if skip_upto is None or u.update_id > skip_upto]
                 await self._process(fresh, watermark)
-                last = updates[-1].update_id
+                last = max(int(item["update_id"]) for item in raw)
                 watermark = {"update_id": last, "at": utcnow().isoformat()}
                 await self.store.save_cursor(watermark)
                 self._offset = last + 1
                 self._stats.update(last_update_id=last,
-                                   updates=self._stats["updates"] + len(updates))
+                                   updates=self._stats["updates"] + len(raw))
             if self.settings.poll_interval:
                 await self._pause(self.settings.poll_interval)
+
+    async def _get_updates(self) -> list[dict[str, Any]]:
+        """getUpdates as raw JSON, so one update PTB cannot parse is skipped alone
+        instead of failing the whole batch again and again."""
+        params: dict[str, Any] = {"timeout": self.settings.poll_timeout,
+                                  "allowed_updates": ALLOWED_UPDATES}
+        if self._offset is not None:
+            params["offset"] = self._offset
+        raw = await self.bot.raw_updates(params, read_timeout=self.settings.poll_timeout + 10.0)
+        return [item for item in raw if isinstance(item, dict) and "update_id" in item]
+
+    def _parse(self, raw: list[dict[str, Any]]) -> list[Update]:
+        updates = []
+        for item in raw:
+            try:
+                updates.append(Update.de_json(item, self.bot))
+            except Exception as exc:  # noqa: BLE001 - hostile or newer-than-PTB input
+                self._stats["unreadable"] = self._stats.get("unreadable", 0) + 1
+                self.log.error("telegram: update %s unreadable, skipped: %s",
+                               item.get("update_id"), exc)
+        return updates
 
     async def _process(self, updates: list[Update], cursor: dict[str, Any] | None) -> None:
         by_chat: dict[int, list[Update]] = {}
@@ -243,10 +269,14 @@ class TelegramConnector(Connector):
             return web.json_response({"ok": False, "error": "too large"}, status=413)
         try:
             data = await request.json()
-            await self._ready()
-            update = Update.de_json(data, self.bot)
-        except (ValueError, TypeError, KeyError):
-            return web.json_response({"ok": False, "error": "not a Telegram update"}, status=400)
+        except ValueError:
+            return web.json_response({"ok": False, "error": "not JSON"}, status=400)
+        await self._ready()
+        parsed = self._parse([data]) if isinstance(data, dict) and "update_id" in data else []
+        if not parsed:
+            # Signed by Telegram but unreadable: accept it, or Telegram retries it forever.
+            return web.json_response({"ok": True, "skipped": True})
+        update = parsed[0]
         # Answer 200 only once stored: on an error Telegram delivers the update again.
         await self._in_order([update], None)
         self._stats.update(last_update_id=update.update_id,
@@ -269,6 +299,7 @@ class TelegramConnector(Connector):
             "last_poll_at": self._stats["last_poll_at"],
             "flood_refused": self.conversation.limiter.refused,
             "skipped_updates": self.conversation.skipped_updates,
+            "unreadable_updates": self._stats.get("unreadable", 0),
         }
 
 

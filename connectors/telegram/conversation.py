@@ -20,7 +20,14 @@ from aggregator.connector import ConnectorContext
 from aggregator.ingest import IngestClosed
 from connectors.telegram import api
 from connectors.telegram.intake import Intake
-from connectors.telegram.parse import Inbound, Press, followup_data, from_update, parse_data
+from connectors.telegram.parse import (
+    NEW_COMMANDS,
+    Inbound,
+    Press,
+    followup_data,
+    from_update,
+    parse_data,
+)
 from connectors.telegram.ratelimit import UserRateLimit
 from connectors.telegram.settings import TelegramSettings
 from connectors.telegram.store import TelegramStore
@@ -129,7 +136,7 @@ class Conversation:
                 text = say(lang, "lang_usage")
         elif m.command in ("status", "cek"):
             text = await self._status(m, lang)
-        elif m.command in ("baru", "new"):
+        elif m.command in NEW_COMMANDS:
             rest = m.text.split(maxsplit=1)[1].strip() if len(m.text.split()) > 1 else ""
             if not rest:
                 text = say(lang, "new_usage")

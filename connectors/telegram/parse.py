@@ -16,6 +16,7 @@ from telegram import Message, Update
 
 MESSAGE_LIMIT = 4096  # Telegram's limit, counted in UTF-16 code units
 CALLBACK_LIMIT = 64  # bytes of callback_data
+NEW_COMMANDS = ("baru", "new")  # "/baru TEXT": a complaint that starts a new ticket
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,8 @@ def _inbound(update_id: int, msg: Message, bot_username: str | None, edited: boo
         # An edit is a new report on the same ticket: it answers the original message.
         stamp = int(msg.edit_date.timestamp()) if msg.edit_date else update_id
         ext, reply_to, reply_to_id = f"{ext}:edit:{stamp}", ext, msg.message_id
+        if command in NEW_COMMANDS:  # the edited text of "/baru ...": keep the complaint
+            text = text.split(maxsplit=1)[1] if len(text.split()) > 1 else ""
     unsupported = not (text.strip() or media or location)
     return Inbound(
         update_id=update_id, chat_id=msg.chat.id, user_id=user.id,

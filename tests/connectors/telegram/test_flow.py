@@ -45,7 +45,8 @@ async def test_complaint_status_reply_resolution_rating(db_url, tmp_path, fake):
         (prompt,) = await fake.wait_sent(ANI, "komentar")
         assert prompt["reply_markup"]["force_reply"] is True
         assert fake.answers and "Sangat baik" in fake.answers[-1]["text"]
-        assert fake.edits[-1]["message_id"] == survey["message_id"]  # keyboard removed
+        await fake.wait_for(lambda: fake.edits, what="keyboard removed")
+        assert fake.edits[-1]["message_id"] == survey["message_id"]
 
         fake.message(ANI, "Cepat sekali, terima kasih!", reply_to=prompt["message_id"])
         await fake.wait_sent(ANI, "komentar Anda sudah kami catat")

@@ -55,6 +55,7 @@ async def test_several_open_tickets_ask_which_one(db_url, tmp_path, fake):
         (added,) = await fake.wait_sent(CITRA, "ditambahkan ke tiket")
         assert first in added["text"]
         assert await ticket_of(svc, f"{CITRA}:{msg['message_id']}") == first
+        await fake.wait_for(lambda: fake.edits, what="keyboard removed")
         assert fake.edits[-1]["message_id"] == question["message_id"]
         assert await count(svc, TelegramPending) == 0
 

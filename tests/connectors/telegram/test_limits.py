@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from storage.models import Outbox, Report, Reporter
-from tests.connectors.telegram.harness import count, tg_settings, ticket_number_in
+from tests.connectors.telegram.harness import count, eventually, tg_settings, ticket_number_in
 from tests.connectors.telegram.parse_helpers import utf16
 from tests.core.helpers import Api, running, token_for
 
@@ -38,8 +38,14 @@ async def test_429_on_sends_is_waited_out(db_url, tmp_path, fake):
         (ack,) = await fake.wait_sent(DEWI, "Nomor tiket")
         attempts = [p for m, p in fake.calls if m == "sendMessage" and p["chat_id"] == DEWI]
         assert len(attempts) == 2
-        async with svc.sessions() as s:
-            row = (await s.execute(select(Outbox).where(Outbox.kind == "ack"))).scalar_one()
+        async def ack_row() -> Outbox:
+            async with svc.sessions() as s:
+                return (await s.execute(select(Outbox).where(Outbox.kind == "ack"))).scalar_one()
+
+        async def recorded() -> bool:
+            return (await ack_row()).state != "pending"
+        await eventually(recorded, what="ack recorded")  # the send returns before the commit
+        row = await ack_row()
         assert row.state == "sent" and row.last_error is None  # waited, not failed
         assert row.external_id == f"{DEWI}:{ack['message_id']}"
 
@@ -59,7 +65,6 @@ async def test_blocked_user_is_not_retried_forever(db_url, tmp_path, fake):
         async def skipped() -> bool:
             async with svc.sessions() as s:
                 return (await s.execute(select(Outbox.state))).scalar_one() == "skipped"
-        from tests.connectors.telegram.harness import eventually
         await eventually(skipped, what="ack marked skipped")
 
 

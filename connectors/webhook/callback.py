@@ -56,6 +56,12 @@ def idempotency_key(source: str, outbox_id: int) -> str:
 
 
 class CallbackClient:
+    """POSTs callbacks over one pooled session.
+
+    `close()` (on connector stop) never aborts a delivery under way: the pooled
+    session is closed by the last one to finish. The outbox may still send after
+    that (it stops later); each such post uses its own short-lived session."""
+
     def __init__(
         self, url: str, key: bytes, timeout: float, *, clock: Callable[[], float] = time.time
     ):
@@ -64,6 +70,8 @@ class CallbackClient:
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.clock = clock
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+        self._busy = 0
         self.delivered = 0
         self.failed = 0
 
@@ -75,8 +83,24 @@ class CallbackClient:
             "X-Aggregator-Event": str(body["event"]),
             **signing.sign_headers(self.key, raw, self.clock()),
         }
+        if self._closed:
+            async with aiohttp.ClientSession(timeout=self.timeout) as once:
+                return await self._post(once, raw, headers)
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        self._busy += 1
         try:
-            async with self._client().post(
+            return await self._post(self._session, raw, headers)
+        finally:
+            self._busy -= 1
+            if self._closed and not self._busy:
+                await self._close_session()
+
+    async def _post(
+        self, session: aiohttp.ClientSession, raw: bytes, headers: dict[str, str]
+    ) -> SendResult:
+        try:
+            async with session.post(
                 self.url, data=raw, headers=headers, allow_redirects=False
             ) as resp:
                 if 200 <= resp.status < 300:
@@ -92,15 +116,15 @@ class CallbackClient:
         self.failed += 1
         raise CallbackError(f"callback answered HTTP {resp.status}: {text}")
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
-        return self._session
-
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        self._closed = True
+        if not self._busy:
+            await self._close_session()
+
+    async def _close_session(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
 
 def _retry_after(resp: aiohttp.ClientResponse) -> float | None:

@@ -35,7 +35,6 @@ class WebhookConnector(Connector):
             self.callback = callback.CallbackClient(
                 settings.callback_url, settings.signing_key(), settings.callback_timeout
             )
-        self._stopped = asyncio.Event()
 
     def routes(self) -> Iterable[web.AbstractRouteDef]:
         return [
@@ -47,11 +46,12 @@ class WebhookConnector(Connector):
         ]
 
     async def run(self) -> None:
-        self._stopped.clear()
-        await self._stopped.wait()
+        # Input arrives through routes(); wait here until the supervisor cancels us.
+        await asyncio.get_running_loop().create_future()
 
     async def stop(self) -> None:
-        self._stopped.set()
+        # The outbox may still deliver after this (it stops later): CallbackClient
+        # reopens its session on demand, so closing it here loses nothing.
         if self.callback is not None:
             await self.callback.close()
 

@@ -243,8 +243,10 @@ def to_report(body: WebhookReport, source: str, anon_key: bytes) -> Report:
         meta["attachments"] = [a.model_dump(exclude_none=True) for a in body.attachments]
     if body.thread_id:
         meta["thread_id"] = body.thread_id
-    if r and r.telegram and not r.anonymous:
-        meta["reporter_telegram"] = r.telegram
+    if r and r.telegram:
+        # Under "reporter": the staff API drops it, like the identity, for anonymous
+        # reports shown below supervisor role.
+        meta["reporter"] = {"telegram": r.telegram}
     if body.meta:
         meta["source_meta"] = body.meta
     return Report(

@@ -125,11 +125,12 @@ REFUSALS = [
 ]
 
 
-@pytest.mark.parametrize("case,kw,code,err", REFUSALS, ids=[r[0] for r in REFUSALS])
-async def test_refusals_write_nothing(hook, case, kw, code, err):
+# One database for all cases (a fresh schema per case costs ~1 s on PostgreSQL).
+async def test_refusals_write_nothing(hook):
     before = await hook.counts()
-    status, body, _ = await hook.post(complaint(10), **kw)
-    assert (status, body["error"]) == (code, err)
+    for case, kw, code, err in REFUSALS:
+        status, body, _ = await hook.post(complaint(10), **kw)
+        assert (status, body["error"]) == (code, err), case
     assert await hook.counts() == before
 
 
@@ -154,26 +155,25 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize("body,expected", INVALID)
-async def test_invalid_bodies_name_their_fields(hook, body, expected):
+async def test_invalid_bodies_name_their_fields(hook):
     before = await hook.counts()
-    status, answer, _ = await hook.post(body)
-    assert status == 400 and answer["error"] == "invalid"
-    got = {(f["field"], f["message"]) for f in answer["fields"]}
-    for field, message in expected:
-        assert field in {f for f, _ in got}, answer
-        if message:
-            assert (field, message) in got, answer
+    for body, expected in INVALID:
+        status, answer, _ = await hook.post(body)
+        assert status == 400 and answer["error"] == "invalid", body
+        got = {(f["field"], f["message"]) for f in answer["fields"]}
+        for field, message in expected:
+            assert field in {f for f, _ in got}, (body, answer)
+            if message:
+                assert (field, message) in got, (body, answer)
     assert await hook.counts() == before
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"", "{\"id\": \"\xe9\"}".encode("latin-1"),
-                                 b"[" * 100_000])
-async def test_broken_json_is_400(hook, raw):
+async def test_broken_json_is_400(hook):
     before = await hook.counts()
-    status, answer, _ = await hook.post(raw=raw)
-    assert status == 400 and answer["fields"] == [{"field": "(body)",
-                                                   "message": "not valid JSON"}]
+    for raw in [b"{not json", b"", "{\"id\": \"\xe9\"}".encode("latin-1"), b"[" * 100_000]:
+        status, answer, _ = await hook.post(raw=raw)
+        assert status == 400, raw[:20]
+        assert answer["fields"] == [{"field": "(body)", "message": "not valid JSON"}]
     assert await hook.counts() == before
 
 

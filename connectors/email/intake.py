@@ -183,8 +183,10 @@ class FolderIntake:
                       last_uid: int) -> None:
         bounces = [f.mail for f in fetched if f.mail.category == "bounce"]
         if bounces:
-            recorded, unmatched = await records.record_bounces(
-                self.ctx.sessions, self.ctx.name, bounces)
+            # Shielded, like every short write here: a transaction cancelled half-way
+            # can leave its pooled connection holding SQLite's write lock.
+            recorded, unmatched = await asyncio.shield(records.record_bounces(
+                self.ctx.sessions, self.ctx.name, bounces))
             self.counters.bounces += recorded
             self.counters.bounces_unmatched += unmatched
         self.counters.notices += sum(f.mail.category == "notice" for f in fetched)
@@ -193,10 +195,10 @@ class FolderIntake:
         entry = {"uidvalidity": uidvalidity, "last_uid": last_uid, "pending": batch}
         results = await self._ingest(reports, entry)
         self.counters.reports += sum(r.created_report for r in results)
-        stored = await records.store_attachments(
+        stored = await asyncio.shield(records.store_attachments(
             self.ctx.sessions,
             [(res.report_id, m.attachments) for res, m in zip(results, mails, strict=True)],
-        )
+        ))
         self.counters.attachments += stored
 
     async def _ingest(self, reports: list[Report], entry: dict[str, Any]) -> list[Any]:

@@ -51,7 +51,7 @@ class Daemon:
                "PYTHONFAULTHANDLER": "1"}
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, *(["/tmp/run_dbg.py"] if os.environ.get("DBG_RUN") else ["-m", "aggregator"]), "--config", str(self.config), "run"],
+            [sys.executable, "-m", "aggregator", "--config", str(self.config), "run"],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
         return self

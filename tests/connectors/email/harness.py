@@ -85,21 +85,21 @@ class Harness:
     def deliver(self, *messages: bytes, folder: str = "INBOX") -> None:
         self.dovecot.append(self.user, list(messages), folder)
 
-    async def until(self, check: Callable[[], Awaitable[bool]], timeout: float = 20.0,
+    async def until(self, check: Callable[[], Awaitable[bool]], within: float = 20.0,
                     what: str = "condition") -> None:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             if await check():
                 return
             await asyncio.sleep(0.05)
         raise AssertionError(f"timed out waiting for {what}")
 
-    async def wait_seen(self, n: int, folder: str = "INBOX", timeout: float = 20.0) -> None:
+    async def wait_seen(self, n: int, folder: str = "INBOX", within: float = 20.0) -> None:
         """Until `n` mails of the folder carry \\Seen (the last step of a batch)."""
         async def check() -> bool:
             flags = await asyncio.to_thread(self.dovecot.flags, self.user, folder)
             return sum(b"\\Seen" in f for f in flags.values()) >= n
-        await self.until(check, timeout, f"{n} mails flagged \\Seen")
+        await self.until(check, within, f"{n} mails flagged \\Seen")
 
     async def count(self, model: Any, *where: Any) -> int:
         async with self.sessions() as s:
@@ -108,10 +108,10 @@ class Harness:
                 q = q.where(w)
             return (await s.execute(q)).scalar_one()
 
-    async def wait_reports(self, n: int, timeout: float = 20.0) -> None:
+    async def wait_reports(self, n: int, within: float = 20.0) -> None:
         async def check() -> bool:
             return await self.count(Report) >= n
-        await self.until(check, timeout, f"{n} reports")
+        await self.until(check, within, f"{n} reports")
 
     async def reports(self) -> list[Report]:
         async with self.sessions() as s:
@@ -144,9 +144,9 @@ class Harness:
         async with self.sessions() as s:
             return list((await s.execute(select(Outbox).order_by(Outbox.id))).scalars())
 
-    async def outbox_settled(self, timeout: float = 20.0) -> list[Outbox]:
+    async def outbox_settled(self, within: float = 20.0) -> list[Outbox]:
         async def check() -> bool:
             rows = await self.outbox_rows()
             return all(r.state != "pending" for r in rows)
-        await self.until(check, timeout, "outbox to settle")
+        await self.until(check, within, "outbox to settle")
         return await self.outbox_rows()

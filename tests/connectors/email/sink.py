@@ -46,8 +46,8 @@ class SmtpSink:
         with self.lock:
             return [m for m in self.messages if address in str(m["To"])]
 
-    async def wait(self, count: int, timeout: float = 15.0) -> list[EmailMessage]:
-        deadline = time.monotonic() + timeout
+    async def wait(self, count: int, within: float = 15.0) -> list[EmailMessage]:
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             with self.lock:
                 if len(self.messages) >= count:

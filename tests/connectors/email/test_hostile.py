@@ -6,11 +6,10 @@ import asyncio
 
 from sqlalchemy import select
 
+from connectors.email.parse import parse_mail
 from storage.models import Report, Ticket, TicketEvent
 from tests.connectors.email.harness import Harness
 from tests.connectors.email.mails import complaint, hostile, shared_corpus
-
-from connectors.email.parse import parse_mail
 
 
 async def test_hostile_corpus_is_ingested_without_losing_any(harness: Harness):
@@ -27,7 +26,7 @@ async def test_hostile_corpus_is_ingested_without_losing_any(harness: Harness):
                              attachments={"max_count": 3, "max_bytes": 100_000},
                              imap={"batch_size": 25})
     async with harness.running(conn):
-        await harness.wait_seen(len(raws), timeout=60)
+        await harness.wait_seen(len(raws), within=60)
         await harness.outbox_settled()
     reports = await harness.reports()
     # Every complaint-shaped mail is a report, exactly once (repeats in the corpus
@@ -123,9 +122,9 @@ async def test_idle_push_and_two_folders(harness: Harness):
         await asyncio.sleep(0.5)  # both folders are now idling
         assert all(f["idle"] for f in conn.health()["folders"].values())
         harness.deliver(complaint(2, text="Masuk lewat IDLE"))
-        await harness.wait_reports(2, timeout=10)  # far sooner than the 30 s poll
+        await harness.wait_reports(2, within=10)  # far sooner than the 30 s poll
         harness.deliver(complaint(3, text="Masuk lagi"), folder="Lain")
-        await harness.wait_reports(3, timeout=10)
+        await harness.wait_reports(3, within=10)
     async with harness.sessions() as s:
         cursor = (await s.execute(select(TicketEvent))).first()
     assert cursor is not None

@@ -43,7 +43,8 @@ async def test_reply_to_ack_and_subject_tag_thread_into_the_ticket(harness: Harn
         # The citizen answers our acknowledgement (their client sets the threading).
         harness.deliver(complaint(2, sender="budi@mail.example.id", subject="Re: Sampah menumpuk",
                                   text="Sudah 3 hari belum diangkut.\n\n> kutipan lama",
-                                  in_reply_to=ack_id, references=["c1.budi@mail.example.id", ack_id]))
+                                  in_reply_to=ack_id,
+                                  references=["c1.budi@mail.example.id", ack_id]))
         # Someone else names the ticket number in the subject only.
         number = ack["X-Aduan-Ticket"]
         harness.deliver(complaint(3, sender="ani@mail.example.id",

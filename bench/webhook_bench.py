@@ -1,0 +1,218 @@
+"""Webhook intake throughput: signed ~1 KB reports from a separate load-generator
+process against (1) a bare aiohttp handler that only parses JSON and (2) the whole
+service (webhook connector -> group-commit ingest -> SQLite), in the same run so the
+ratio stands even when the machine drifts.
+
+    python bench/webhook_bench.py [--seconds 20] [--concurrency 64] [--db URL]
+                                  [--dedup both|on|off] [--profile FILE]
+
+Prints accepted reports/s, p50/p99 latency of 2xx answers, errors, and "lost": 2xx
+answers the database does not hold (must be 0). `--profile` writes a cProfile of the
+service process while it is under load (view with `python -m pstats FILE`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SECRET = "bench-secret-0123456789abcdef"
+WORDS = ("jalan rusak berlubang lampu mati sampah menumpuk antrian lama petugas tidak ramah "
+         "obat kosong puskesmas kelurahan kecamatan pungutan liar banjir drainase tersumbat "
+         "pelayanan lambat izin usaha sertifikat tanah bantuan sosial tidak tepat sasaran "
+         "air bersih listrik padam sekolah rusak guru honorer parkir liar macet terminal").split()
+SYLLABLES = [c + v for c in "bcdghjklmnprstw" for v in "aiueo"]
+# A fixed pool of made-up street and village names: reports differ by combination
+# (as real ones do), over a bounded vocabulary (as real ones have).
+_rng = random.Random(7)
+PLACES = sorted({"".join(_rng.choice(SYLLABLES) for _ in range(2 + i % 3)).title()
+                 for i in range(2000)})
+
+# --------------------------------------------------------------------------- generator
+
+
+def body(run: str, i: int, rng: random.Random) -> bytes:
+    words = " ".join(rng.choice(WORDS) if rng.random() < 0.5 else rng.choice(PLACES)
+                     for _ in range(110))
+    doc = {
+        "id": f"{run}-{i}", "channel": "web-form", "category": rng.choice(["jalan", "kesehatan"]),
+        "title": f"Laporan warga {i}",
+        "text": f"Laporan {run} nomor {i}: {words}",
+        "reporter": {"name": f"Warga {i % 5000}", "phone": f"0812{i % 5000:07d}"},
+        "location": {"lat": -6.2 + rng.random() / 10, "lon": 106.8 + rng.random() / 10},
+    }
+    return json.dumps(doc).encode()
+
+
+async def generate(url: str, seconds: float, concurrency: int, run: str) -> dict[str, Any]:
+    from connectors.webhook.signing import sign_headers
+
+    rng = random.Random(run)
+    counter = iter(range(10**9))
+    latencies: list[float] = []
+    codes: dict[str, int] = {}
+    deadline = time.perf_counter() + seconds
+    key = SECRET.encode()
+
+    async def worker(http: aiohttp.ClientSession) -> None:
+        while time.perf_counter() < deadline:
+            data = body(run, next(counter), rng)
+            headers = {"Content-Type": "application/json", **sign_headers(key, data, time.time())}
+            t0 = time.perf_counter()
+            try:
+                async with http.post(url, data=data, headers=headers) as resp:
+                    await resp.read()
+                    status = str(resp.status)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                status = type(exc).__name__
+            codes[status] = codes.get(status, 0) + 1
+            if status.startswith("2"):
+                latencies.append(time.perf_counter() - t0)
+
+    conn = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=30)
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(connector=conn, timeout=timeout) as http:
+        await asyncio.gather(*(worker(http) for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies \
+            else float("nan")
+
+    ok = sum(v for k, v in codes.items() if k.startswith("2"))
+    return {"ok": ok, "codes": codes, "elapsed": elapsed, "rate": ok / elapsed,
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "sent": sum(codes.values())}
+
+
+def run_generator(url: str, args: argparse.Namespace, run: str) -> subprocess.Popen[bytes]:
+    """The load generator in its own process, so it does not share our CPU time slice."""
+    cmd = [sys.executable, __file__, "--generate", url, "--seconds", str(args.seconds),
+           "--concurrency", str(args.concurrency), "--run", run]
+    env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
+
+
+async def wait_generator(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
+    out, _ = await asyncio.to_thread(proc.communicate)
+    return json.loads(out)
+
+
+# --------------------------------------------------------------------------- targets
+
+
+async def bare_target(args: argparse.Namespace) -> dict[str, Any]:
+    """The floor: aiohttp reading and parsing the same JSON, nothing else."""
+
+    async def handle(request: web.Request) -> web.Response:
+        doc = json.loads(await request.read())
+        return web.json_response({"ticket": "ADU-0", "report_id": doc["id"]}, status=201)
+
+    app = web.Application()
+    app.router.add_post("/hooks/lapor", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        proc = run_generator(f"http://127.0.0.1:{port}/hooks/lapor", args, "bare")
+        return await wait_generator(proc)
+    finally:
+        await runner.cleanup()
+
+
+async def service_target(args: argparse.Namespace, tmp: Path, dedup: bool) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from aggregator.config import parse
+    from aggregator.service import Service
+    from storage.models import Report
+
+    url = args.db or f"sqlite+aiosqlite:///{tmp / f'bench-{dedup}.db'}"
+    raw: dict[str, Any] = {
+        "database": {"url": url},
+        "web": {"host": "127.0.0.1", "port": 0},
+        "logging": {"level": "WARNING", "format": "text"},
+        "connectors": {"lapor": {"type": "webhook", "secret": SECRET,
+                                 "rate_limit": {"rate": 0, "per_client_rate": 0}}},
+    }
+    raw["dedup"] = {"enabled": dedup}
+    settings = parse(raw, base_dir=tmp, env={})
+    svc = Service(settings)
+    await svc.start()
+    profiler = cProfile.Profile() if args.profile else None
+    try:
+        proc = run_generator(f"{svc.web_url}/hooks/lapor", args, f"svc{int(dedup)}")
+        if profiler:
+            profiler.enable()
+        result = await wait_generator(proc)
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(f"{args.profile}.dedup-{'on' if dedup else 'off'}")
+        async with svc.sessions() as session:
+            stored = (await session.execute(
+                select(func.count()).select_from(Report).where(Report.source == "lapor")
+            )).scalar_one()
+        result["stored"] = stored
+        result["lost"] = max(0, result["ok"] - stored)
+        result["stored_without_2xx"] = max(0, stored - result["ok"])
+    finally:
+        await svc.stop()
+    return result
+
+
+def line(name: str, r: dict[str, Any]) -> str:
+    errors = {k: v for k, v in r["codes"].items() if not k.startswith("2")}
+    return (f"{name:<34} {r['rate']:>9.0f}/s  p50 {r['p50_ms']:6.1f} ms  "
+            f"p99 {r['p99_ms']:6.1f} ms  2xx {r['ok']:>6}  errors {errors or 0}")
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--db", help="database URL (default: a fresh SQLite file)")
+    ap.add_argument("--dedup", choices=["both", "on", "off"], default="both",
+                    help="near-duplicate matching in the service runs (default: both)")
+    ap.add_argument("--profile", help="write cProfiles of the service runs to FILE.dedup-*")
+    ap.add_argument("--generate", help=argparse.SUPPRESS)
+    ap.add_argument("--run", default="x", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.generate:
+        print(json.dumps(await generate(args.generate, args.seconds, args.concurrency,
+                                        args.run)))
+        return
+    print(f"webhook bench: {args.seconds:.0f} s per target, {args.concurrency} connections, "
+          f"{len(body('x', 0, random.Random(0)))} B bodies, {os.cpu_count()} CPUs")
+    bare = await bare_target(args)
+    print(line("bare aiohttp (parse JSON only)", bare), flush=True)
+    db = "SQLite" if not args.db else args.db.split(":", 1)[0]
+    modes = {"both": [False, True], "off": [False], "on": [True]}[args.dedup]
+    for dedup in modes:
+        with tempfile.TemporaryDirectory() as tmp:
+            svc = await service_target(args, Path(tmp), dedup)
+        print(line(f"service, {db}, dedup {'on' if dedup else 'off'}", svc))
+        print(f"{'':<34} stored {svc['stored']}  lost {svc['lost']}  "
+              f"stored without 2xx {svc['stored_without_2xx']}  "
+              f"service/bare {svc['rate'] / bare['rate']:.2f}", flush=True)
+
+if __name__ == "__main__":
+    asyncio.run(main())

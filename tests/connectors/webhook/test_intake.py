@@ -269,3 +269,14 @@ async def test_secret_rotation_accepts_previous_secret(db_url, tmp_path, session
         assert (await hook.post(complaint(1), secret=SECRET))[0] == 201
         assert (await hook.post(complaint(2), secret="the-new-secret-0123456789"))[0] == 201
         assert (await hook.post(complaint(3), secret="a-third-secret-012345678"))[0] == 401
+
+
+async def test_shutting_down_answers_503_and_the_retry_lands_later(db_url, tmp_path, sessions):
+    settings = webhook_settings(db_url, tmp_path)
+    async with serve(settings, sessions) as hook:
+        await hook.ingestor.close()  # the daemon is stopping: ingest takes nothing new
+        status, answer, headers = await hook.post(complaint(1))
+        assert (status, answer["error"], headers["Retry-After"]) == (503, "unavailable", "5")
+        assert (await hook.counts())["reports"] == 0
+    async with serve(settings, sessions) as hook:  # the sender retries after a restart
+        assert (await hook.post(complaint(1)))[0] == 201

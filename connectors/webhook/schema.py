@@ -266,17 +266,18 @@ def to_report(body: WebhookReport, source: str, anon_key: bytes) -> Report:
 
 def json_schema() -> dict[str, Any]:
     schema = WebhookReport.model_json_schema()
+    schema.pop("description", None)
     return {
-        **schema,
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
+        "title": schema.pop("title"),
         "description": (
             "Body of POST /hooks/{connector}. Sign it: X-Aggregator-Timestamp: <unix "
             "seconds>, X-Aggregator-Signature: sha256=<hex HMAC-SHA256(secret, "
             "timestamp + '.' + raw body)>."
         ),
+        **schema,
     }
-
 
 if __name__ == "__main__":
     print(json.dumps(json_schema(), indent=2, ensure_ascii=False))

@@ -1,7 +1,7 @@
 """The intake body: its pydantic model, its field errors, and its mapping onto `Report`.
 
 Pure (no I/O). The model is the contract; `schema.json` beside this file is generated
-from it (`python -m connectors.webhook.schema > connectors/webhook/schema.json`) and a
+from it (`python -m connectors.webhook > connectors/webhook/schema.json`) and a
 test keeps the two equal, so the published schema never drifts from what we accept.
 Unknown fields are refused rather than dropped: a typo such as `reporter.emial` would
 otherwise lose the reporter's address without anyone noticing. Source-specific extras
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from typing import Annotated, Any
 
@@ -278,6 +277,3 @@ def json_schema() -> dict[str, Any]:
         ),
         **schema,
     }
-
-if __name__ == "__main__":
-    print(json.dumps(json_schema(), indent=2, ensure_ascii=False))

@@ -76,7 +76,7 @@ def test_whistleblowing_is_always_confidential():
 
 def test_published_schema_matches_the_model():
     assert json.loads(SCHEMA_FILE.read_text()) == schema.json_schema(), (
-        "regenerate: python -m connectors.webhook.schema > connectors/webhook/schema.json")
+        "regenerate: python -m connectors.webhook > connectors/webhook/schema.json")
 
 
 def test_published_schema_agrees_with_the_model_on_examples():

@@ -28,7 +28,7 @@ from connectors.twitter.parse import (
     reports_from,
     tweets_of,
 )
-from connectors.twitter.quota import Gate, NotNow
+from connectors.twitter.quota import Gate, NotNow, ReadBudget
 from connectors.twitter.settings import TwitterSettings
 from connectors.twitter.timeline import SEARCH_REACH, Timeline, TimelineCursor, hold_back
 from connectors.twitter.wire import close_client, make_client
@@ -44,6 +44,8 @@ class TwitterConnector(Connector):
     def __init__(self, settings: TwitterSettings, ctx: ConnectorContext):
         super().__init__(settings, ctx)
         self.gate = Gate(settings)
+        self.reads = ReadBudget(settings.engagement.max_reads_per_day)
+        self._refreshed: dict[str, float] = {}  # tweet id -> last refresh (epoch)
         self.account_id: str | None = settings.account_id
         self.cursor: dict[str, Any] = {}
         self.next_at: dict[str, float] = {}
@@ -72,6 +74,7 @@ class TwitterConnector(Connector):
     async def _loop(self) -> None:
         self.cursor = await self.ctx.load_cursor()
         self.gate.load(self.cursor.get("spent") or {})
+        self.reads.load(self.cursor.get("reads"), time.time())
         jobs = self._jobs()
         for name in jobs:
             self.next_at.setdefault(name, 0.0)
@@ -140,6 +143,7 @@ class TwitterConnector(Connector):
             own_account=self.account_id, ack=s.reply_publicly,
         )
         cursor = {**self.cursor, timeline.name: walk.cursor.dump(), "spent": self.gate.dump(),
+                  "reads": self.reads.dump(),
                   "held": {**(self.cursor.get("held") or {}), timeline.name: held}}
         cursor["held"] = {k: v for k, v in cursor["held"].items() if v}
         if self.account_id:
@@ -198,34 +202,50 @@ class TwitterConnector(Connector):
     # ------------------------------------------------------------------ engagement
 
     async def refresh_engagement(self) -> float:
-        """Look up public_metrics of tweets on open tickets and record the changes;
-        returns seconds until the next refresh."""
+        """Look up public_metrics of due tweets on open tickets and record the changes;
+        returns seconds until the next round."""
         e = self.settings.engagement
         now = datetime.now(UTC)
         tracked = [t for t in await engagement.candidates(
             self.ctx.sessions, self.name, now=now, max_age_hours=e.max_age_hours,
-            limit=e.max_tweets) if t.tweet_id not in self._gone]
-        by_id = {t.tweet_id: t for t in tracked}
+            limit=e.max_tweets) if t.tweet_id not in self._gone and self._due(t, now)]
+        left = self.reads.left(now.timestamp())
+        by_id = {t.tweet_id: t for t in tracked[:left]}
         ids = list(by_id)
         observed: list[tuple[engagement.Tracked, dict[str, int]]] = []
         wait = e.refresh_interval
+        if left == 0 and tracked:
+            self.log.info("engagement paused: max_reads_per_day reached")
         for i in range(0, len(ids), LOOKUP_BATCH):
             chunk = ids[i : i + LOOKUP_BATCH]
             try:
                 page = await self.gate.call("lookup", lambda c=chunk: self.client().get_tweets(
                     c, tweet_fields=["public_metrics"]))
             except NotNow as exc:
-                wait = exc.wait  # the rest waits for the budget; start over then
+                wait = exc.wait  # the rest waits for the budget
                 break
+            self.reads.spend(time.time(), len(chunk))
             for tweet in tweets_of(page):
                 if (t := by_id.get(str(tweet["id"]))) and (m := metrics_of(tweet)):
                     observed.append((t, m))
+                    self._refreshed[t.tweet_id] = now.timestamp()
             for err in page.get("errors") or []:
-                if str(err.get("resource_id") or err.get("value") or "") in by_id:
-                    self._gone.add(str(err.get("resource_id") or err.get("value")))
+                gone = str(err.get("resource_id") or err.get("value") or "")
+                if gone in by_id:
+                    self._gone.add(gone)
         self.counts["samples"] += await engagement.record(
             self.ctx.sessions, observed, at=datetime.now(UTC))
         return wait
+
+    def _due(self, tracked: engagement.Tracked, now: datetime) -> bool:
+        """Young tweets every refresh_interval; the interval grows with age."""
+        last = self._refreshed.get(tracked.tweet_id)
+        if last is None:
+            return True
+        e = self.settings.engagement
+        age_h = (now - tracked.posted_at).total_seconds() / 3600 if tracked.posted_at else 0
+        interval = e.refresh_interval * (1 + max(0.0, age_h) / e.slowdown_hours)
+        return now.timestamp() - last >= interval * 0.98  # a round may start a bit early
 
     # ------------------------------------------------------------------ replies
 
@@ -278,6 +298,7 @@ class TwitterConnector(Connector):
             "since_id": {k: (self.cursor.get(k) or {}).get("since_id")
                          for k in ("mentions", "search") if k in self.cursor},
             "quota": self.gate.as_dict(),
+            "engagement_reads_left_today": self.reads.left(time.time()),
             "counts": dict(self.counts),
         }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -27,6 +27,7 @@ class Tracked:
     report_id: int
     ticket_id: int
     tweet_id: str
+    posted_at: datetime | None = None
 
 
 async def candidates(
@@ -41,7 +42,7 @@ async def candidates(
     async with sessions() as session:
         rows = (await session.execute(
             select(ReportRow.id, ReportRow.ticket_id, ReportRow.external_id,
-                   Ticket.merged_into_id)
+                   Ticket.merged_into_id, posted)
             .join(Ticket, Ticket.id == ReportRow.ticket_id)
             .where(ReportRow.source == source, posted >= cutoff,
                    or_(Ticket.state.in_([str(s) for s in OPEN_STATES]),
@@ -51,7 +52,7 @@ async def candidates(
         )).all()
         out: list[Tracked] = []
         survivors: dict[int, Ticket | None] = {}
-        for rid, tid, ext, merged in rows:
+        for rid, tid, ext, merged, at in rows:
             if merged is not None:
                 if tid not in survivors:
                     survivors[tid] = await repo.resolve_ticket(
@@ -60,7 +61,7 @@ async def candidates(
                 if target is None or target.state not in OPEN_STATES:
                     continue
                 tid = target.id
-            out.append(Tracked(rid, tid, ext))
+            out.append(Tracked(rid, tid, ext, _aware(at)))
         return out
 
 
@@ -124,3 +125,10 @@ async def _copy_to_reports(
         changes.append({"id": row["report_id"], "meta": meta})
     # ORM bulk UPDATE by primary key: one executemany, not one statement per row.
     await session.execute(update(ReportRow), changes)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """coalesce() loses the column type: SQLite hands back a naive UTC value."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)

@@ -203,6 +203,31 @@ class Gate:
                 q.spent = deque(sorted(float(t) for t in stamps if now - DAY < float(t) <= now))
 
 
+class ReadBudget:
+    """Posts read in a sliding 24 h (X bills per post, not per request)."""
+
+    def __init__(self, per_day: int | None):
+        self.per_day = per_day
+        self.reads: deque[tuple[float, int]] = deque()
+
+    def left(self, now: float) -> int | None:
+        while self.reads and self.reads[0][0] <= now - DAY:
+            self.reads.popleft()
+        if self.per_day is None:
+            return None
+        return max(0, self.per_day - sum(n for _, n in self.reads))
+
+    def spend(self, now: float, n: int) -> None:
+        self.reads.append((now, n))
+
+    def dump(self) -> list[list[int]]:
+        return [[int(t), n] for t, n in self.reads]
+
+    def load(self, data: Any, now: float) -> None:
+        if isinstance(data, list):
+            self.reads = deque((float(t), int(n)) for t, n in data if now - DAY < float(t) <= now)
+
+
 def endpoint_of(method: str, path: str) -> str | None:
     if path.endswith("/mentions"):
         return "mentions"

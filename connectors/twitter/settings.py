@@ -45,13 +45,21 @@ def _default_budgets() -> dict[str, Budget]:
 
 
 class EngagementSettings(Section):
+    """X bills every post read, so refreshing metrics is where money goes: young
+    tweets (the ones that can still go viral) are refreshed most often."""
+
     enabled: bool = True
-    # Seconds between refreshes of public_metrics for tweets on open tickets.
+    # Seconds between refreshes of a fresh tweet's public_metrics (open tickets only).
     refresh_interval: float = Field(900, gt=0)
+    # A tweet's interval grows by refresh_interval for every this-many hours of age
+    # (default: every 15 min when new, every 45 min at 24 h).
+    slowdown_hours: float = Field(12, gt=0)
     # Tweets older than this (hours since posting) are no longer refreshed.
     max_age_hours: float = Field(72, gt=0)
     # At most this many tweets per refresh round (100 per lookup request).
     max_tweets: int = Field(300, ge=1)
+    # Posts read by refreshes in any 24 h (each one is billed); None = no cap.
+    max_reads_per_day: int | None = Field(3000, ge=0)
 
 
 class UserAuth(Section):

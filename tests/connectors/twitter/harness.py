@@ -19,6 +19,7 @@ from aggregator.connector import ConnectorContext
 from aggregator.ingest import Ingestor
 from aggregator.pipeline import Pipeline
 from connectors.twitter import TwitterConnector, TwitterSettings
+from connectors.twitter.settings import ENDPOINTS
 from storage.models import EngagementSample, Report, Ticket
 from tests.connectors.twitter.fake_x import FakeX
 
@@ -38,6 +39,9 @@ def twitter_settings(fake: FakeX, **overrides: Any) -> TwitterSettings:
         "api_base_url": fake.url, "poll_interval": 0.05, "backoff_initial": 0.2,
         "backoff_max": 2, "backfill_hours": 1,
         "engagement": {"refresh_interval": 0.1, "max_age_hours": 24},
+        # Polls every 50 ms would spend the real default budgets in half a second;
+        # tests about budgets set their own.
+        "budgets": {name: {"per_15min": None, "per_day": None} for name in ENDPOINTS},
     }
     raw.update(overrides)
     return TwitterSettings.model_validate(raw)

@@ -91,3 +91,32 @@ async def test_engagement_respects_its_budget(harness: Harness, fake_x: FakeX) -
         await eventually(lambda: len(fake_x.calls("mentions")) >= polls + 3,
                          what="mentions go on while lookups wait")
     assert len(fake_x.calls("lookup")) == 2
+
+
+async def test_older_tweets_are_refreshed_less_often(harness: Harness, fake_x: FakeX) -> None:
+    a = fake_x.user("900000001", "warga1")
+    old = fake_x.tweet("@pemkot_test sudah sehari belum ada respons", a,
+                       at=datetime.now(UTC) - timedelta(hours=20))
+    new = fake_x.tweet("@pemkot_test baru saja terjadi kecelakaan", a)
+    conn = harness.connector(backfill_hours=48, engagement={
+        "refresh_interval": 0.1, "slowdown_hours": 0.1, "max_age_hours": 48})
+    async with harness.running(conn):
+        await eventually(lambda: len(fake_x.calls("lookup")) >= 6)
+    looked = [c.query["ids"].split(",") for c in fake_x.calls("lookup")]
+    assert sum(new in ids for ids in looked) >= 6
+    assert sum(old in ids for ids in looked) == 1  # due again only after ~20 s
+
+
+async def test_daily_read_cap_limits_what_refreshes_cost(
+    harness: Harness, fake_x: FakeX
+) -> None:
+    a = fake_x.user("900000001", "warga1")
+    first = fake_x.tweet("@pemkot_test air mati", a)
+    second = fake_x.tweet("@pemkot_test listrik padam", a)
+    conn = harness.connector(engagement={"refresh_interval": 0.05, "max_reads_per_day": 3})
+    async with harness.running(conn):
+        await eventually(lambda: conn.health()["engagement_reads_left_today"] == 0)
+        polls = len(fake_x.calls("mentions"))
+        await eventually(lambda: len(fake_x.calls("mentions")) >= polls + 3)
+    looked = [c.query["ids"] for c in fake_x.calls("lookup")]
+    assert looked == [f"{second},{first}", second]  # newest first, 3 posts in all

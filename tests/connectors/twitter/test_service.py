@@ -37,9 +37,13 @@ def free_port() -> int:
 
 
 def x_section(fake: FakeX, **extra: Any) -> dict[str, Any]:
+    # Polling 5 times a second would spend the default budgets (10 mentions requests
+    # per 15 minutes) in two seconds: a test config lifts them, as an operator might.
+    lifted = {"per_15min": None, "per_day": None}
     return {"type": "twitter", "bearer_token": "${X_BEARER}", "username": "pemkot_test",
             "api_base_url": fake.url, "poll_interval": 0.2, "backfill_hours": 1,
-            "backoff_initial": 0.2, "engagement": {"refresh_interval": 0.2}, **extra}
+            "backoff_initial": 0.2, "engagement": {"refresh_interval": 0.2},
+            "budgets": {"mentions": lifted, "lookup": lifted}, **extra}
 
 
 class Staff:
@@ -134,7 +138,8 @@ async def test_bar_mentions_and_rising_engagement_through_aggregator_run(
     assert body["reports"][0]["meta"]["public_metrics"]["like_count"] == 900
     assert len(listing) == 2 and other not in {r["external_id"] for r in body["reports"]}
     assert health["state"] == "running" and health["account_id"] == fake_x.account["id"]
-    assert health["quota"]["mentions"]["budget_15min_left"] is not None
+    assert health["quota"]["mentions"]["x_remaining"] is not None  # X's own figure
+    assert health["quota"]["users"]["budget_15min_left"] == 2  # default 3, one spent
     assert health["next_run_at"]["mentions"]
     # The account was looked up once by username, then remembered.
     assert len(fake_x.calls("users")) == 1
@@ -142,7 +147,6 @@ async def test_bar_mentions_and_rising_engagement_through_aggregator_run(
 
 async def _len_is(coro: Any, n: int) -> bool:
     return len(await coro) == n
-
 
 
 async def test_public_replies_through_the_outbox(db_url: str, tmp_path: Path,

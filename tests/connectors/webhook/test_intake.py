@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import random
 import time
@@ -194,6 +195,10 @@ async def test_over_max_body_is_413_declared_or_chunked(hook):
         headers={"Content-Type": "application/json"},
     ) as resp:
         assert resp.status == 413
+    # A gzip bomb: 10 KB on the wire, 20 MB inflated. The cap counts inflated bytes.
+    bomb = gzip.compress(b'{"id": "b", "text": "' + b"a" * 20_000_000 + b'"}')
+    status, answer, _ = await hook.post(raw=bomb, headers={"Content-Encoding": "gzip"})
+    assert status == 413 and len(bomb) < 100_000
     assert await hook.counts() == before
     status, _, _ = await hook.post(complaint(12))  # the service is still fine
     assert status == 201

@@ -50,6 +50,9 @@ class Composer:
         `thread_ids` are the citizen's message ids, oldest first; the newest is the
         one we answer (In-Reply-To), all of them form References."""
         lang = language if language in ("id", "en") else self.language
+        for key in ("subject", "name", "staff"):  # they reach header lines: one line each
+            if isinstance(context.get(key), str):
+                context[key] = one_line(context[key], 200)
         context.setdefault("agency", self.from_name or self.from_address)
         context.setdefault("status_url", self._status_url(context.get("ticket_number")))
         rendered = self.env.get_template(f"{template}.{lang}.txt").render(**context)

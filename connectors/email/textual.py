@@ -115,8 +115,9 @@ def one_line(text: str, limit: int) -> str:
 
 class _TextExtractor(HTMLParser):
     _SKIP = frozenset({"script", "style", "head", "title", "template", "noscript", "svg"})
+    _LINE = frozenset({"br", "li", "tr"})  # a new line before
     _BLOCK = frozenset({
-        "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table",
+        "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "table",
         "blockquote", "pre", "hr", "ul", "ol", "section", "article", "header", "footer",
     })
 
@@ -128,13 +129,13 @@ class _TextExtractor(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._SKIP:
             self._skip += 1
-        elif tag in self._BLOCK:
+        elif tag in self._BLOCK or tag in self._LINE:
             self.parts.append("\n")
         elif tag == "td":
             self.parts.append(" ")
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._BLOCK:
+        if tag in self._BLOCK or tag in self._LINE:
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:

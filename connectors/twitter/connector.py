@@ -123,7 +123,7 @@ class TwitterConnector(Connector):
     async def _poll(self, timeline: Timeline) -> float:
         """Fetch one timeline and ingest it; returns seconds until its next poll."""
         s = self.settings
-        if timeline.name == "mentions" and self.account_id is None:
+        if self.account_id is None and s.username:  # also keeps our own posts out
             try:
                 self.account_id = await self._resolve_account()
             except NotNow as exc:
@@ -179,6 +179,9 @@ class TwitterConnector(Connector):
             return str(saved["id"])
         page = await self.gate.call("users", lambda: self.client().get_user(
             username=self.settings.username))
+        if not isinstance(page.get("data"), dict) or not page["data"].get("id"):
+            detail = "; ".join(str(e.get("detail")) for e in page.get("errors") or [])
+            raise LookupError(f"X has no account @{self.settings.username} ({detail})")
         return str(page["data"]["id"])
 
     async def _fetch_mentions(self, since_id: str | None, until_id: str | None,
@@ -253,6 +256,8 @@ class TwitterConnector(Connector):
         s = self.settings
         if not s.reply_publicly:
             return SendResult(skipped=True)
+        if self._stop.is_set():
+            raise RuntimeError("the connector is stopping")  # retried after restart
         p = message.payload
         number = message.ticket_number or p.get("ticket_number")
         ids = [str(x) for x in p.get("report_external_ids") or []]

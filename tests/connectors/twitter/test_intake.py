@@ -3,7 +3,10 @@ conversations grouped."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+
+import pytest
 
 from tests.connectors.twitter.fake_x import FakeX
 from tests.connectors.twitter.harness import Harness, eventually, shared_file
@@ -168,3 +171,11 @@ async def test_reply_fetched_before_its_root_still_joins(harness: Harness,
     assert reports[reply].ticket_id == reports[root].ticket_id
     assert reports[reply].match_reason == "reply"
     assert await harness.ticket_count() == 9
+
+
+async def test_unknown_account_is_a_clear_crash(harness: Harness) -> None:
+    """run() raises (the supervisor restarts it with backoff and shows the error)."""
+    conn = harness.connector(account_id=None, username="tidak_ada")
+    with pytest.raises(LookupError, match="X has no account @tidak_ada"):
+        await asyncio.wait_for(conn.run(), 5)
+    await conn.stop()

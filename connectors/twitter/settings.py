@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from aggregator.config import ConnectorSettings, Section
+from aggregator.domain import TicketState
 
 DEFAULT_API = "https://api.twitter.com"
 
@@ -110,7 +111,8 @@ class TwitterSettings(ConnectorSettings):
     public_status_template: str = "Tiket {ticket_number}: {state}. Info: {private_channel}."
     public_reply_template: str = "{text}\n\nTiket {ticket_number}"
     # Ticket states announced in public (when reply_publicly is on).
-    public_status_states: list[str] = Field(default_factory=lambda: ["resolved"])
+    public_status_states: list[TicketState] = Field(
+        default_factory=lambda: [TicketState.RESOLVED])
 
     @field_validator("budgets", mode="after")
     @classmethod

@@ -111,6 +111,7 @@ def test_config_reads_secrets_from_env(tmp_path: Path) -> None:
     ({"budgets": {"timeline": {}}}, "connectors.x.budgets.timeline"),
     ({"mentions": False}, "nothing to poll"),
     ({"api_base_url": "ftp://x"}, "connectors.x.api_base_url"),
+    ({"public_status_states": ["selesai"]}, "connectors.x.public_status_states.0"),
 ])
 def test_bad_config_names_the_key(tmp_path: Path, extra: dict[str, Any], problem: str) -> None:
     with pytest.raises(ConfigError) as err:

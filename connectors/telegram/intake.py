@@ -11,6 +11,7 @@ stored right after it, so a re-delivered update can complete a missing file.
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -103,8 +104,9 @@ class Intake:
             d["reply_to"] = [album[1]]
             await self.submit([d], ticket_ref=None, cursor=cursor, ack_first=False)
             return None
-        ticket_ref = None
-        if not fresh and not d["reply_to"] and self.settings.followup_window_minutes > 0:
+        ticket_ref = await self._named_ticket(m) if not (fresh or d["reply_to"]) else None
+        if ticket_ref is None and not fresh and not d["reply_to"] and (
+                self.settings.followup_window_minutes > 0):
             since = utcnow() - timedelta(minutes=self.settings.followup_window_minutes)
             candidates = await self.store.followup_candidates(m.handle, since)
             if len(candidates) == 1:
@@ -174,6 +176,16 @@ class Intake:
             return False
         await self.store.add_extra(row.id, d)
         return True
+
+    async def _named_ticket(self, m: Inbound) -> str | None:
+        """A ticket number written in the message, if it is one of the user's own (a
+        stranger naming someone else's number must not receive its replies)."""
+        prefix = re.escape(self.ctx.settings.tickets.prefix)
+        found = re.search(rf"\b{prefix}-\d{{4}}-\d{{6}}\b", m.text.upper())
+        if found is None:
+            return None
+        ticket = await self.store.my_ticket(m.handle, found.group(0))
+        return ticket.number if ticket is not None else None
 
     def _remember_album(self, group: str | None, value: tuple[str, str]) -> None:
         if not group:

@@ -21,6 +21,8 @@ from connectors.telegram.texts import ikm_label, lang_of, say, state_name
 
 # State changes worth a message: everything but bookkeeping moves.
 QUIET = {("waiting", "in_progress")}
+# Match reasons meaning "someone else reported this too", not "your follow-up".
+JOINED = ("near_duplicate",)
 # A 429 between the parts of a split message is waited out here up to this long.
 MID_MESSAGE_WAIT = 20.0
 
@@ -42,7 +44,8 @@ class Outbound:
         reply_to = None
         markup = None
         if message.kind == "ack":
-            key = "ack_new" if message.payload.get("new_ticket", True) else "ack_added"
+            key = ("ack_new" if message.payload.get("new_ticket", True)
+                   else "ack_joined" if message.payload.get("reason") in JOINED else "ack_added")
             text = say(lang, key, number=number)
             reply_to = _own_message(message.payload.get("report_external_id"), handle)
         elif message.kind == "reply":

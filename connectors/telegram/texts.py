@@ -64,6 +64,11 @@ TEXTS: dict[str, dict[str, str]] = {
             "Cek perkembangannya dengan /status {number}\n\n"
             "Jika ini aduan lain, kirim /baru diikuti isi aduannya."
         ),
+        "ack_joined": (
+            "Terima kasih, aduan Anda sudah kami terima dan digabungkan dengan aduan serupa "
+            "yang sedang ditangani.\nNomor tiket: {number}\n\n"
+            "Cek perkembangannya dengan /status {number}"
+        ),
         "new_usage": "Tulis /baru diikuti isi aduan Anda, misalnya: /baru Jalan rusak di ...",
         "rate_limited": (
             "Mohon maaf, Anda mengirim terlalu banyak pesan dalam waktu singkat. "
@@ -120,6 +125,11 @@ TEXTS: dict[str, dict[str, str]] = {
             "Your message was added to ticket {number}. "
             "Check its progress with /status {number}\n\n"
             "If this is a different complaint, send /new followed by its text."
+        ),
+        "ack_joined": (
+            "Thank you, we have received your complaint and joined it to a similar one "
+            "that is already being handled.\nTicket number: {number}\n\n"
+            "Check its progress with /status {number}"
         ),
         "new_usage": "Write /new followed by your complaint, e.g.: /new The road at ... is broken",
         "rate_limited": (

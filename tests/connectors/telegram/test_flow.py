@@ -94,3 +94,34 @@ async def test_users_only_see_their_own_tickets(db_url, tmp_path, fake):
             rating = (await s.execute(select(Ticket.satisfaction).where(
                 Ticket.number == ani_number))).scalar_one()
         assert rating is None
+
+
+async def test_english_is_remembered_and_ticket_numbers_in_text_are_checked(
+        db_url, tmp_path, fake):
+    settings = tg_settings(db_url, tmp_path, fake, followup_window_minutes=0)
+    async with running(settings) as svc:
+        fake.message(BUDI, "Sampah menumpuk di pasar Kliwon")
+        budi_number = ticket_number_in((await fake.wait_sent(BUDI, "Nomor tiket"))[0]["text"])
+
+        fake.message(ANI, "/lang en")
+        await fake.wait_sent(ANI, "Language set to English")
+        fake.message(ANI, "The street lights on Jl. Sudirman are broken")
+        (ack,) = await fake.wait_sent(ANI, "Ticket number")
+        number = ticket_number_in(ack["text"])
+        fake.message(ANI, "/status")
+        await fake.wait_sent(ANI, "Your complaints")
+
+        # Naming one's own ticket joins it; naming a stranger's does not.
+        fake.message(ANI, f"About {number}: still dark tonight")
+        (joined,) = await fake.wait_sent(ANI, "was added to ticket")
+        assert number in joined["text"]
+        fake.message(ANI, f"Same as {budi_number}: garbage near my house too")
+        acks = await fake.wait_sent(ANI, "Ticket number", count=2)
+        assert budi_number not in acks[-1]["text"]
+
+        api = Api(svc.web_url, await token_for(svc, "sari", "agent"))
+        await api.call("PATCH", f"/api/tickets/{number}", json={"state": "resolved"})
+        (survey,) = await fake.wait_sent(ANI, "has been resolved")
+        labels = [b["text"] for row in survey["reply_markup"]["inline_keyboard"] for b in row]
+        assert labels == ["1 Poor", "2 Fair", "3 Good", "4 Very good"]
+        assert fake.texts_to(BUDI)[-1].startswith("Terima kasih")  # Budi stays in Indonesian

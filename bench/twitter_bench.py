@@ -64,7 +64,8 @@ async def main() -> None:
     conf = TwitterSettings.model_validate({
         "type": "twitter", "bearer_token": fake.bearer, "account_id": fake.account["id"],
         "api_base_url": fake.url, "poll_interval": 0.01, "max_pages": args.max_pages,
-        "engagement": {"enabled": False, "max_tweets": args.mentions},
+        "engagement": {"enabled": False, "max_tweets": args.mentions,
+                       "max_reads_per_day": None},
         "budgets": {"mentions": UNLIMITED, "lookup": UNLIMITED},
     })
     ctx = ConnectorContext(name="x", settings=settings, ingestor=ingestor, sessions=sessions,
@@ -91,8 +92,10 @@ async def main() -> None:
     await conn.refresh_engagement()
     refresh = time.perf_counter() - t0
     await conn.stop()
-    print(f"engagement round: {len(fake.tweets)} tweets in {refresh:.2f} s, "
-          f"{len(fake.calls('lookup'))} lookup requests, samples={conn.counts['samples']}")
+    looked = sum(len(c.query["ids"].split(",")) for c in fake.calls("lookup"))
+    print(f"engagement round: {looked} tweets in {refresh:.2f} s, "
+          f"{len(fake.calls('lookup'))} lookup requests, "
+          f"{conn.counts['samples'] - args.mentions} samples written")
 
     # The same JSON the server sends for a full page.
     body = {"data": [fake._shape(t, {"author_id", "created_at", "conversation_id",

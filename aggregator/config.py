@@ -115,9 +115,9 @@ class DedupSettings(Section):
 
     enabled: bool = True
     # Similarity a candidate needs when nothing but the text links the two reports.
-    threshold: float = Field(0.5, gt=0, le=1)
+    threshold: float = Field(0.4, gt=0, le=1)
     # ... when both name the same place (RSUD Dr. Soetomo) or lie within `near_km`.
-    place_threshold: float = Field(0.3, gt=0, le=1)
+    place_threshold: float = Field(0.25, gt=0, le=1)
     # ... when the same person (e-mail address or phone number) sent both.
     contact_threshold: float = Field(0.3, gt=0, le=1)
     # Reports with locations closer than this are at the same place; further apart

@@ -47,26 +47,27 @@ class Verdict:
 
 
 def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
-    text = topic_similarity(new.topic, old.topic)
-    detail: dict[str, Any] = {"text": round(text, 3)}
+    detail: dict[str, Any] = {}
     if new.ids and old.ids and not _overlap(new.ids, old.ids):
-        return Verdict(False, text, {**detail, "apart": "different personal numbers"})
+        return Verdict(False, 0.0, {"apart": "different personal numbers"})
     place = place_relation(new.places, old.places)
     if place == "different":
-        return Verdict(False, text, {**detail, "apart": "different places"})
+        return Verdict(False, 0.0, {"apart": "different places"})
     km = None
     if new.lat is not None and old.lat is not None:
         km = distance_km(new.lat, new.lon or 0.0, old.lat, old.lon or 0.0)
         detail["km"] = round(km, 2)
         if km > cfg.far_km:
-            return Verdict(False, text, {**detail, "apart": "far apart"})
+            return Verdict(False, 0.0, {**detail, "apart": "far apart"})
     names = name_relation(new.names, old.names)
     linked = place == "same" or (km is not None and km <= cfg.near_km) or (
         bool(new.ids) and _overlap(new.ids, old.ids)
     )
     same_sender = new.contact is not None and new.contact == old.contact
     if names == "different" and not linked and not same_sender:
-        return Verdict(False, text, {**detail, "apart": "different names"})
+        return Verdict(False, 0.0, {**detail, "apart": "different names"})
+    text = topic_similarity(new.topic, old.topic)
+    detail["text"] = round(text, 3)
     if same_sender:
         bar, detail["link"] = cfg.contact_threshold, "same sender"
     elif linked:
@@ -187,7 +188,10 @@ def _word_eq(x: str, y: str) -> bool:
 
 
 def _typo(x: str, y: str) -> bool:
-    if min(len(x), len(y)) < FUZZY_MIN_LEN or x.isdigit() or y.isdigit():
+    """A typo keeps the first letter and about the length ("antiran", "antrian")."""
+    if x[0] != y[0] or abs(len(x) - len(y)) > 2 or min(len(x), len(y)) < FUZZY_MIN_LEN:
+        return False
+    if x.isdigit() or y.isdigit():
         return False
     return Levenshtein.normalized_distance(x, y) <= FUZZY_MAX_DIST
 

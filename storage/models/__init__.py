@@ -3,6 +3,7 @@ Alembic and `create_all` see one metadata."""
 
 from storage.models.attachments import Attachment
 from storage.models.base import Base
+from storage.models.dedup import DedupApart, DedupDoc, DedupKey
 from storage.models.core import (
     ApiToken,
     ConnectorState,
@@ -22,6 +23,9 @@ __all__ = [
     "Attachment",
     "Base",
     "ConnectorState",
+    "DedupApart",
+    "DedupDoc",
+    "DedupKey",
     "EngagementSample",
     "Outbox",
     "Report",

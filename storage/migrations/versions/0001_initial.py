@@ -2,17 +2,17 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 22:02:25.257713
+Create Date: 2026-11-25 22:29:40.672712
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy import Text  # noqa: F401  (autogenerate refers to it)
-from sqlalchemy.dialects import postgresql
+from alembic import op
 
-import storage.models.base
 import storage.types
+import storage.models.base
+from sqlalchemy.dialects import postgresql
 
 revision = '0001'
 down_revision = None
@@ -199,6 +199,41 @@ def upgrade() -> None:
     with op.batch_alter_table('attachments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_attachments_report_id'), ['report_id'], unique=False)
 
+    op.create_table('dedup_apart',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('report_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('ticket_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('actor', sa.String(length=120), nullable=False),
+    sa.Column('at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_dedup_apart_report_id_reports'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_dedup_apart_ticket_id_tickets')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dedup_apart'))
+    )
+    with op.batch_alter_table('dedup_apart', schema=None) as batch_op:
+        batch_op.create_index('ix_dedup_apart_report', ['report_id'], unique=False)
+
+    op.create_table('dedup_docs',
+    sa.Column('report_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('topic', sa.Text(), nullable=False),
+    sa.Column('names', sa.Text(), nullable=False),
+    sa.Column('weak', sa.Text(), nullable=False),
+    sa.Column('places', sa.Text(), nullable=False),
+    sa.Column('ids', sa.Text(), nullable=False),
+    sa.Column('lat', sa.Float(), nullable=True),
+    sa.Column('lon', sa.Float(), nullable=True),
+    sa.Column('contact', sa.String(length=32), nullable=True),
+    sa.Column('at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_dedup_docs_report_id_reports'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('report_id', name=op.f('pk_dedup_docs'))
+    )
+    op.create_table('dedup_keys',
+    sa.Column('key', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('report_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_dedup_keys_report_id_reports'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('key', 'at', 'report_id', name=op.f('pk_dedup_keys')),
+    sqlite_with_rowid=False
+    )
     op.create_table('engagement_samples',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('report_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -223,6 +258,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_engagement_samples_report_id'))
 
     op.drop_table('engagement_samples')
+    op.drop_table('dedup_keys')
+    op.drop_table('dedup_docs')
+    with op.batch_alter_table('dedup_apart', schema=None) as batch_op:
+        batch_op.drop_index('ix_dedup_apart_report')
+
+    op.drop_table('dedup_apart')
     with op.batch_alter_table('attachments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_attachments_report_id'))
 

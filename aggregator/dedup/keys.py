@@ -1,0 +1,86 @@
+"""Candidate keys of a signature: what goes into the `dedup_keys` index.
+
+- MinHash LSH band keys over the signature's features (topic stems, names, places):
+  two reports whose feature sets have Jaccard similarity J share at least one of
+  BANDS keys with probability 1 - (1 - J^ROWS)^BANDS (J=0.3: 84 %, J=0.5: 99.6 %).
+  Candidates are then verified by `similarity.compare`, so the index errs on the side
+  of finding too many.
+- one key per named place (kind + first word of the name): a short tweet and a long
+  letter about one hospital share little text but the hospital;
+- one key per location cell (about 1.1 km; a lookup asks the 3x3 cells around);
+- one key per sender contact (same person, different channels).
+All keys are 64-bit hashes, stable across processes and versions (blake2b, fixed
+seeds): they are stored, so changing BANDS/ROWS or the hashing needs a re-index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+from aggregator.dedup.features import Doc
+
+BANDS = 20
+ROWS = 2
+NUM_PERM = BANDS * ROWS
+_PRIME = np.uint64(4294967291)  # largest prime below 2**32
+_rng = np.random.default_rng(20260101)
+_A = _rng.integers(1, 2**31 - 1, size=NUM_PERM, dtype=np.uint64)
+_B = _rng.integers(0, 2**31 - 1, size=NUM_PERM, dtype=np.uint64)
+GEO_CELL_DEG = 0.01
+
+
+def key_of(text: str) -> int:
+    """A signed 64-bit key for a string (fits BIGINT on both databases)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big",
+                          signed=True)
+
+
+def _hash32(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big")
+
+
+def minhash(features: Iterable[str]) -> np.ndarray | None:
+    values = np.fromiter((_hash32(f) for f in features), dtype=np.uint64)
+    if values.size == 0:
+        return None
+    # (a * x + b) mod p for every permutation and feature: a < 2**31, x < 2**32.
+    table = (_A[:, None] * values[None, :] + _B[:, None]) % _PRIME
+    return table.min(axis=1)
+
+
+def band_keys(doc: Doc) -> list[int]:
+    sig = minhash(doc.features())
+    if sig is None:
+        return []
+    rows = sig.reshape(BANDS, ROWS)
+    return [key_of(f"b{i}:" + ":".join(str(int(v)) for v in row)) for i, row in
+            enumerate(rows)]
+
+
+def index_keys(doc: Doc) -> list[int]:
+    """The keys stored for a report."""
+    keys = band_keys(doc)
+    keys += [key_of(f"p:{p.key()}") for p in doc.places if len(p.name[0]) > 1]
+    if doc.lat is not None and doc.lon is not None:
+        keys.append(key_of(f"g:{_cell(doc.lat, doc.lon)}"))
+    if doc.contact:
+        keys.append(key_of(f"c:{doc.contact}"))
+    return list(dict.fromkeys(keys))
+
+
+def query_keys(doc: Doc) -> list[int]:
+    """The keys to look up for a new report: as stored, plus the neighbouring cells."""
+    keys = index_keys(doc)
+    if doc.lat is not None and doc.lon is not None:
+        y, x = _cell(doc.lat, doc.lon)
+        keys += [key_of(f"g:{(y + dy, x + dx)}") for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                 if dy or dx]
+    return list(dict.fromkeys(keys))
+
+
+def _cell(lat: float, lon: float) -> tuple[int, int]:
+    return math.floor(lat / GEO_CELL_DEG), math.floor(lon / GEO_CELL_DEG)

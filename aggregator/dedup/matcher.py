@@ -1,0 +1,238 @@
+"""The database-backed near-duplicate matcher (the pipeline's `NearDuplicateMatcher`).
+
+Per new report: one query finds the stored reports sharing the most candidate keys
+(only reports indexed within `max_age_days`, on tickets still open or closed within
+`closed_window_days`) together with their signatures, ticket and any "split apart"
+mark; each is verified in Python (`similarity.compare`); the best ticket wins. Per
+stored report: one insert of its signature, one multi-row insert of its keys. Both run
+inside the ingest transaction, so the index commits with the report.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import event, func, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from aggregator.config import DedupSettings
+from aggregator.dedup.features import Doc, Place, extract
+from aggregator.dedup.keys import index_keys, query_keys
+from aggregator.dedup.similarity import Verdict, compare
+from aggregator.domain import OPEN_STATES, Report
+from aggregator.matching import Match
+from storage.models import DedupApart, DedupDoc, DedupKey, Ticket
+from storage.models import Report as ReportRow
+from storage.types import utcnow
+
+log = logging.getLogger("aggregator.dedup")
+_OPEN = [str(s) for s in OPEN_STATES]
+_DOC_COLUMNS = (
+    DedupDoc.report_id, DedupDoc.topic, DedupDoc.names, DedupDoc.weak, DedupDoc.places,
+    DedupDoc.ids, DedupDoc.lat, DedupDoc.lon, DedupDoc.contact, DedupDoc.at,
+)
+
+
+@dataclass
+class _Best:
+    ticket_id: int
+    report_id: int
+    verdict: Verdict
+
+
+class LshMatcher:
+    def __init__(self, settings: DedupSettings):
+        self.settings = settings
+        self._docs: dict[int, tuple[Report, Doc]] = {}  # id(report) -> signature
+
+    # ------------------------------------------------------------------ protocol
+
+    async def find(
+        self, session: AsyncSession, report: Report, reporter_id: int | None
+    ) -> Match | None:
+        doc = self.signature(report)
+        keys = query_keys(doc)
+        if not keys:
+            return None
+        now = utcnow()
+        rows = (await session.execute(self._candidates(keys, now))).all()
+        pending = session.info.get(_PENDING_KEY)
+        if pending is not None:
+            rows += pending.candidates(set(keys))
+        best = self._choose(doc, rows)
+        if best is None:
+            return None
+        return Match(
+            ticket_id=best.ticket_id, score=best.verdict.score,
+            detail={"matched_report_id": best.report_id, **best.verdict.detail},
+        )
+
+    async def index(
+        self, session: AsyncSession, report: Report, report_id: int, ticket_id: int
+    ) -> None:
+        doc = self.signature(report)
+        self._docs.pop(id(report), None)
+        _pending(session).add(report_id, ticket_id, doc, index_keys(doc))
+
+    # ------------------------------------------------------------------ steps
+
+    def signature(self, report: Report) -> Doc:
+        """The report's signature, computed once for find() and index()."""
+        cached = self._docs.get(id(report))
+        if cached is not None and cached[0] is report:
+            return cached[1]
+        doc = extract(report.text, title=report.title, author=report.author,
+                      meta=report.meta, at=report.sent_at or utcnow())
+        if len(self._docs) > 64:
+            self._docs.clear()
+        self._docs[id(report)] = (report, doc)
+        return doc
+
+    def _candidates(self, keys: list[int], now: datetime) -> Any:
+        cfg = self.settings
+        hits = (
+            select(DedupKey.report_id.label("rid"), func.count().label("hits"))
+            .where(DedupKey.key.in_(keys),
+                   DedupKey.at >= now - timedelta(days=cfg.max_age_days))
+            .group_by(DedupKey.report_id)
+            .order_by(func.count().desc(), DedupKey.report_id.desc())
+            .limit(cfg.max_candidates)
+            .subquery()
+        )
+        apart = (
+            select(func.max(DedupApart.ticket_id))
+            .where(DedupApart.report_id == hits.c.rid)
+            .scalar_subquery()
+        )
+        return (
+            select(*_DOC_COLUMNS, ReportRow.ticket_id, apart.label("apart"))
+            .join(hits, hits.c.rid == DedupDoc.report_id)
+            .join(ReportRow, ReportRow.id == DedupDoc.report_id)
+            .join(Ticket, Ticket.id == ReportRow.ticket_id)
+            .where(
+                Ticket.merged_into_id.is_(None),
+                or_(Ticket.state.in_(_OPEN),
+                    Ticket.updated_at >= now - timedelta(days=cfg.closed_window_days)),
+            )
+        )
+
+    def _choose(self, doc: Doc, rows: list[Any]) -> _Best | None:
+        by_ticket: dict[int, _Best] = {}
+        apart: list[tuple[int, Verdict]] = []  # (ticket split from, verdict vs the report)
+        for stored in rows:
+            ticket_id, apart_from = stored.ticket_id, stored.apart
+            other = stored.doc if isinstance(stored, _Indexed) else doc_from_row(stored)
+            verdict = compare(doc, other, self.settings)
+            if not verdict.same:
+                continue
+            if apart_from is not None:
+                apart.append((apart_from, verdict))
+            current = by_ticket.get(ticket_id)
+            if current is None or _rank(verdict) > _rank(current.verdict):
+                by_ticket[ticket_id] = _Best(ticket_id, stored.report_id, verdict)
+        # Staff split report R out of ticket T: a report at least as close to R as to
+        # T is not folded into T.
+        for from_ticket, verdict in apart:
+            held = by_ticket.get(from_ticket)
+            if held is not None and _rank(held.verdict) <= _rank(verdict):
+                del by_ticket[from_ticket]
+        if not by_ticket:
+            return None
+        return max(by_ticket.values(), key=lambda b: (_rank(b.verdict), -b.ticket_id))
+
+
+def _rank(verdict: Verdict) -> tuple[float, float]:
+    """Score (capped at 1), then the bare text similarity to break ties."""
+    return verdict.score, verdict.detail.get("text", 0.0)
+
+
+# ---------------------------------------------------------------- pending writes
+#
+# Index rows of a transaction are written in one multi-row insert per table just
+# before it commits (a `before_commit` hook), not one round trip per report; until
+# then `find` searches them in memory, so reports of one batch still see each other.
+
+_PENDING_KEY = "dedup_pending"
+
+
+@dataclass
+class _Indexed:
+    report_id: int
+    ticket_id: int
+    doc: Doc
+    keys: frozenset[int]
+    apart: int | None = None
+
+
+@dataclass
+class _Pending:
+    items: list[_Indexed] = field(default_factory=list)
+
+    def add(self, report_id: int, ticket_id: int, doc: Doc, keys: list[int]) -> None:
+        self.items.append(_Indexed(report_id, ticket_id, doc, frozenset(keys)))
+
+    def candidates(self, keys: set[int]) -> list[_Indexed]:
+        return [item for item in self.items if not keys.isdisjoint(item.keys)]
+
+    def write(self, session: Session) -> None:
+        if not self.items:
+            return
+        now = utcnow()
+        session.execute(insert(DedupDoc), [doc_row(i.doc, i.report_id) for i in self.items])
+        rows = [{"key": k, "at": now, "report_id": i.report_id}
+                for i in self.items for k in i.keys]
+        if rows:
+            session.execute(insert(DedupKey), rows)
+        self.items.clear()
+
+
+def _pending(session: AsyncSession) -> _Pending:
+    pending = session.info.get(_PENDING_KEY)
+    if pending is None:
+        pending = session.info[_PENDING_KEY] = _Pending()
+        event.listen(session.sync_session, "before_commit", _write_pending)
+        event.listen(session.sync_session, "after_rollback", _drop_pending)
+    return pending
+
+
+def _write_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING_KEY, None)
+    if pending is not None:
+        pending.write(session)  # runs inside the commit's greenlet: sync calls are fine
+
+
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+def doc_row(doc: Doc, report_id: int) -> dict[str, Any]:
+    return {
+        "report_id": report_id,
+        "topic": " ".join(sorted(doc.topic)),
+        "names": " ".join(sorted(doc.names)),
+        "weak": " ".join(sorted(doc.weak)),
+        "places": "|".join(p.dump() for p in doc.places),
+        "ids": " ".join(sorted(doc.ids)),
+        "lat": doc.lat,
+        "lon": doc.lon,
+        "contact": doc.contact,
+        "at": datetime.fromtimestamp(doc.at, UTC) if doc.at else utcnow(),
+    }
+
+
+def doc_from_row(row: Any) -> Doc:
+    return Doc(
+        topic=frozenset(row.topic.split()),
+        names=frozenset(row.names.split()),
+        places=tuple(Place.load(p) for p in row.places.split("|") if p),
+        ids=frozenset(row.ids.split()),
+        weak=frozenset(row.weak.split()),
+        lat=row.lat,
+        lon=row.lon,
+        contact=row.contact,
+        at=row.at.timestamp() if row.at else 0.0,
+    )

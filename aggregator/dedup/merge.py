@@ -1,0 +1,235 @@
+"""Staff undo for the matcher: merge two tickets, split a report out of its ticket.
+
+Both run in the caller's transaction, write audit events on every ticket they touch
+and tell the reporters concerned their (new) ticket number through the outbox (an
+"ack" with reason "merged" / "split"). A split is remembered (`dedup_apart`) so the
+matcher does not fold reports like the split one back into the ticket it left; a
+later staff merge of the two overrides that memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aggregator.dedup.features import extract
+from aggregator.dedup.keys import index_keys
+from aggregator.dedup.matcher import doc_row
+from aggregator.domain import OPEN_STATES, Author, Report, TicketState
+from aggregator.pipeline import make_title
+from aggregator.tickets import ActionError
+from storage import repo
+from storage.models import DedupApart, DedupDoc, DedupKey, Outbox, Reporter, Ticket
+from storage.models import Report as ReportRow
+from storage.types import utcnow
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    source: str
+    target: str
+    moved_reports: int
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    report_id: int
+    source: str
+    ticket: str
+
+
+async def merge_tickets(
+    session: AsyncSession, source_number: str, target_number: str, actor: str
+) -> MergeResult:
+    """Move every report of `source` onto `target`; `source` is closed and points to
+    `target` (links and replies to it keep working)."""
+    source = await _ticket(session, source_number)
+    target = await repo.resolve_ticket(session, await _ticket(session, target_number))
+    assert target is not None
+    if source.merged_into_id is not None:
+        raise ActionError(409, "conflict", f"{source.number} is already merged")
+    if source.id == target.id:
+        raise ActionError(409, "conflict", "a ticket cannot be merged into itself")
+    await _lock(session, source.id, target.id)
+    now = utcnow()
+    report_ids = list((await session.execute(
+        select(ReportRow.id).where(ReportRow.ticket_id == source.id).order_by(ReportRow.id)
+    )).scalars())
+    await session.execute(
+        update(ReportRow).where(ReportRow.ticket_id == source.id).values(ticket_id=target.id)
+    )
+    # Tickets merged into `source` earlier now point straight at `target`.
+    await session.execute(
+        update(Ticket).where(Ticket.merged_into_id == source.id)
+        .values(merged_into_id=target.id)
+    )
+    # Staff put these reports together again: forget that they were split apart.
+    forgotten = (await session.execute(
+        delete(DedupApart).where(DedupApart.report_id.in_(report_ids or [-1]),
+                                 DedupApart.ticket_id == target.id)
+    )).rowcount or 0
+    reopen = source.state in OPEN_STATES and target.state not in OPEN_STATES
+    target.report_count += len(report_ids)
+    target.priority = max(target.priority, source.priority)
+    target.escalation_level = max(target.escalation_level, source.escalation_level)
+    target.virality_score = max(target.virality_score, source.virality_score)
+    target.confidential = target.confidential or source.confidential
+    if source.sla_due_at and (target.sla_due_at is None or source.sla_due_at < target.sla_due_at):
+        target.sla_due_at = source.sla_due_at
+    target.updated_at = now
+    events = [
+        _event(target.id, actor, "merged", now, {
+            "from": source.number, "report_ids": report_ids, "reports_moved": len(report_ids),
+            **({"splits_forgotten": forgotten} if forgotten else {}),
+        }),
+        _event(source.id, actor, "merged_into", now, {
+            "into": target.number, "reports_moved": len(report_ids),
+        }),
+        _event(source.id, actor, "state_changed", now, {
+            "from": source.state, "to": TicketState.CLOSED, "why": f"merged into {target.number}",
+        }),
+    ]
+    if reopen:
+        events.append(_event(target.id, actor, "state_changed", now, {
+            "from": target.state, "to": TicketState.IN_PROGRESS,
+            "why": f"an open ticket ({source.number}) was merged into it",
+        }))
+        target.state = TicketState.IN_PROGRESS
+        target.resolved_at = None
+    source.state = TicketState.CLOSED
+    source.merged_into_id = target.id
+    source.report_count = 0
+    source.updated_at = now
+    await repo.add_events(session, events)
+    await _ack(session, report_ids, target, "merged")
+    await session.flush()
+    return MergeResult(source.number, target.number, len(report_ids))
+
+
+async def split_report(session: AsyncSession, report_id: int, actor: str) -> SplitResult:
+    """Give one report a ticket of its own, and remember that it does not belong to
+    the ticket it came from."""
+    report = await session.get(ReportRow, report_id)
+    if report is None:
+        raise ActionError(404, "not_found", f"no report {report_id}")
+    source = await session.get(Ticket, report.ticket_id)
+    assert source is not None
+    await _lock(session, source.id)
+    if source.report_count <= 1:
+        raise ActionError(409, "conflict",
+                          f"report {report_id} is the only report of {source.number}")
+    now = utcnow()
+    prefix = source.number.split("-", 1)[0]
+    (number,) = await repo.allocate_ticket_numbers(session, prefix, now.year, 1)
+    sla = (source.sla_due_at - source.created_at) if source.sla_due_at else None
+    ticket = Ticket(
+        number=number, title=_title(report), state=TicketState.NEW,
+        priority=source.priority, kind=report.kind, unit=source.unit,
+        confidential=report.confidential, escalation_level=0, virality_score=0.0,
+        report_count=1, sla_due_at=now + sla if sla is not None else None,
+        created_at=now, updated_at=now,
+    )
+    session.add(ticket)
+    await session.flush()
+    report.ticket_id = ticket.id
+    report.match_reason = "split"
+    source.report_count -= 1
+    source.updated_at = now
+    await session.execute(insert(DedupApart).values(
+        report_id=report.id, ticket_id=source.id, actor=actor, at=now))
+    await _ensure_indexed(session, report)
+    await repo.add_events(session, [
+        _event(source.id, actor, "report_split", now, {
+            "report_id": report.id, "to": ticket.number}),
+        _event(ticket.id, actor, "created", now, {
+            "report_id": report.id, "channel": report.channel, "reason": "split",
+            "from": source.number}),
+    ])
+    await _ack(session, [report.id], ticket, "split")
+    await session.flush()
+    return SplitResult(report.id, source.number, ticket.number)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+async def _ticket(session: AsyncSession, number: str) -> Ticket:
+    ticket = await repo.ticket_by_number(session, number.strip().upper())
+    if ticket is None:
+        raise ActionError(404, "not_found", f"no ticket {number}")
+    return ticket
+
+
+async def _lock(session: AsyncSession, *ticket_ids: int) -> None:
+    """Row locks in id order on PostgreSQL (no deadlock between two merges);
+    SQLite's BEGIN IMMEDIATE already makes us the only writer."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            select(Ticket.id).where(Ticket.id.in_(sorted(ticket_ids)))
+            .order_by(Ticket.id).with_for_update()
+        )
+        for tid in ticket_ids:
+            ticket = await session.get(Ticket, tid)
+            if ticket is not None:
+                await session.refresh(ticket)
+
+
+async def _ensure_indexed(session: AsyncSession, report: ReportRow) -> None:
+    """A report matched by a reply or ticket number was never indexed; the matcher
+    must know it to honour the split."""
+    found = await session.scalar(
+        select(func.count()).select_from(DedupDoc).where(DedupDoc.report_id == report.id))
+    if found:
+        return
+    reporter = await session.get(Reporter, report.reporter_id) if report.reporter_id else None
+    author = Author(handle=reporter.handle, email=reporter.email, phone=reporter.phone,
+                    anonymous=report.anonymous) if reporter else None
+    doc = extract(report.text, title=report.title, author=author, meta=report.meta,
+                  at=report.sent_at or report.received_at)
+    await session.execute(insert(DedupDoc), [doc_row(doc, report.id)])
+    keys = index_keys(doc)
+    if keys:
+        now = utcnow()
+        await session.execute(insert(DedupKey),
+                              [{"key": k, "at": now, "report_id": report.id} for k in keys])
+
+
+async def _ack(session: AsyncSession, report_ids: list[int], ticket: Ticket, reason: str
+               ) -> None:
+    """Tell each reporter concerned (once per source and reporter) their ticket number."""
+    if not report_ids:
+        return
+    rows = await session.execute(
+        select(ReportRow.source, ReportRow.reporter_id, ReportRow.external_id)
+        .where(ReportRow.id.in_(report_ids)).order_by(ReportRow.id.desc())
+    )
+    now = utcnow()
+    seen: set[tuple[str, int | None]] = set()
+    outbox: list[dict[str, Any]] = []
+    for source, reporter_id, external_id in rows:
+        if (source, reporter_id) in seen:
+            continue
+        seen.add((source, reporter_id))
+        outbox.append({
+            "source": source, "kind": "ack", "ticket_id": ticket.id,
+            "reporter_id": reporter_id, "state": "pending", "attempts": 0,
+            "next_attempt_at": now, "created_at": now,
+            "payload": {"report_external_id": external_id, "ticket_number": ticket.number,
+                        "new_ticket": reason == "split", "reason": reason},
+        })
+    await session.execute(insert(Outbox), outbox)
+
+
+def _event(ticket_id: int, actor: str, type_: str, at: Any, data: dict[str, Any]
+           ) -> dict[str, Any]:
+    return {"ticket_id": ticket_id, "actor": actor, "type": type_, "at": at, "data": data}
+
+
+def _title(report: ReportRow) -> str:
+    return make_title(Report(source=report.source, channel=report.channel,
+                             external_id=report.external_id, text=report.text,
+                             title=report.title))
+

@@ -1,23 +1,28 @@
 """Shared fixtures: a fresh, migrated database per test on SQLite or PostgreSQL.
 
 Set AGGREGATOR_TEST_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test to
-run the suite on PostgreSQL; each test then gets its own schema, dropped afterwards.
+run the suite on PostgreSQL. Migrations run once per test run (into a template SQLite
+file, or one PostgreSQL schema dropped at the end); each test starts from empty tables.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aggregator.config import Settings, parse
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
+from storage.models import Base
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
@@ -25,30 +30,61 @@ os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
 PG_URL = os.environ.get("AGGREGATOR_TEST_DATABASE_URL", "")
 
 
-@pytest.fixture
-async def db_url(tmp_path: Path) -> AsyncIterator[str]:
-    """URL of an empty, migrated database that lives for one test."""
+@pytest.fixture(scope="session")
+def _migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Migrate once per run: a template SQLite file, or one PostgreSQL schema."""
     if not PG_URL:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
-        engine = create_engine(url)
-        await upgrade(engine)
-        await engine.dispose()
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('template') / 'template.db'}"
+        asyncio.run(_upgrade(url))
         yield url
         return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    schema = f"t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_pg_exec(f'CREATE SCHEMA "{schema}"'))
     url = pg_url_with_schema(PG_URL, schema)
-    engine = create_engine(url)
-    await upgrade(engine)
-    await engine.dispose()
+    asyncio.run(_upgrade(url))
     try:
         yield url
     finally:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
+        asyncio.run(_pg_exec(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+async def _upgrade(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _pg_exec(sql: str) -> None:
+    engine = create_engine(PG_URL)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def db_url(_migrated: str, tmp_path: Path) -> AsyncIterator[str]:
+    """URL of an empty, migrated database for one test: a copy of the template file
+    on SQLite; on PostgreSQL the run's schema with every table emptied."""
+    if not PG_URL:
+        target = tmp_path / "test.db"
+        shutil.copyfile(make_url(_migrated).database or "", target)
+        yield f"sqlite+aiosqlite:///{target}"
+        return
+    engine = create_engine(_migrated)
+    try:
+        async with engine.begin() as conn:
+            tables = ", ".join(
+                f'"{t.name}"' for t in Base.metadata.sorted_tables
+            )
+            await conn.execute(text("SET LOCAL lock_timeout = '20s'"))
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+    yield _migrated
 
 
 def pg_url_with_schema(url: str, schema: str) -> str:

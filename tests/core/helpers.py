@@ -15,8 +15,10 @@ from storage.accounts import add_user, create_token
 
 
 def service_settings(db_url: str, tmp_path: Path, **sections: Any) -> Settings:
+    # These tests are about the service, not matching: near-duplicate folding is off
+    # unless a test turns it on (its own tests live in tests/dedup).
     raw = {"database": {"url": db_url}, "web": {"port": 0},
-           "logging": {"format": "text"}, **sections}
+           "logging": {"format": "text"}, "dedup": {"enabled": False}, **sections}
     return parse(raw, base_dir=tmp_path, env={})
 
 

@@ -30,7 +30,7 @@ from connectors.telegram.parse import (
 )
 from connectors.telegram.ratelimit import UserRateLimit
 from connectors.telegram.settings import TelegramSettings
-from connectors.telegram.store import TelegramStore
+from connectors.telegram.store import Lookup, TelegramStore
 from connectors.telegram.texts import LANGUAGES, ikm_label, lang_of, say, state_name
 from storage.models import TelegramPending, Ticket
 
@@ -87,13 +87,15 @@ class Conversation:
                     await self._say(m.chat_id, say(lang, "rate_limited",
                                                    seconds=math.ceil(verdict.wait)))
             return
-        profile = await self.store.profile(m.handle)
-        if profile.banned:
+        complaint = not m.unsupported and (not m.command or m.command in NEW_COMMANDS)
+        look = await self.store.lookup(m.handle, m.external_id if complaint else None,
+                                       self.intake.since(m) if complaint else None)
+        if look.profile.banned:
             self.ignored_banned += 1
             return
-        lang = lang_of(profile.language, self.settings.language)
+        lang = lang_of(look.profile.language, self.settings.language)
         if m.command:
-            await self._command(m, lang, cursor)
+            await self._command(m, lang, cursor, look)
         elif m.unsupported:
             await self._say(m.chat_id, say(lang, "unsupported"))
         elif m.reply_to_message_id is not None and (
@@ -102,7 +104,7 @@ class Conversation:
         ):
             await self._comment(m, prompt, lang)
         else:
-            held = await self.intake.take(m, cursor)
+            held = await self.intake.take(m, cursor, look)
             if held is not None:
                 await self._ask_which(m, held, lang)
 
@@ -121,7 +123,8 @@ class Conversation:
 
     # ---------------------------------------------------------------- commands
 
-    async def _command(self, m: Inbound, lang: str, cursor: dict[str, Any] | None) -> None:
+    async def _command(self, m: Inbound, lang: str, cursor: dict[str, Any] | None,
+                       look: Lookup) -> None:
         if m.command == "start":
             agency = f" {self.settings.agency_name}" if self.settings.agency_name else ""
             text = say(lang, "start", name=m.user_name.split(" ")[0] or "", agency=agency)
@@ -141,7 +144,8 @@ class Conversation:
             if not rest:
                 text = say(lang, "new_usage")
             else:
-                await self.intake.take(replace(m, text=rest, command=None), cursor, fresh=True)
+                await self.intake.take(replace(m, text=rest, command=None), cursor, look,
+                                       fresh=True)
                 return
         else:
             text = say(lang, "unknown_command")

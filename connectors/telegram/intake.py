@@ -24,7 +24,7 @@ from aggregator.domain import Author, IngestResult, Report
 from connectors.telegram import media as files
 from connectors.telegram.parse import Inbound, Media
 from connectors.telegram.settings import TelegramSettings
-from connectors.telegram.store import FileRow, TelegramStore
+from connectors.telegram.store import FileRow, Lookup, TelegramStore
 from connectors.telegram.texts import say
 from storage.models import TelegramPending
 from storage.types import utcnow
@@ -85,15 +85,21 @@ class Intake:
 
     # ---------------------------------------------------------------- routing
 
-    async def take(self, m: Inbound, cursor: dict[str, Any] | None, *,
+    def since(self, m: Inbound, *, fresh: bool = False) -> datetime | None:
+        """Start of the follow-up window for `m`, or None when it cannot be a follow-up."""
+        if fresh or m.reply_to or m.command or self.settings.followup_window_minutes <= 0:
+            return None
+        return utcnow() - timedelta(minutes=self.settings.followup_window_minutes)
+
+    async def take(self, m: Inbound, cursor: dict[str, Any] | None, look: Lookup, *,
                    fresh: bool = False) -> dict[str, Any] | None:
         """Store `m` or hold it. Returns the held question's details when the user must
-        choose (`{"id", "candidates"}`), else None. `fresh`: the user said it is a new
-        complaint (/baru), so it does not join a recent ticket."""
-        existing = await self.store.report_id(m.external_id)
-        if existing is not None:  # re-delivered after a crash: only complete its file
-            if m.media is not None and not await self.store.has_attachments(existing):
-                await self.store.add_attachments(existing, [await self._fetch(m.media)])
+        choose (`{"id", "candidates"}`), else None. `look` is the user's state read for
+        this message (with `since()`); `fresh`: the user said it is a new complaint
+        (/baru), so it does not join a recent ticket."""
+        if look.report_id is not None:  # re-delivered after a crash: only complete a file
+            if m.media is not None and not await self.store.has_attachments(look.report_id):
+                await self.store.add_attachments(look.report_id, [await self._fetch(m.media)])
             return None
         d = self.draft(m)
         album = self._albums.get(m.media_group_id) if m.media_group_id else None
@@ -105,17 +111,14 @@ class Intake:
             await self.submit([d], ticket_ref=None, cursor=cursor, ack_first=False)
             return None
         ticket_ref = await self._named_ticket(m) if not (fresh or d["reply_to"]) else None
-        if ticket_ref is None and not fresh and not d["reply_to"] and (
-                self.settings.followup_window_minutes > 0):
-            since = utcnow() - timedelta(minutes=self.settings.followup_window_minutes)
-            candidates = await self.store.followup_candidates(m.handle, since)
-            if len(candidates) == 1:
-                ticket_ref = candidates[0][0]
-            elif len(candidates) > 1:
-                data = {"draft": d, "extra": [], "candidates": [list(c) for c in candidates]}
-                pid = await self.store.hold(m.chat_id, "followup", m.external_id, data)
-                self._remember_album(m.media_group_id, ("held", str(pid)))
-                return {"id": pid, "candidates": candidates}
+        candidates = look.candidates if ticket_ref is None and not fresh else ()
+        if len(candidates) == 1:
+            ticket_ref = candidates[0][0]
+        elif len(candidates) > 1:
+            data = {"draft": d, "extra": [], "candidates": [list(c) for c in candidates]}
+            pid = await self.store.hold(m.chat_id, "followup", m.external_id, data)
+            self._remember_album(m.media_group_id, ("held", str(pid)))
+            return {"id": pid, "candidates": list(candidates)}
         await self.submit([d], ticket_ref=ticket_ref, cursor=cursor)
         self._remember_album(m.media_group_id, ("report", m.external_id))
         return None

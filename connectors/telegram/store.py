@@ -22,12 +22,22 @@ from storage.models import Report as ReportRow
 from storage.types import utcnow
 
 RATED_STATES = (TicketState.RESOLVED.value, TicketState.CLOSED.value)
+OPEN = frozenset(state.value for state in OPEN_STATES)
 
 
 @dataclass(frozen=True, slots=True)
 class Profile:
     language: str | None = None
     banned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """Everything one incoming message needs from the database, read in one go."""
+
+    profile: Profile
+    report_id: int | None = None  # this message was already stored (a re-delivery)
+    candidates: tuple[tuple[str, str], ...] = ()  # recent open tickets (number, title)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +59,36 @@ class TelegramStore:
     # ---------------------------------------------------------------- the user
 
     async def profile(self, handle: str) -> Profile:
+        return (await self.lookup(handle)).profile
+
+    async def lookup(self, handle: str, external_id: str | None = None,
+                     since: datetime | None = None) -> Lookup:
+        """The user's profile; with `external_id`, whether that message is stored; with
+        `since`, their open tickets active since then. One short transaction: on
+        SQLite every transaction queues for the single write lock, so fewer is faster."""
         async with self.sessions() as s:
             row = (
                 await s.execute(
-                    select(Reporter.language, Reporter.banned).where(
+                    select(Reporter.id, Reporter.language, Reporter.banned).where(
                         Reporter.source == self.source, Reporter.handle == handle
                     )
                 )
             ).first()
-        return Profile(row[0], bool(row[1])) if row else Profile()
+            if row is None:
+                return Lookup(Profile())
+            profile = Profile(row.language, bool(row.banned))
+            report_id = None
+            if external_id is not None:
+                report_id = (
+                    await s.execute(
+                        select(ReportRow.id).where(ReportRow.source == self.source,
+                                                   ReportRow.external_id == external_id)
+                    )
+                ).scalar_one_or_none()
+            candidates: list[tuple[str, str]] = []
+            if since is not None and report_id is None:
+                candidates = await self._candidates(s, row.id, since)
+        return Lookup(profile, report_id, tuple(candidates))
 
     async def set_language(self, handle: str, name: str | None, language: str) -> None:
         async with self.sessions() as s, s.begin():
@@ -74,16 +105,6 @@ class TelegramStore:
             )
 
     # ---------------------------------------------------------------- reports
-
-    async def report_id(self, external_id: str) -> int | None:
-        async with self.sessions() as s:
-            return (
-                await s.execute(
-                    select(ReportRow.id).where(
-                        ReportRow.source == self.source, ReportRow.external_id == external_id
-                    )
-                )
-            ).scalar_one_or_none()
 
     async def has_attachments(self, report_id: int) -> bool:
         async with self.sessions() as s:
@@ -146,48 +167,38 @@ class TelegramStore:
                 return final
         return None
 
-    async def followup_candidates(
-        self, handle: str, since: datetime, limit: int = 5
+    async def _candidates(
+        self, s: AsyncSession, reporter_id: int, since: datetime, limit: int = 5
     ) -> list[tuple[str, str]]:
-        """(number, title) of the user's open tickets with contact since `since`: a
+        """(number, title) of the reporter's open tickets with contact since `since`: a
         report from them, or a reply / status message to them on that ticket."""
-        async with self.sessions() as s:
-            reporter_id = (
-                await s.execute(
-                    select(Reporter.id).where(
-                        Reporter.source == self.source, Reporter.handle == handle
-                    )
-                )
-            ).scalar_one_or_none()
-            if reporter_id is None:
-                return []
-            rows = (
-                await s.execute(
-                    select(Ticket, func.max(ReportRow.received_at))
-                    .join(ReportRow, ReportRow.ticket_id == Ticket.id)
-                    .where(ReportRow.reporter_id == reporter_id)
-                    .group_by(Ticket.id)
-                )
-            ).all()
-            last: dict[int, datetime] = {}
-            tickets: dict[int, Ticket] = {}
-            for ticket, at in rows:
-                final = await repo.resolve_ticket(s, ticket)
-                if final is None or final.state not in {str(x) for x in OPEN_STATES}:
-                    continue
-                tickets[final.id] = final
-                last[final.id] = max(at, last.get(final.id, at))
-            if not tickets:
-                return []
-            contacted = await s.execute(
-                select(Outbox.ticket_id, func.max(Outbox.created_at))
-                .where(Outbox.ticket_id.in_(list(tickets)), Outbox.reporter_id == reporter_id,
-                       Outbox.source == self.source, Outbox.kind.in_(("reply", "status")))
-                .group_by(Outbox.ticket_id)
+        rows = (
+            await s.execute(
+                select(Ticket, func.max(ReportRow.received_at))
+                .join(ReportRow, ReportRow.ticket_id == Ticket.id)
+                .where(ReportRow.reporter_id == reporter_id)
+                .group_by(Ticket.id)
             )
-            for tid, at in contacted:
-                if at is not None and at > last[tid]:
-                    last[tid] = at
+        ).all()
+        last: dict[int, datetime] = {}
+        tickets: dict[int, Ticket] = {}
+        for ticket, at in rows:
+            final = await repo.resolve_ticket(s, ticket)
+            if final is None or final.state not in OPEN:
+                continue
+            tickets[final.id] = final
+            last[final.id] = max(at, last.get(final.id, at))
+        if not tickets:
+            return []
+        contacted = await s.execute(
+            select(Outbox.ticket_id, func.max(Outbox.created_at))
+            .where(Outbox.ticket_id.in_(list(tickets)), Outbox.reporter_id == reporter_id,
+                   Outbox.source == self.source, Outbox.kind.in_(("reply", "status")))
+            .group_by(Outbox.ticket_id)
+        )
+        for tid, at in contacted:
+            if at is not None and at > last[tid]:
+                last[tid] = at
         recent = sorted((t for t in tickets if last[t] >= since), key=lambda t: last[t],
                         reverse=True)
         return [(tickets[t].number, tickets[t].title) for t in recent[:limit]]

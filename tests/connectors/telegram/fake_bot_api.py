@@ -136,7 +136,8 @@ class FakeBotAPI:
         msg = self._bot_message(chat_id, p["text"])
         if isinstance(p.get("reply_markup"), dict) and "inline_keyboard" in p["reply_markup"]:
             msg["reply_markup"] = p["reply_markup"]  # Telegram echoes only inline keyboards
-        self.sent.append({**p, "chat_id": chat_id, "message_id": msg["message_id"]})
+        self.sent.append({**p, "chat_id": chat_id, "message_id": msg["message_id"],
+                          "at": time.monotonic()})
         return msg
 
     async def _m_answerCallbackQuery(self, p: dict[str, Any]) -> bool:

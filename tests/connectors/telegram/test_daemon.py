@@ -112,9 +112,10 @@ async def test_daemon_end_to_end_with_kill_9(db_url, tmp_path, fake):
         photo_path = fake.files[photo["photo"][-1]["file_id"]][0]
         fake.blocked_files[photo_path] = gate
         fake.message(U4, "Baunya sampai ke rumah warga")
-        for u, topic in ((U5, "Jalan desa rusak parah"), (U6, "Irigasi sawah jebol")):
+        for u, topic in ((U5, "Jalan desa di RT 0{} rusak parah dan berlubang dalam"),
+                         (U6, "Saluran irigasi sawah blok {} jebol sejak hujan deras")):
             for i in range(3):
-                fake.message(u, f"{topic}, laporan ke-{i}")
+                fake.message(u, topic.format(i))
         batch = [u["update_id"] for u in fake.pending]
 
         async def halfway() -> bool:

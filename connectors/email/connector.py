@@ -114,7 +114,7 @@ class EmailConnector(Connector):
             auto, extra = True, {}
         else:
             return self._skip(f"kind {message.kind}")
-        thread = await records.thread_info(self.ctx.sessions, self.name, number, ids)
+        thread = await self._thread(number, [i for i in ids if i])
         msg_id = self.composer.message_id(number, message.kind, message.id)
         mail = self.composer.build(
             template, to=to, message_id=msg_id, thread_ids=thread["ids"], auto=auto,
@@ -128,14 +128,29 @@ class EmailConnector(Connector):
             return self._skip("recipient refused")
         return SendResult(external_id=msg_id)
 
+    async def _thread(self, number: str | None, ids: list[str]) -> dict[str, Any]:
+        """Subject and ids to thread under; from memory for mail we just ingested
+        (the usual acknowledgement), from the database otherwise. Database reads
+        here compete with ingest for SQLite's single writer lock, so they are rare."""
+        cache = self.counters.subjects
+        subjects = [cache.get(i) for i in ids]
+        if ids and all(s is not None for s in subjects):
+            return {"subject": next((s for s in subjects if s), ""), "ids": ids}
+        return await records.thread_info(self.ctx.sessions, self.name, number, ids)
+
     async def _ack_allowed(self, handle: str) -> bool:
+        """At most max_acks_per_hour per sender: counted in memory, seeded once per
+        sender from the database so a restart does not reset the guard."""
         limit = self.settings.max_acks_per_hour
         now = time.monotonic()
-        recent = self._acks.setdefault(handle.lower(), deque())
+        key = handle.lower()
+        recent = self._acks.get(key)
+        if recent is None:
+            sent = await records.acks_sent_last_hour(self.ctx.sessions, self.name, handle)
+            recent = self._acks[key] = deque([now] * min(sent, limit))
         while recent and now - recent[0] > 3600:
             recent.popleft()
-        sent = await records.acks_sent_last_hour(self.ctx.sessions, self.name, handle)
-        if max(len(recent), sent) >= limit:
+        if len(recent) >= limit:
             return False
         recent.append(now)
         return True

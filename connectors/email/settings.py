@@ -40,6 +40,8 @@ class SmtpSettings(Section):
     from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     from_name: str | None = None
     timeout: float = Field(30.0, gt=0)
+    # Connections kept open in parallel (the outbox sends concurrently).
+    connections: int = Field(4, ge=1, le=32)
 
     @property
     def effective_port(self) -> int:

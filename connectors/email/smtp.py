@@ -1,18 +1,22 @@
-"""One long-lived SMTP connection (aiosmtplib), reopened when the server drops it.
+"""A small pool of long-lived SMTP connections (aiosmtplib), reopened when dropped.
 
-Sends are serialised on it: a relay answers one transaction at a time per
-connection anyway, and connecting per message costs more than the message.
+A relay handles one transaction at a time per connection and each message costs four
+round trips, so a few connections in parallel carry the outbox's concurrent sends;
+connecting per message would cost more than the message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from email.message import EmailMessage
+from email.message import Message
+from email.policy import compat32
 
 import aiosmtplib
 
 from connectors.email.settings import SmtpSettings
+
+_WIRE = compat32.clone(linesep="\r\n")
 
 
 class PermanentFailure(Exception):
@@ -22,16 +26,27 @@ class PermanentFailure(Exception):
 class SmtpSender:
     def __init__(self, settings: SmtpSettings):
         self.settings = settings
-        self._client: aiosmtplib.SMTP | None = None
-        self._lock = asyncio.Lock()
+        self._idle: asyncio.Queue[aiosmtplib.SMTP | None] | None = None
         self.sent = 0
 
-    async def send(self, message: EmailMessage) -> None:
-        async with self._lock:
+    def _pool(self) -> asyncio.Queue[aiosmtplib.SMTP | None]:
+        if self._idle is None:  # created lazily: needs the running loop
+            self._idle = asyncio.Queue()
+            for _ in range(self.settings.connections):
+                self._idle.put_nowait(None)  # a slot, connected on first use
+        return self._idle
+
+    async def send(self, message: Message) -> None:
+        raw = message.as_bytes(policy=_WIRE)
+        rcpt = [str(message["To"])]
+        pool = self._pool()
+        client = await pool.get()
+        try:
             for attempt in (1, 2):
-                client = await self._connected()
+                if client is None or not client.is_connected:
+                    client = await self._connect()
                 try:
-                    await client.send_message(message)
+                    await client.sendmail(self.settings.from_address, rcpt, raw)
                     self.sent += 1
                     return
                 except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -40,13 +55,14 @@ class SmtpSender:
                         raise PermanentFailure(str(exc)) from exc
                     raise
                 except (aiosmtplib.SMTPServerDisconnected, ConnectionError, OSError):
-                    await self._drop()
+                    _close(client)
+                    client = None
                     if attempt == 2:
                         raise
+        finally:
+            pool.put_nowait(client)
 
-    async def _connected(self) -> aiosmtplib.SMTP:
-        if self._client is not None and self._client.is_connected:
-            return self._client
+    async def _connect(self) -> aiosmtplib.SMTP:
         s = self.settings
         context = ssl.create_default_context() if s.security != "plain" else None
         client = aiosmtplib.SMTP(
@@ -56,22 +72,24 @@ class SmtpSender:
             username=s.username, password=s.password,
         )
         await client.connect()
-        self._client = client
         return client
 
-    async def _drop(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                client.close()
-            except Exception:  # noqa: BLE001 - already broken
-                pass
-
     async def close(self) -> None:
-        async with self._lock:
-            client, self._client = self._client, None
+        pool, self._idle = self._idle, None
+        if pool is None:
+            return
+        while not pool.empty():
+            client = pool.get_nowait()
             if client is not None and client.is_connected:
                 try:
                     await client.quit()
-                except Exception:  # noqa: BLE001
-                    client.close()
+                except Exception:  # noqa: BLE001 - closing anyway
+                    _close(client)
+
+
+def _close(client: aiosmtplib.SMTP | None) -> None:
+    if client is not None:
+        try:
+            client.close()
+        except Exception:  # noqa: BLE001 - already broken
+            pass

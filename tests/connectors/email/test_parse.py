@@ -124,5 +124,5 @@ def test_composed_mail_threads_and_marks_itself_automatic():
     assert msg["Subject"] == ("[ADU-2026-000001] We have received your complaint: "
                               "Lampu Bcc: evil@x.id")  # no header injection
     assert msg["In-Reply-To"] == "<c1@x.id>" and msg["Auto-Submitted"] == "auto-replied"
-    body = msg.get_content()
+    body = msg.get_payload(decode=True).decode()
     assert "Dear Budi" in body and "https://aduan.example.id/status/ADU-2026-000001" in body

@@ -4,7 +4,7 @@ service (webhook connector -> group-commit ingest -> SQLite), in the same run so
 ratio stands even when the machine drifts.
 
     python bench/webhook_bench.py [--seconds 20] [--concurrency 64] [--db URL]
-                                  [--dedup both|on|off] [--profile FILE]
+                                  [--dedup both|on|off] [--profile FILE] [--spy FILE]
 
 Prints accepted reports/s, p50/p99 latency of 2xx answers, errors, and "lost": 2xx
 answers the database does not hold (must be 0). `--profile` writes a cProfile of the
@@ -113,6 +113,15 @@ def run_generator(url: str, args: argparse.Namespace, run: str) -> subprocess.Po
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
 
 
+def start_spy(args: argparse.Namespace, dedup: bool) -> subprocess.Popen[bytes]:
+    """py-spy on this process: samples every thread, aiosqlite's included."""
+    out = f"{args.spy}.dedup-{'on' if dedup else 'off'}.txt"
+    return subprocess.Popen(
+        ["py-spy", "record", "-p", str(os.getpid()), "-d", str(int(args.seconds)), "-r", "100",
+         "--threads", "--format", "raw", "-o", out],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 async def wait_generator(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
     out, _ = await asyncio.to_thread(proc.communicate)
     return json.loads(out)
@@ -160,26 +169,92 @@ async def service_target(args: argparse.Namespace, tmp: Path, dedup: bool) -> di
     raw["dedup"] = {"enabled": dedup}
     settings = parse(raw, base_dir=tmp, env={})
     svc = Service(settings)
+    batches = watch_batches(svc)
+    statements = count_statements(svc)
     await svc.start()
+    lags: list[float] = []
+    probe = asyncio.create_task(loop_lag(lags))
     profiler = cProfile.Profile() if args.profile else None
     try:
         proc = run_generator(f"{svc.web_url}/hooks/lapor", args, f"svc{int(dedup)}")
+        spy = start_spy(args, dedup) if args.spy else None
         if profiler:
             profiler.enable()
         result = await wait_generator(proc)
         if profiler:
             profiler.disable()
             profiler.dump_stats(f"{args.profile}.dedup-{'on' if dedup else 'off'}")
+        if spy is not None:
+            await asyncio.to_thread(spy.wait)
         async with svc.sessions() as session:
             stored = (await session.execute(
                 select(func.count()).select_from(Report).where(Report.source == "lapor")
             )).scalar_one()
         result["stored"] = stored
+        result["batches"] = batches
+        result["statements"] = statements[0]
+        lags.sort()
+        result["lag_ms"] = (1000 * lags[len(lags) // 2], 1000 * lags[int(0.99 * len(lags))]) \
+            if lags else (0.0, 0.0)
         result["lost"] = max(0, result["ok"] - stored)
         result["stored_without_2xx"] = max(0, stored - result["ok"])
     finally:
+        probe.cancel()
         await svc.stop()
     return result
+
+
+def watch_batches(svc: Any) -> list[tuple[int, float]]:
+    """(reports, seconds) of every ingest transaction: is the single writer the
+    bottleneck (busy all the time) or is it waiting for work? Measurement only."""
+    seen: list[tuple[int, float]] = []
+    inner = svc.ingestor._transaction
+
+    async def timed(jobs: list[Any]) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return await inner(jobs)
+        finally:
+            seen.append((sum(len(j.reports) for j in jobs), time.perf_counter() - t0))
+
+    svc.ingestor._transaction = timed
+    return seen
+
+
+def count_statements(svc: Any) -> list[int]:
+    """SQL statements sent; each one is a hop to aiosqlite's thread and back."""
+    from sqlalchemy import event
+
+    seen = [0]
+
+    @event.listens_for(svc.engine.sync_engine, "before_cursor_execute")
+    def _count(*_: Any) -> None:
+        seen[0] += 1
+
+    return seen
+
+
+async def loop_lag(out: list[float]) -> None:
+    """How long one pass of the event loop takes: what every await waits extra."""
+    while True:
+        t0 = time.perf_counter()
+        await asyncio.sleep(0)
+        out.append(time.perf_counter() - t0)
+        await asyncio.sleep(0.01)
+
+
+def batch_line(r: dict[str, Any]) -> str:
+    b = r["batches"]
+    if not b:
+        return ""
+    sizes = sorted(n for n, _ in b)
+    times = sorted(t for _, t in b)
+    busy = sum(times) / r["elapsed"]
+    return (f"{'':<34} ingest: {len(b)} transactions, {sum(sizes) / len(b):.1f} reports "
+            f"each (max {sizes[-1]}), {1000 * sum(times) / len(b):.1f} ms each "
+            f"(p99 {1000 * times[int(0.99 * (len(times) - 1))]:.1f}), writer busy {busy:.0%}\n"
+            f"{'':<34} {r['statements'] / len(b):.1f} SQL statements a transaction; "
+            f"event loop pass p50 {r['lag_ms'][0]:.1f} ms, p99 {r['lag_ms'][1]:.1f} ms")
 
 
 def line(name: str, r: dict[str, Any]) -> str:
@@ -196,6 +271,9 @@ async def main() -> None:
     ap.add_argument("--dedup", choices=["both", "on", "off"], default="both",
                     help="near-duplicate matching in the service runs (default: both)")
     ap.add_argument("--profile", help="write cProfiles of the service runs to FILE.dedup-*")
+    ap.add_argument("--spy", help="py-spy the service runs into FILE.dedup-*.txt (raw)")
+    ap.add_argument("--switch-interval", type=float,
+                    help="sys.setswitchinterval for the service process (GIL hand-off, s)")
     ap.add_argument("--generate", help=argparse.SUPPRESS)
     ap.add_argument("--run", default="x", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -203,6 +281,8 @@ async def main() -> None:
         print(json.dumps(await generate(args.generate, args.seconds, args.concurrency,
                                         args.run)))
         return
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
     print(f"webhook bench: {args.seconds:.0f} s per target, {args.concurrency} connections, "
           f"{len(body('x', 0))} B bodies, {os.cpu_count()} CPUs")
     bare = await bare_target(args)
@@ -215,7 +295,8 @@ async def main() -> None:
         print(line(f"service, {db}, dedup {'on' if dedup else 'off'}", svc))
         print(f"{'':<34} stored {svc['stored']}  lost {svc['lost']}  "
               f"stored without 2xx {svc['stored_without_2xx']}  "
-              f"service/bare {svc['rate'] / bare['rate']:.2f}", flush=True)
+              f"service/bare {svc['rate'] / bare['rate']:.2f}")
+        print(batch_line(svc), flush=True)
 
 if __name__ == "__main__":
     asyncio.run(main())

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,3 +58,29 @@ class Api:
         ) as resp:
             body = await resp.json(content_type=None)
             return resp.status, body
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _main(argv: list[str], stdin: str | None) -> Result:
+    from aggregator.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old_stdin = sys.stdin
+    sys.stdin = io.StringIO(stdin or "")
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(argv)
+    finally:
+        sys.stdin = old_stdin
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+async def cli_async(config: Path, *args: str, stdin: str | None = None) -> Result:
+    """The real CLI entry point, run in a thread (it owns its own event loop)."""
+    return await asyncio.to_thread(_main, ["--config", str(config), *args], stdin)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.config import ConfigError, load, parse
+from tests.core.helpers import cli_async
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,15 +65,19 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60)
 
 
-def test_check_config_exit_codes(tmp_path):
+def test_bundled_config_checks_ok_from_a_real_process(tmp_path):
     ok = _cli("--config", str(REPO / "config.yaml"), "check-config", cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
+    assert "ok" in ok.stdout
+
+
+async def test_check_config_exit_codes(tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text("web:\n  port: -1\nconnectors:\n  mail:\n    type: webhook\n"
                       "    secret: 0123456789abcdef0123\n    imap: {port: 1}\n")
-    res = _cli("--config", str(broken), "check-config", cwd=tmp_path)
+    res = await cli_async(broken, "check-config")
     assert res.returncode == 2
     assert "web.port:" in res.stderr
     assert "connectors.mail.imap: unknown key" in res.stderr
-    missing = _cli("--config", str(tmp_path / "nope.yaml"), "check-config", cwd=tmp_path)
+    missing = await cli_async(tmp_path / "nope.yaml", "check-config")
     assert missing.returncode == 2 and "file not found" in missing.stderr

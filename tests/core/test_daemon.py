@@ -7,7 +7,7 @@ import json
 import time
 
 import aiohttp
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from connectors.webhook.signing import sign_headers
 from storage.db import create_engine, session_factory
@@ -25,7 +25,7 @@ async def post(http: aiohttp.ClientSession, url: str, i: int) -> int | None:
     try:
         async with http.post(f"{url}/hooks/lapor", data=body, headers=headers) as resp:
             return resp.status
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         return None
 
 

@@ -14,11 +14,11 @@ from tests.connectors.email.mails import bounce_of, complaint, distinct_text, ho
 
 async def test_kill_mid_batch_restart_every_mail_exactly_once(harness: Harness, db_url: str,
                                                               tmp_path: Path):
-    total = 80
+    total = 40
     harness.deliver(*(complaint(i, text=distinct_text(i) + "\n\n" + "> kutipan surat lama\n" * 300)
                       for i in range(total)))
     config = write_config(tmp_path / "config.yaml", db_url, harness.dovecot, harness.user,
-                          harness.sink, imap={"batch_size": 4})
+                          harness.sink, imap={"batch_size": 3})
     daemon = Daemon(config, tmp_path / "daemon.log").start()
     try:
         # Kill -9 once some, not all, mail is committed.

@@ -22,7 +22,7 @@ from typing import Any
 
 from aggregator.dedup.lexicon import Lexicon, default_lexicon
 from aggregator.dedup.normalize import Token, modern_spelling, tokenize
-from aggregator.dedup.weights import is_english
+from aggregator.dedup.weights import MIN_WEIGHT, is_english, weight
 from aggregator.domain import Author
 
 MAX_NAME = 4
@@ -64,8 +64,11 @@ class Doc:
     at: float = 0.0  # seconds since the epoch
 
     def features(self) -> set[str]:
-        """The set MinHash summarises."""
-        return {*self.topic, *(f"~{n}" for n in self.names), *(p.key() for p in self.places)}
+        """The set MinHash summarises. The commonest words ("rusak") are left out: a
+        band key made of them would be shared by a large share of all reports and
+        every lookup would have to count them."""
+        return {*(w for w in self.topic if weight(w) > MIN_WEIGHT),
+                *(f"~{n}" for n in self.names), *(p.key() for p in self.places)}
 
 
 def extract(
@@ -79,6 +82,9 @@ def extract(
 ) -> Doc:
     lex = lexicon or default_lexicon()
     full = f"{title}\n{text}" if title and title.strip() not in text else text
+    address = _address(meta or {})
+    if address:
+        full = f"{full}\n{address}"  # "Jl. Ahmad Yani No. 5, Bekasi" names the place
     tokens = tokenize(full[:MAX_TEXT], lex)
     places, in_place = _places(tokens, lex)
     topic: set[str] = set()
@@ -221,6 +227,13 @@ def _dedupe(places: list[Place]) -> list[Place]:
         if p not in out:
             out.append(p)
     return out[:6]
+
+
+def _address(meta: Mapping[str, Any]) -> str | None:
+    loc = meta.get("location")
+    if isinstance(loc, Mapping) and isinstance(loc.get("address"), str):
+        return loc["address"][:300]
+    return None
 
 
 def location(meta: Mapping[str, Any]) -> tuple[float | None, float | None]:

@@ -10,12 +10,13 @@ inside the ingest transaction, so the index commits with the report.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, insert, or_, select
+from sqlalchemy import BigInteger, bindparam, column, event, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -25,16 +26,14 @@ from aggregator.dedup.keys import index_keys, query_keys
 from aggregator.dedup.similarity import Verdict, compare
 from aggregator.domain import OPEN_STATES, Report
 from aggregator.matching import Match
-from storage.models import DedupApart, DedupDoc, DedupKey, Ticket
+from storage.models import DedupDoc, DedupKey
 from storage.models import Report as ReportRow
-from storage.types import utcnow
+from storage.types import UTCDateTime, utcnow
 
 log = logging.getLogger("aggregator.dedup")
+PER_KEY = 200  # newest rows read per key
+KEY_SLOTS = 40  # keys looked up per report (20 bands + places + 9 cells + contact)
 _OPEN = [str(s) for s in OPEN_STATES]
-_DOC_COLUMNS = (
-    DedupDoc.report_id, DedupDoc.topic, DedupDoc.names, DedupDoc.weak, DedupDoc.places,
-    DedupDoc.ids, DedupDoc.lat, DedupDoc.lon, DedupDoc.contact, DedupDoc.at,
-)
 
 
 @dataclass
@@ -59,7 +58,7 @@ class LshMatcher:
         if not keys:
             return None
         now = utcnow()
-        rows = (await session.execute(self._candidates(keys, now))).all()
+        rows = await self._candidates(session, keys, now)
         pending = session.info.get(_PENDING_KEY)
         if pending is not None:
             rows += pending.candidates(set(keys))
@@ -92,33 +91,24 @@ class LshMatcher:
         self._docs[id(report)] = (report, doc)
         return doc
 
-    def _candidates(self, keys: list[int], now: datetime) -> Any:
+    async def _candidates(self, session: AsyncSession, keys: list[int], now: datetime
+                          ) -> list[Any]:
+        """One statement: per key the newest PER_KEY rows (an index range scan each,
+        so a key that half the reports share costs no more than a rare one), counted
+        per report, the best `max_candidates` joined to their signature and ticket.
+        Textual and of fixed shape (unused key slots ask for key 0, which no report
+        has), so SQLAlchemy does not rebuild and re-hash a large statement per report."""
         cfg = self.settings
-        hits = (
-            select(DedupKey.report_id.label("rid"), func.count().label("hits"))
-            .where(DedupKey.key.in_(keys),
-                   DedupKey.at >= now - timedelta(days=cfg.max_age_days))
-            .group_by(DedupKey.report_id)
-            .order_by(func.count().desc(), DedupKey.report_id.desc())
-            .limit(cfg.max_candidates)
-            .subquery()
+        keys = keys[:KEY_SLOTS]
+        params: dict[str, Any] = {f"k{i}": keys[i] if i < len(keys) else 0
+                                  for i in range(KEY_SLOTS)}
+        params.update(
+            since=now - timedelta(days=cfg.max_age_days),
+            closed_since=now - timedelta(days=cfg.closed_window_days),
+            per_key=PER_KEY, n=cfg.max_candidates,
         )
-        apart = (
-            select(func.max(DedupApart.ticket_id))
-            .where(DedupApart.report_id == hits.c.rid)
-            .scalar_subquery()
-        )
-        return (
-            select(*_DOC_COLUMNS, ReportRow.ticket_id, apart.label("apart"))
-            .join(hits, hits.c.rid == DedupDoc.report_id)
-            .join(ReportRow, ReportRow.id == DedupDoc.report_id)
-            .join(Ticket, Ticket.id == ReportRow.ticket_id)
-            .where(
-                Ticket.merged_into_id.is_(None),
-                or_(Ticket.state.in_(_OPEN),
-                    Ticket.updated_at >= now - timedelta(days=cfg.closed_window_days)),
-            )
-        )
+        result = await session.execute(_candidate_sql(), params)
+        return list(result.all())
 
     def _choose(self, doc: Doc, rows: list[Any]) -> _Best | None:
         by_ticket: dict[int, _Best] = {}
@@ -143,6 +133,42 @@ class LshMatcher:
         if not by_ticket:
             return None
         return max(by_ticket.values(), key=lambda b: (_rank(b.verdict), -b.ticket_id))
+
+
+@functools.cache
+def _candidate_sql() -> Any:
+    parts = " UNION ALL ".join(
+        f"SELECT report_id FROM (SELECT report_id FROM dedup_keys WHERE key = :k{i} "
+        f"AND at >= :since ORDER BY at DESC LIMIT :per_key) AS s{i}"
+        for i in range(KEY_SLOTS)
+    )
+    states = ", ".join(f"'{s}'" for s in sorted(_OPEN))
+    sql = f"""
+        SELECT d.report_id, d.topic, d.names, d.weak, d.places, d.ids, d.lat, d.lon,
+               d.contact, d.at, r.ticket_id,
+               (SELECT max(a.ticket_id) FROM dedup_apart a
+                 WHERE a.report_id = c.rid) AS apart
+        FROM (SELECT f.report_id AS rid, count(*) AS hits
+                FROM ({parts}) AS f
+               GROUP BY f.report_id
+               ORDER BY count(*) DESC, f.report_id DESC
+               LIMIT :n) AS c
+        JOIN dedup_docs d ON d.report_id = c.rid
+        JOIN reports r ON r.id = c.rid
+        JOIN tickets t ON t.id = r.ticket_id
+        WHERE t.merged_into_id IS NULL
+          AND (t.state IN ({states}) OR t.updated_at >= :closed_since)
+    """
+    return (
+        text(sql)
+        .bindparams(bindparam("since", type_=UTCDateTime),
+                    bindparam("closed_since", type_=UTCDateTime),
+                    *(bindparam(f"k{i}", type_=BigInteger) for i in range(KEY_SLOTS)))
+        .columns(DedupDoc.report_id, DedupDoc.topic, DedupDoc.names, DedupDoc.weak,
+                 DedupDoc.places, DedupDoc.ids, DedupDoc.lat, DedupDoc.lon,
+                 DedupDoc.contact, DedupDoc.at, ReportRow.ticket_id,
+                 column("apart", BigInteger))
+    )
 
 
 def _rank(verdict: Verdict) -> tuple[float, float]:

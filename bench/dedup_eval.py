@@ -1,0 +1,286 @@
+"""Near-duplicate detection: quality on the labelled set, ingest speed, match latency.
+
+    python bench/dedup_eval.py [--db URL] [--sizes 100000,1000000] [--queries 1000]
+                               [--ingest 5000] [--labelled PATH] [--keep DIR]
+
+1. Quality: the labelled set (tests/data/dedup_labelled.jsonl) through the real
+   Ingestor + Pipeline + matcher; pairwise precision, recall, F1.
+2. Ingest with matching: synthetic complaints (templates x problems x places, about a
+   third of them re-tellings of an earlier one) submitted concurrently into an empty
+   database; reports/s.
+3. Match latency at scale (SQLite): stored reports are generated fast instead of
+   ingested: synthetic signatures (Zipf-distributed topic words from the Sastrawi
+   dictionary and the lexicon, synthetic place names), their real LSH/place keys
+   computed by `index_keys`, bulk-inserted with raw sqlite3 (tickets, reports,
+   dedup_docs, dedup_keys pre-sorted by key) spread over the 30-day window. Then
+   `LshMatcher.find` (query + verification, through SQLAlchemy as the pipeline calls
+   it) is timed for new reports: half re-tellings of stored ones, half new.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from aggregator.config import parse
+from aggregator.dedup import build_matcher
+from aggregator.dedup.evaluate import load, pairwise, to_reports
+from aggregator.dedup.features import Doc, Place
+from aggregator.dedup.keys import index_keys
+from aggregator.dedup.lexicon import default_lexicon
+from aggregator.dedup.matcher import doc_row
+from aggregator.domain import Author, Report
+from aggregator.ingest import Ingestor
+from aggregator.pipeline import Pipeline
+from storage.db import create_engine, session_factory
+from storage.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELLED = ROOT / "tests" / "data" / "dedup_labelled.jsonl"
+
+PROBLEMS = [
+    "antrian pendaftaran sangat lama, mesin nomor antrian rusak",
+    "toilet kotor dan air tidak mengalir", "parkir liar minta uang tanpa karcis",
+    "obat untuk pasien BPJS kosong", "petugas loket kasar dan membentak warga",
+    "jalan berlubang besar, motor sering jatuh", "lampu penerangan jalan mati semua",
+    "sampah tidak diangkut seminggu, menumpuk dan bau", "air PDAM mati tiga hari",
+    "listrik padam berkali-kali tanpa pemberitahuan", "banjir setinggi lutut tiap hujan",
+    "pungutan liar untuk surat pengantar", "blanko e-KTP habis", "situs pendaftaran error",
+]
+KINDS = ["RSUD", "Puskesmas", "Kelurahan", "Jalan", "Pasar", "Stasiun", "Samsat", "SDN 3"]
+SYLLABLES = ["su", "ka", "ja", "di", "ci", "pu", "tat", "ma", "ra", "wa", "ngi", "ba",
+             "ron", "te", "gal", "sa", "ri", "ko", "lo", "nu", "sen", "bo", "gor", "dang"]
+
+
+# --------------------------------------------------------------------- 1. quality
+
+
+async def quality(url: str, base: Path, labelled: Path) -> None:
+    engine = create_engine(url)
+    await upgrade(engine)
+    settings = parse({"database": {"url": url}}, base_dir=base, env={})
+    ingestor = Ingestor(session_factory(engine),
+                        Pipeline(settings, matcher=build_matcher(settings)))
+    records = load(labelled)
+    reports = to_reports(records, datetime.now(UTC))
+    results = await asyncio.gather(*(ingestor.submit([r]) for r in reports))
+    await ingestor.close()
+    await engine.dispose()
+    scores = pairwise({r["id"]: r["cluster"] for r in records},
+                      {r.external_id: res.ticket_number for r, (res,) in zip(reports, results,
+                                                                              strict=True)})
+    print(f"labelled set: {len(records)} reports, {scores.clusters} clusters")
+    print(f"  {scores.line()}")
+
+
+# ------------------------------------------------------------- 2. ingest speed
+
+
+def place_name(rng: random.Random) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+
+
+def synthetic_report(i: int, rng: random.Random, places: list[str]) -> Report:
+    text = (f"{rng.choice(PROBLEMS).capitalize()} di {rng.choice(KINDS)} "
+            f"{rng.choice(places)}, sudah {rng.randint(2, 9)} hari. Mohon segera ditangani.")
+    return Report(source="bench", channel=rng.choice(["twitter", "email", "telegram"]),
+                  external_id=f"s{i}", text=text,
+                  author=Author(handle=f"warga{rng.randint(0, 9999)}"))
+
+
+async def ingest_speed(url: str, base: Path, n: int, concurrency: int) -> None:
+    engine = create_engine(url)
+    await upgrade(engine)
+    settings = parse({"database": {"url": url}}, base_dir=base, env={})
+    ingestor = Ingestor(session_factory(engine),
+                        Pipeline(settings, matcher=build_matcher(settings)))
+    rng = random.Random(7)
+    places = [place_name(rng) for _ in range(max(50, n // 20))]
+    reports = [synthetic_report(i, rng, places) for i in range(n)]
+    await ingestor.submit([synthetic_report(-1, rng, places)])  # warm caches
+    sem = asyncio.Semaphore(concurrency)
+    folded = 0
+
+    async def one(r: Report) -> None:
+        nonlocal folded
+        async with sem:
+            (res,) = await ingestor.submit([r])
+            folded += res.match_reason == "near_duplicate"
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(r) for r in reports))
+    elapsed = time.perf_counter() - start
+    await ingestor.close()
+    await engine.dispose()
+    print(f"ingest with matching ({engine.dialect.name}): {n} reports in {elapsed:.1f}s = "
+          f"{n / elapsed:,.0f} reports/s ({folded} folded into an existing ticket)")
+
+
+# ------------------------------------------------------------ 3. latency at scale
+
+
+class Corpus:
+    """Synthetic signatures with a realistic spread of shared words."""
+
+    def __init__(self, seed: int = 11):
+        lex = default_lexicon()
+        rng = random.Random(seed)
+        words = sorted(w for w in lex.dictionary if w.isalpha() and len(w) > 3)
+        self.vocab = sorted({*rng.sample(words, 4000), *(
+            w for t in lex.replace.values() for w in t if w.isalpha())})
+        rng.shuffle(self.vocab)
+        ranks = np.arange(1, len(self.vocab) + 1)
+        self.p = (1 / ranks**1.1) / (1 / ranks**1.1).sum()
+        self.places = [place_name(rng).lower() for _ in range(30000)]
+        self.kinds = ["rs", "puskesmas", "kelurahan", "jalan", "pasar", "stasiun", "samsat"]
+        self.np_rng = np.random.default_rng(seed)
+        self.rng = rng
+
+    def doc(self) -> Doc:
+        n = int(self.rng.randint(4, 14))
+        idx = self.np_rng.choice(len(self.vocab), size=n, replace=False, p=self.p)
+        places = tuple(
+            Place(self.rng.choice(self.kinds), (self.rng.choice(self.places),))
+            for _ in range(self.rng.choice([0, 1, 1, 2]))
+        )
+        return Doc(topic=frozenset(self.vocab[i] for i in idx), names=frozenset(
+            n for p in places for n in p.name), places=places, ids=frozenset())
+
+    def retell(self, doc: Doc) -> Doc:
+        """The same problem in other words: two words dropped, two others added."""
+        topic = set(doc.topic)
+        for w in self.rng.sample(sorted(topic), min(2, max(0, len(topic) - 3))):
+            topic.discard(w)
+        topic |= set(sorted(self.doc().topic)[:2])
+        return Doc(topic=frozenset(topic), names=doc.names, places=doc.places, ids=doc.ids)
+
+
+def fill(path: Path, corpus: Corpus, start: int, count: int, now: datetime) -> list[Doc]:
+    """Insert reports start..start+count-1 (3 per ticket); returns a sample of docs."""
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=OFF")
+    sample: list[Doc] = []
+    chunk = 50_000
+    for lo in range(start, start + count, chunk):
+        hi = min(start + count, lo + chunk)
+        tickets, reports, docs, keys = [], [], [], []
+        for rid in range(lo + 1, hi + 1):
+            at = now - timedelta(minutes=(start + count - rid) * 43_200 / max(count, 1) % 43_200)
+            ts = at.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+            tid = (rid + 2) // 3
+            if rid % 3 == 1:
+                tickets.append((tid, f"SYN-{tid:09d}", "synthetic", "new", 1, "complaint", 0, 0,
+                                0.0, 3, ts, ts))
+            doc = corpus.doc()
+            if len(sample) < 2000 and corpus.rng.random() < 0.01:
+                sample.append(doc)
+            reports.append((rid, "syn", "web-form", f"r{rid}", tid, "-", "0" * 40, "complaint",
+                            0, 0, ts, "{}"))
+            row = doc_row(doc, rid)
+            docs.append((rid, row["topic"], row["names"], row["weak"], row["places"], row["ids"],
+                         ts))
+            keys += [(k, ts, rid) for k in index_keys(doc)]
+        keys.sort()
+        with con:
+            con.executemany(
+                "INSERT INTO tickets (id, number, title, state, priority, kind, confidential, "
+                "escalation_level, virality_score, report_count, created_at, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", tickets)
+            con.executemany(
+                "INSERT INTO reports (id, source, channel, external_id, ticket_id, text, "
+                "text_hash, kind, anonymous, confidential, received_at, meta) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", reports)
+            con.executemany(
+                "INSERT INTO dedup_docs (report_id, topic, names, weak, places, ids, at) "
+                "VALUES (?,?,?,?,?,?,?)", docs)
+            con.executemany("INSERT INTO dedup_keys (key, at, report_id) VALUES (?,?,?)", keys)
+    con.execute("ANALYZE")
+    con.close()
+    return sample
+
+
+async def latency(url: str, base: Path, corpus: Corpus, sample: list[Doc], queries: int,
+                  stored: int) -> None:
+    engine = create_engine(url)
+    settings = parse({"database": {"url": url}}, base_dir=base, env={})
+    matcher = build_matcher(settings)
+    assert matcher is not None
+    sessions = session_factory(engine)
+    rng = random.Random(3)
+    docs = [corpus.retell(rng.choice(sample)) if i % 2 else corpus.doc() for i in range(queries)]
+    times: list[float] = []
+    found = 0
+    async with sessions() as session:
+        for i, doc in enumerate(docs):
+            report = Report(source="q", channel="q", external_id=f"q{i}", text="-")
+            matcher._docs[id(report)] = (report, doc)  # the signature of a synthetic text
+            start = time.perf_counter()
+            match = await matcher.find(session, report, None)
+            times.append(time.perf_counter() - start)
+            found += match is not None
+        await session.rollback()
+    await engine.dispose()
+    times.sort()
+    ms = [t * 1000 for t in times]
+    print(f"match latency at {stored:,} stored reports: p50 {statistics.median(ms):.2f} ms, "
+          f"p95 {ms[int(len(ms) * 0.95)]:.2f} ms, p99 {ms[int(len(ms) * 0.99)]:.2f} ms, "
+          f"mean {statistics.fmean(ms):.2f} ms ({found}/{queries} matched an existing ticket)")
+
+
+async def scale(base: Path, sizes: list[int], queries: int) -> None:
+    path = base / "scale.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    engine = create_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+    corpus = Corpus()
+    now = datetime.now(UTC)
+    stored, sample = 0, []
+    for size in sizes:
+        start = time.perf_counter()
+        sample += fill(path, corpus, stored, size - stored, now)
+        keys = sqlite3.connect(path).execute("SELECT count(*) FROM dedup_keys").fetchone()[0]
+        print(f"filled to {size:,} reports ({keys:,} keys) in {time.perf_counter() - start:.0f}s")
+        stored = size
+        await latency(url, base, corpus, sample, queries, stored)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", help="database URL for parts 1-2 (default: a temp SQLite file)")
+    ap.add_argument("--labelled", default=str(LABELLED))
+    ap.add_argument("--ingest", type=int, default=5000)
+    ap.add_argument("--concurrency", type=int, default=200)
+    ap.add_argument("--sizes", default="100000,1000000")
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--keep", help="work in this folder and keep it")
+    args = ap.parse_args()
+    base = Path(args.keep or tempfile.mkdtemp(prefix="dedup-bench-"))
+    base.mkdir(parents=True, exist_ok=True)
+    asyncio.run(run(args, base))
+
+
+async def run(args: argparse.Namespace, base: Path) -> None:
+    url1 = args.db or f"sqlite+aiosqlite:///{base / 'quality.db'}"
+    url2 = args.db or f"sqlite+aiosqlite:///{base / 'ingest.db'}"
+    await quality(url1, base, Path(args.labelled))
+    if args.ingest:
+        await ingest_speed(url2, base, args.ingest, args.concurrency)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if sizes:
+        await scale(base, sizes, args.queries)
+
+
+if __name__ == "__main__":
+    main()
+

@@ -212,7 +212,7 @@ async def _tickets(settings: Settings, args: argparse.Namespace) -> int:
         events = (await session.execute(select(TicketEvent).where(
             TicketEvent.ticket_id == t.id).order_by(TicketEvent.id))).scalars().all()
         body = ticket_summary(t, [r.channel for r in reports])
-        body["reports"] = [{"channel": r.channel, "external_id": r.external_id,
+        body["reports"] = [{"id": r.id, "channel": r.channel, "external_id": r.external_id,
                             "text": r.text, "received_at": r.received_at.isoformat()}
                            for r in reports]
         body["events"] = [{"at": e.at.isoformat(), "actor": e.actor, "type": e.type,

@@ -86,12 +86,12 @@ class Harness:
         self.dovecot.append(self.user, list(messages), folder)
 
     async def until(self, check: Callable[[], Awaitable[bool]], within: float = 20.0,
-                    what: str = "condition") -> None:
+                    what: str = "condition", every: float = 0.05) -> None:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             if await check():
                 return
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(every)
         raise AssertionError(f"timed out waiting for {what}")
 
     async def wait_seen(self, n: int, folder: str = "INBOX", within: float = 20.0) -> None:

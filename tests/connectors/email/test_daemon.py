@@ -18,12 +18,12 @@ async def test_kill_mid_batch_restart_every_mail_exactly_once(harness: Harness, 
     harness.deliver(*(complaint(i, text=distinct_text(i) + "\n\n" + "> kutipan surat lama\n" * 300)
                       for i in range(total)))
     config = write_config(tmp_path / "config.yaml", db_url, harness.dovecot, harness.user,
-                          harness.sink, imap={"batch_size": 3})
+                          harness.sink, imap={"batch_size": 2})
     daemon = Daemon(config, tmp_path / "daemon.log").start()
     try:
         # Kill -9 once some, not all, mail is committed.
-        await harness.until(lambda: _reports_between(harness, 1, total - 1), within=30,
-                            what="first commits")
+        await harness.until(lambda: _reports_between(harness, 1, total - 1), within=60,
+                            what="first commits", every=0.005)
         daemon.kill()
         first = await harness.count(Report)
         assert 0 < first < total, daemon.output()

@@ -48,6 +48,7 @@ class EmailConnector(Connector):
             if smtp else None
         )
         self._acks: dict[str, deque[float]] = {}
+        self._ack_locks: dict[str, asyncio.Lock] = {}
         self.skipped: dict[str, int] = {}
 
     # ------------------------------------------------------------------ intake
@@ -142,18 +143,20 @@ class EmailConnector(Connector):
         """At most max_acks_per_hour per sender: counted in memory, seeded once per
         sender from the database so a restart does not reset the guard."""
         limit = self.settings.max_acks_per_hour
-        now = time.monotonic()
         key = handle.lower()
-        recent = self._acks.get(key)
-        if recent is None:
-            sent = await records.acks_sent_last_hour(self.ctx.sessions, self.name, handle)
-            recent = self._acks[key] = deque([now] * min(sent, limit))
-        while recent and now - recent[0] > 3600:
-            recent.popleft()
-        if len(recent) >= limit:
-            return False
-        recent.append(now)
-        return True
+        # The outbox sends one sender's acks (for different tickets) in parallel.
+        async with self._ack_locks.setdefault(key, asyncio.Lock()):
+            recent = self._acks.get(key)
+            if recent is None:
+                sent = await records.acks_sent_last_hour(self.ctx.sessions, self.name, handle)
+                recent = self._acks[key] = deque([time.monotonic()] * min(sent, limit))
+            now = time.monotonic()
+            while recent and now - recent[0] > 3600:
+                recent.popleft()
+            if len(recent) >= limit:
+                return False
+            recent.append(now)
+            return True
 
     def _skip(self, why: str) -> SendResult:
         self.skipped[why] = self.skipped.get(why, 0) + 1

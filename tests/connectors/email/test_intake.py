@@ -143,3 +143,54 @@ async def test_machines_and_lists_are_ticketed_but_never_answered(harness: Harne
 
 async def _count_rows(harness: Harness, n: int) -> bool:
     return len(await harness.outbox_rows()) >= n
+
+
+async def test_resolved_is_announced_other_states_are_not(harness: Harness):
+    harness.deliver(complaint(1, sender="eko@mail.example.id", subject="Got mampet"))
+    async with harness.running(harness.connector()):
+        await harness.sink.wait(1)
+        ticket = await harness.ticket_of("c1.eko@mail.example.id")
+        report = await harness.report("c1.eko@mail.example.id")
+        async with harness.sessions() as s, s.begin():
+            for to in ("in_progress", "resolved"):
+                await repo.enqueue(s, source="mail", kind="status", ticket_id=ticket.id,
+                                   reporter_id=report.reporter_id, payload={
+                                       "from": "new", "to": to, "ticket_number": ticket.number,
+                                       "report_external_ids": [report.external_id],
+                                       "channel": "email"})
+        harness.outbox.wake()
+        await harness.until(lambda: _count_rows(harness, 3), what="status rows")
+        rows = await harness.outbox_settled()
+    assert [(r.kind, r.state) for r in rows] == [
+        ("ack", "sent"), ("status", "skipped"), ("status", "sent")]
+    resolved = harness.sink.messages[1]
+    assert resolved["Subject"] == (f"[{ticket.number}] Pengaduan Anda telah selesai "
+                                   "ditangani: Got mampet")
+    assert resolved["In-Reply-To"] == "<c1.eko@mail.example.id>"
+    assert "selesai ditangani" in resolved.get_content()
+
+
+async def test_ack_rate_limit_per_sender(harness: Harness):
+    """A sender that writes again and again (an auto-responder without headers, a
+    loop) gets at most max_acks_per_hour acknowledgements; every mail is ticketed."""
+    harness.deliver(*(complaint(i, sender="loop@mail.example.id", text=f"Pesan {i} berbeda")
+                      for i in range(4)))
+    async with harness.running(harness.connector(max_acks_per_hour=2)) as conn:
+        await harness.wait_reports(4)
+        await harness.until(lambda: _count_rows(harness, 4), what="ack rows")
+        await harness.outbox_settled()
+    assert len(harness.sink.messages) == 2
+    assert conn.health()["send_skipped"] == {"ack rate limit": 2}
+
+
+async def test_unreachable_server_is_retried_not_fatal(harness: Harness):
+    from tests.connectors.email.dovecot import free_port
+
+    conn = harness.connector(imap={"port": free_port()})
+    async with harness.running(conn):
+        async def failed_twice() -> bool:
+            return conn.health()["folders"]["INBOX"]["errors"] >= 2
+        await harness.until(failed_twice, within=10, what="two failed connects")
+        health = conn.health()["folders"]["INBOX"]
+    assert health["connected"] is False
+    assert "ConnectionRefused" in health["last_error"]

@@ -78,6 +78,9 @@ class Pipeline:
             batch.ticket_ids = await repo.reserve_ids(session, Ticket, len(fresh))
             batch.report_ids = await repo.reserve_ids(session, ReportRow, len(fresh))
             batch.remaining = len(fresh)
+            prefetch = getattr(self.matcher, "prefetch", None)
+            if prefetch is not None and self.settings.dedup.enabled:
+                await prefetch(session, fresh)  # near-duplicate candidates, whole batch
         results: list[IngestResult] = []
         with session.no_autoflush:
             for report in reports:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, column, event, insert, text
+from sqlalchemy import BigInteger, bindparam, column, event, func, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,7 @@ from aggregator.dedup.keys import index_keys, query_keys
 from aggregator.dedup.similarity import Verdict, compare
 from aggregator.domain import OPEN_STATES, Report
 from aggregator.matching import Match
-from storage.models import DedupDoc, DedupKey
+from storage.models import DedupApart, DedupDoc, DedupKey, Ticket
 from storage.models import Report as ReportRow
 from storage.types import UTCDateTime, utcnow
 
@@ -58,7 +59,11 @@ class LshMatcher:
         if not keys:
             return None
         now = utcnow()
-        rows = await self._candidates(session, keys, now)
+        prefetched = session.info.get(_PREFETCH_KEY, {}).get(id(report))
+        if prefetched is not None and prefetched[0] is report:
+            rows = list(prefetched[2])
+        else:
+            rows = await self._candidates(session, keys, now)
         pending = session.info.get(_PENDING_KEY)
         if pending is not None:
             rows += pending.candidates(set(keys))
@@ -77,6 +82,47 @@ class LshMatcher:
         self._docs.pop(id(report), None)
         _pending(session).add(report_id, ticket_id, doc, index_keys(doc))
 
+    async def prefetch(self, session: AsyncSession, reports: Sequence[Report]) -> None:
+        """Candidates for a whole batch in a few statements instead of one per report
+        (optional; the pipeline calls it when present). Per key the newest PER_KEY
+        stored reports count, as in `_candidates`."""
+        cfg = self.settings
+        now = utcnow()
+        docs = {}
+        for r in reports:
+            doc = self.signature(r)
+            docs[id(r)] = (r, doc, query_keys(doc))
+        wanted = sorted({k for _, _, keys in docs.values() for k in keys})
+        by_key: dict[int, list[tuple[Any, int]]] = {}
+        since = now - timedelta(days=cfg.max_age_days)
+        for chunk in _chunks(wanted, 500):
+            result = await session.execute(
+                select(DedupKey.key, DedupKey.report_id, DedupKey.at)
+                .where(DedupKey.key.in_(chunk), DedupKey.at >= since)
+            )
+            for key, rid, at in result:
+                by_key.setdefault(key, []).append((at, rid))
+        for found in by_key.values():
+            if len(found) > PER_KEY:
+                found.sort(reverse=True)
+                del found[PER_KEY:]
+        tops: dict[int, list[int]] = {}
+        for rid_of, (_, _, keys) in docs.items():
+            hits: dict[int, int] = {}
+            for key in keys:
+                for _, rid in by_key.get(key, ()):
+                    hits[rid] = hits.get(rid, 0) + 1
+            tops[rid_of] = sorted(hits, key=lambda r: (-hits[r], -r))[: cfg.max_candidates]
+        ids = sorted({rid for top in tops.values() for rid in top})
+        rows: dict[int, Any] = {}
+        for chunk in _chunks(ids, 500):
+            result = await session.execute(_docs_sql(now, cfg), {"ids": chunk})
+            rows.update((row.report_id, row) for row in result)
+        session.info[_PREFETCH_KEY] = {
+            rid_of: (report, doc, [rows[r] for r in tops[rid_of] if r in rows])
+            for rid_of, (report, doc, _) in docs.items()
+        }
+
     # ------------------------------------------------------------------ steps
 
     def signature(self, report: Report) -> Doc:
@@ -86,7 +132,7 @@ class LshMatcher:
             return cached[1]
         doc = extract(report.text, title=report.title, author=report.author,
                       meta=report.meta, at=report.sent_at or utcnow())
-        if len(self._docs) > 64:
+        if len(self._docs) > 4096:  # entries leave in index(); this bounds the rest
             self._docs.clear()
         self._docs[id(report)] = (report, doc)
         return doc
@@ -171,6 +217,31 @@ def _candidate_sql() -> Any:
     )
 
 
+def _docs_sql(now: datetime, cfg: DedupSettings) -> Any:
+    apart = (
+        select(func.max(DedupApart.ticket_id))
+        .where(DedupApart.report_id == DedupDoc.report_id)
+        .scalar_subquery()
+    )
+    return (
+        select(DedupDoc.report_id, DedupDoc.topic, DedupDoc.names, DedupDoc.weak,
+               DedupDoc.places, DedupDoc.ids, DedupDoc.lat, DedupDoc.lon, DedupDoc.contact,
+               DedupDoc.at, ReportRow.ticket_id, apart.label("apart"))
+        .join(ReportRow, ReportRow.id == DedupDoc.report_id)
+        .join(Ticket, Ticket.id == ReportRow.ticket_id)
+        .where(
+            DedupDoc.report_id.in_(bindparam("ids", expanding=True)),
+            Ticket.merged_into_id.is_(None),
+            or_(Ticket.state.in_(_OPEN),
+                Ticket.updated_at >= now - timedelta(days=cfg.closed_window_days)),
+        )
+    )
+
+
+def _chunks(items: list[int], size: int) -> list[list[int]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
 def _rank(verdict: Verdict) -> tuple[float, float]:
     """Score (capped at 1), then the bare text similarity to break ties."""
     return verdict.score, verdict.detail.get("text", 0.0)
@@ -183,6 +254,7 @@ def _rank(verdict: Verdict) -> tuple[float, float]:
 # then `find` searches them in memory, so reports of one batch still see each other.
 
 _PENDING_KEY = "dedup_pending"
+_PREFETCH_KEY = "dedup_prefetch"
 
 
 @dataclass
@@ -233,6 +305,7 @@ def _write_pending(session: Session) -> None:
 
 def _drop_pending(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
+    session.info.pop(_PREFETCH_KEY, None)
 
 
 def doc_row(doc: Doc, report_id: int) -> dict[str, Any]:

@@ -123,13 +123,18 @@ class FolderIntake:
         )
         self.imap = FolderSession(settings.imap, folder, stop, limits,
                                   settings.max_message_bytes, settings.processed_folder)
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"imap-{folder}")
+        self.executor: ThreadPoolExecutor | None = None
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        if self.executor is None:
+            raise RuntimeError("folder intake is not running")
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     async def run(self) -> None:
         """Connect, catch up, wait for news; on connection trouble back off and retry."""
+        # One thread per folder (per run), so its IMAPClient only sees that thread.
+        self.executor = ThreadPoolExecutor(max_workers=1,
+                                           thread_name_prefix=f"imap-{self.folder}")
         delay = 1.0
         try:
             while not self.stop.is_set():
@@ -154,7 +159,9 @@ class FolderIntake:
         try:
             await self._call(self.imap.close)
         finally:
-            self.executor.shutdown(wait=False)
+            if self.executor is not None:
+                self.executor.shutdown(wait=False)
+                self.executor = None
 
     async def _session(self) -> None:
         await self.book.load()
@@ -204,15 +211,15 @@ class FolderIntake:
                 await self._call(self.imap.mark_done, [f.uid for f in fetched])
                 self.health.last_uid = last_uid
         finally:
-            if ahead is not None and not ahead.done():
+            if ahead is not None:
                 ahead.cancel()
+                ahead.add_done_callback(_consume)
         return last_uid
 
     def _fetch(self, uids: list[int]) -> asyncio.Future[tuple[list[Fetched], int]] | None:
         if not uids:
             return None
-        loop = asyncio.get_running_loop()
-        return loop.run_in_executor(self.executor, self.imap.fetch, list(uids))
+        return asyncio.ensure_future(self._call(self.imap.fetch, list(uids)))
 
     async def _commit(self, uidvalidity: int, fetched: list[Fetched], batch: list[int],
                       last_uid: int) -> None:
@@ -267,6 +274,12 @@ class FolderIntake:
     def to_report(self, mail: ParsedMail) -> Report:
         return build_report(mail, self.ctx.name, self.ctx.settings.tickets.prefix,
                             self.settings, self.folder, self.counters)
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    """Read a dropped prefetch's outcome so its error is not logged as unhandled."""
+    if not future.cancelled():
+        future.exception()
 
 
 def build_report(mail: ParsedMail, source: str, prefix: str, settings: EmailSettings,

@@ -194,3 +194,16 @@ async def test_unreachable_server_is_retried_not_fatal(harness: Harness):
         health = conn.health()["folders"]["INBOX"]
     assert health["connected"] is False
     assert "ConnectionRefused" in health["last_error"]
+
+
+async def test_the_same_connector_runs_again_after_stopping(harness: Harness):
+    """The supervisor restarts a crashed connector by calling run() again."""
+    conn = harness.connector()
+    harness.deliver(complaint(1))
+    async with harness.running(conn):
+        await harness.wait_reports(1)
+    harness.deliver(complaint(2))
+    async with harness.running(conn):
+        await harness.wait_reports(2)
+        await harness.wait_seen(2)
+    assert await harness.count(Ticket) == 2

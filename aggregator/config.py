@@ -131,7 +131,7 @@ class DedupSettings(Section):
     # Reports older than this are not candidates even on an open ticket.
     max_age_days: float = Field(30, gt=0)
     # How many stored reports (most shared keys first) are verified per new report.
-    max_candidates: int = Field(50, ge=1, le=1000)
+    max_candidates: int = Field(25, ge=1, le=1000)
 
 
 class LoggingSettings(Section):

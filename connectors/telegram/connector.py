@@ -44,6 +44,7 @@ from storage.types import utcnow
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 CURSOR_TRUST = timedelta(days=6)
 SWEEP_EVERY = 60.0
+CHATS_AT_ONCE = 16
 MAX_WEBHOOK_BODY = 1024 * 1024
 T = TypeVar("T")
 
@@ -81,6 +82,9 @@ class TelegramConnector(Connector):
             weakref.WeakValueDictionary()
         )
         self._offset: int | None = None
+        # Chats handled at once: enough to fill a group commit, few enough to leave the
+        # database pool to the ingest writer and the outbox.
+        self._workers = asyncio.Semaphore(CHATS_AT_ONCE)
         self._next_sweep = 0.0
         self._stats: dict[str, Any] = {"updates": 0, "last_update_id": None,
                                        "last_poll_at": None, "standby": False}
@@ -201,7 +205,7 @@ class TelegramConnector(Connector):
             lock = self._chat_locks.get(key)
             if lock is None:
                 lock = self._chat_locks[key] = asyncio.Lock()
-            async with lock:
+            async with lock, self._workers:
                 await self.conversation.handle(u, cursor)
 
     async def _unless_stopped(self, aw: Awaitable[T]) -> tuple[bool, T | None]:

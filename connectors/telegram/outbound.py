@@ -38,8 +38,7 @@ class Outbound:
                                              if message.recipient else None)
         if not handle or not handle.lstrip("-").isdigit():
             return SendResult(skipped=True)
-        profile = await self.store.profile(handle)
-        lang = lang_of(profile.language, self.settings.language)
+        lang = lang_of(await self.store.language(handle), self.settings.language)
         number = message.payload.get("ticket_number") or message.ticket_number or "-"
         reply_to = None
         markup = None

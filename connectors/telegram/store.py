@@ -7,6 +7,8 @@ the bot is waiting on, survey answers, attachments.
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +23,8 @@ from storage.models import Attachment, Outbox, Reporter, TelegramPending, Ticket
 from storage.models import Report as ReportRow
 from storage.types import utcnow
 
+LANGUAGE_TTL = 300.0  # seconds; another replica's /lang shows up within this
+LANGUAGE_CACHE = 20_000
 RATED_STATES = (TicketState.RESOLVED.value, TicketState.CLOSED.value)
 OPEN = frozenset(state.value for state in OPEN_STATES)
 
@@ -55,11 +59,26 @@ class TelegramStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], source: str):
         self.sessions = sessions
         self.source = source
+        # handle -> (language, read at): outgoing messages need the user's language and
+        # would otherwise cost a database round trip each.
+        self._languages: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
 
     # ---------------------------------------------------------------- the user
 
     async def profile(self, handle: str) -> Profile:
         return (await self.lookup(handle)).profile
+
+    async def language(self, handle: str) -> str | None:
+        cached = self._languages.get(handle)
+        if cached is not None and time.monotonic() - cached[1] < LANGUAGE_TTL:
+            return cached[0]
+        return (await self.lookup(handle)).profile.language
+
+    def _remember_language(self, handle: str, language: str | None) -> None:
+        self._languages[handle] = (language, time.monotonic())
+        self._languages.move_to_end(handle)
+        while len(self._languages) > LANGUAGE_CACHE:
+            self._languages.popitem(last=False)
 
     async def lookup(self, handle: str, external_id: str | None = None,
                      since: datetime | None = None) -> Lookup:
@@ -75,8 +94,10 @@ class TelegramStore:
                 )
             ).first()
             if row is None:
+                self._remember_language(handle, None)
                 return Lookup(Profile())
             profile = Profile(row.language, bool(row.banned))
+            self._remember_language(handle, row.language)
             report_id = None
             if external_id is not None:
                 report_id = (
@@ -103,6 +124,7 @@ class TelegramStore:
                 .where(Reporter.source == self.source, Reporter.handle == handle)
                 .values(language=language)
             )
+        self._remember_language(handle, language)
 
     # ---------------------------------------------------------------- reports
 

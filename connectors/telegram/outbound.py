@@ -50,6 +50,7 @@ class Outbound:
         elif message.kind == "reply":
             text = say(lang, "reply", number=number, text=message.payload.get("text", ""),
                        staff=message.payload.get("staff") or "Petugas")
+            reply_to = _latest_own(message.payload.get("report_external_ids"), handle)
         elif message.kind == "status":
             before, after = message.payload.get("from"), message.payload.get("to")
             if after in (None, "new") or (before, after) in QUIET:
@@ -102,6 +103,16 @@ class Outbound:
             i += 1
         assert last is not None
         return SendResult(external_id=message_id(chat_id, last.message_id))
+
+
+def _latest_own(external_ids: object, handle: str) -> int | None:
+    """The user's newest message on the ticket, so the answer shows under it."""
+    if isinstance(external_ids, list):
+        for ext in external_ids:
+            found = _own_message(ext, handle)
+            if found is not None:
+                return found
+    return None
 
 
 def _own_message(external_id: object, handle: str) -> int | None:

@@ -33,6 +33,7 @@ async def test_complaint_status_reply_resolution_rating(db_url, tmp_path, fake):
         assert status == 202
         (reply,) = await fake.wait_sent(ANI, "Petugas PJU akan memperbaiki")
         assert number in reply["text"] and "sari" in reply["text"]
+        assert reply["reply_parameters"]["message_id"] == complaint["message_id"]
 
         status, _ = await api.call("PATCH", f"/api/tickets/{number}", json={"state": "resolved"})
         assert status == 200

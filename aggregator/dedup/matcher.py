@@ -33,6 +33,7 @@ from storage.types import UTCDateTime, utcnow
 
 log = logging.getLogger("aggregator.dedup")
 PER_KEY = 50  # newest rows read per key
+PARSED_CACHE = 50_000
 KEY_SLOTS = 40  # keys looked up per report (20 bands + places + 9 cells + contact)
 _OPEN = [str(s) for s in OPEN_STATES]
 
@@ -48,6 +49,7 @@ class LshMatcher:
     def __init__(self, settings: DedupSettings):
         self.settings = settings
         self._docs: dict[int, tuple[Report, Doc]] = {}  # id(report) -> signature
+        self._rows: dict[int, Doc] = {}  # report id -> stored signature, parsed
 
     # ------------------------------------------------------------------ protocol
 
@@ -125,6 +127,16 @@ class LshMatcher:
 
     # ------------------------------------------------------------------ steps
 
+    def _parsed(self, row: Any) -> Doc:
+        """Stored signatures never change: parse each once (bounded cache; the same
+        open tickets' reports are candidates again and again)."""
+        doc = self._rows.get(row.report_id)
+        if doc is None:
+            if len(self._rows) >= PARSED_CACHE:
+                self._rows.pop(next(iter(self._rows)))
+            doc = self._rows[row.report_id] = doc_from_row(row)
+        return doc
+
     def signature(self, report: Report) -> Doc:
         """The report's signature, computed once for find() and index()."""
         cached = self._docs.get(id(report))
@@ -161,7 +173,7 @@ class LshMatcher:
         apart: list[tuple[int, Verdict]] = []  # (ticket split from, verdict vs the report)
         for stored in rows:
             ticket_id, apart_from = stored.ticket_id, stored.apart
-            other = stored.doc if isinstance(stored, _Indexed) else doc_from_row(stored)
+            other = stored.doc if isinstance(stored, _Indexed) else self._parsed(stored)
             verdict = compare(doc, other, self.settings)
             if not verdict.same:
                 continue

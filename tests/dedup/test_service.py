@@ -67,8 +67,8 @@ async def test_labelled_set_through_the_webhook(db_url, tmp_path):
     async with running(settings_for(db_url, tmp_path)) as svc, aiohttp.ClientSession() as http:
         url = f"{svc.web_url}/hooks/lapor"
         # In the order they were sent, a few at a time (as a portal forwards them).
-        for i in range(0, len(records), 4):
-            chunk = records[i : i + 4]
+        for i in range(0, len(records), 8):
+            chunk = records[i : i + 8]
             answers = await asyncio.gather(*(
                 post(http, url, webhook_body(r, sent[r["id"]].isoformat())) for r in chunk))
             for r, answer in zip(chunk, answers, strict=True):
@@ -138,11 +138,11 @@ async def test_merge_and_split_through_api_and_cli(db_url, tmp_path):
     res = cli("merge", got["p1"]["ticket"], got["q1"]["ticket"])
     assert res.returncode == 0, res.stderr
     assert f"merged {got['p1']['ticket']} into {got['q1']['ticket']}" in res.stdout
-    res = cli("merge", got["p1"]["ticket"], got["q1"]["ticket"])
-    assert res.returncode == 1 and "already merged" in res.stderr
     res = cli("split", str(got["p1"]["report_id"]))
     assert res.returncode == 0, res.stderr
     assert f"split from {got['q1']['ticket']} into new ticket" in res.stdout
-    shown = json.loads(cli("show", got["q1"]["ticket"]).stdout)
-    assert [e["actor"] for e in shown["events"] if e["type"] == "report_split"][-1].startswith(
-        "cli")
+    async with running(settings) as svc:
+        status, ticket = await Api(svc.web_url, await token_for(svc, "adi", "agent")).call(
+            "GET", f"/api/tickets/{got['q1']['ticket']}")
+    actors = [e["actor"] for e in ticket["events"] if e["type"] in ("merged", "report_split")]
+    assert actors[-2:] == [actors[-1]] * 2 and actors[-1].startswith("cli")

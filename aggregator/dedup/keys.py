@@ -15,6 +15,7 @@ seeds): they are stored, so changing BANDS/ROWS or the hashing needs a re-index.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Iterable
@@ -30,6 +31,7 @@ _PRIME = np.uint64(4294967291)  # largest prime below 2**32
 _rng = np.random.default_rng(20260101)
 _A = _rng.integers(1, 2**31 - 1, size=NUM_PERM, dtype=np.uint64)
 _B = _rng.integers(0, 2**31 - 1, size=NUM_PERM, dtype=np.uint64)
+_BAND_SALT = np.arange(1, BANDS + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
 GEO_CELL_DEG = 0.01
 
 
@@ -39,8 +41,17 @@ def key_of(text: str) -> int:
                           signed=True)
 
 
+@functools.lru_cache(maxsize=200_000)
 def _hash32(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big")
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: spreads the bits of each uint64 over all 64."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
 
 
 def minhash(features: Iterable[str]) -> np.ndarray | None:
@@ -56,9 +67,10 @@ def band_keys(doc: Doc) -> list[int]:
     sig = minhash(doc.features())
     if sig is None:
         return []
-    rows = sig.reshape(BANDS, ROWS)
-    return [key_of(f"b{i}:" + ":".join(str(int(v)) for v in row)) for i, row in
-            enumerate(rows)]
+    rows = sig.reshape(BANDS, ROWS)  # ROWS == 2: two 32-bit values per band
+    packed = (rows[:, 0] << np.uint64(32)) | rows[:, 1]
+    keys = _mix64(packed ^ _mix64(_BAND_SALT))
+    return [int(k) for k in keys.view(np.int64)]
 
 
 def index_keys(doc: Doc) -> list[int]:

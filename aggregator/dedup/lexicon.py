@@ -60,6 +60,15 @@ class Lexicon:
         )
 
     @functools.cached_property
+    def phrase_starts(self) -> dict[str, int]:
+        """First word of a phrase -> the longest phrase starting with it."""
+        starts: dict[str, int] = {}
+        for phrase in self.replace:
+            if len(phrase) > 1:
+                starts[phrase[0]] = max(starts.get(phrase[0], 1), len(phrase))
+        return starts
+
+    @functools.cached_property
     def _canonical(self) -> frozenset[str]:
         words: set[str] = set()
         for variant, canonical in self.replace.items():

@@ -17,7 +17,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from aggregator.dedup.lexicon import Lexicon, Phrase, default_lexicon
+from aggregator.dedup.lexicon import Lexicon, default_lexicon
 from aggregator.dedup.weights import is_english
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
@@ -117,18 +117,28 @@ def _replace(words: list[_Word], lex: Lexicon) -> list[_Word]:
 
 def _replace_pass(words: list[_Word], lex: Lexicon, *, repair: bool) -> list[_Word]:
     out: list[_Word] = []
-    i = 0
-    while i < len(words):
-        for n in range(min(lex.max_phrase, len(words) - i), 0, -1):
-            key: Phrase = tuple(w[0] for w in words[i : i + n])
-            if n == 1 and repair and not words[i][1]:
-                key = (_repair(key[0], lex),)  # a capitalised word is a name: keep it
-            target = lex.replace.get(key) if (repair or n > 1) else None
-            if target is not None or n == 1:
-                _, cased, orig = words[i]
-                out += [(t, cased, orig) for t in (target if target is not None else key)]
+    starts, table = lex.phrase_starts, lex.replace
+    i, count = 0, len(words)
+    while i < count:
+        word, cased, orig = words[i]
+        longest = min(starts.get(word, 1), count - i)
+        for n in range(longest, 1, -1):  # phrases, longest first
+            target = table.get(tuple(w[0] for w in words[i : i + n]))
+            if target is not None:
+                out += [(t, cased, orig) for t in target]
                 i += n
                 break
+        else:
+            if repair:
+                if not cased:
+                    word = _repair_cached(word, lex)  # a capitalised word is a name
+                target = table.get((word,))
+                if target is not None:
+                    out += [(t, cased, orig) for t in target]
+                    i += 1
+                    continue
+            out.append((word, cased, orig))
+            i += 1
     return out
 
 
@@ -162,10 +172,6 @@ def _repair_cached(word: str, lex: Lexicon) -> str:
             lex.dictionary:
         return word[:-2]  # dilaporin -> dilapor
     return word
-
-
-def _repair(word: str, lex: Lexicon) -> str:
-    return _repair_cached(word, lex)
 
 
 @functools.cache

@@ -17,7 +17,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, column, event, func, insert, or_, select, text
+from sqlalchemy import (
+    BigInteger,
+    bindparam,
+    column,
+    event,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -99,7 +110,8 @@ class LshMatcher:
         since = now - timedelta(days=cfg.max_age_days)
         for chunk in _chunks(wanted, 500):
             result = await session.execute(
-                select(DedupKey.key, DedupKey.report_id, DedupKey.at)
+                # `at` only orders rows here: read it raw, no datetime conversion.
+                select(DedupKey.key, DedupKey.report_id, literal_column("dedup_keys.at"))
                 .where(DedupKey.key.in_(chunk), DedupKey.at >= since)
             )
             for key, rid, at in result:

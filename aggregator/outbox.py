@@ -77,6 +77,8 @@ class OutboxSender:
 
     async def _loop(self) -> None:
         while True:
+            # Clear before the round: a wake-up that arrives during it starts the next.
+            self._wake.clear()
             try:
                 worked = await self.run_once()
             except asyncio.CancelledError:
@@ -86,7 +88,6 @@ class OutboxSender:
                 worked = 0
             if worked:
                 continue
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             except TimeoutError:

@@ -34,6 +34,7 @@ class Service:
         self.settings = settings
         self.engine = create_engine(settings.database.url, echo=settings.database.echo)
         self.sessions = session_factory(self.engine)
+        self.read_sessions = session_factory(self.engine, read_only=True)
         self.pipeline = Pipeline(settings, matcher=_build_matcher(settings))
         self.ingestor = Ingestor(self.sessions, self.pipeline, on_commit=self.outbox_wake)
         self.connectors: dict[str, Connector] = {}

@@ -63,8 +63,20 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers take a plain (deferred) BEGIN: in WAL mode they never wait for writers.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+READ_ONLY = "aggregator_read_only"
+
+
+def session_factory(
+    engine: AsyncEngine, *, read_only: bool = False
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions for work that writes (the default) or only reads.
+
+    On SQLite a writing session takes the write lock when it begins; a read-only one
+    does not, so dashboards and status queries never queue behind ingest."""
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    return async_sessionmaker(bind, expire_on_commit=False)

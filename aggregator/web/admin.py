@@ -25,7 +25,7 @@ async def healthz(request: web.Request) -> web.Response:
 @routes.get("/api/users")
 async def list_users(request: web.Request) -> web.Response:
     await require(request, Role.ADMIN)
-    async with request.app[SERVICE].sessions() as session:
+    async with request.app[SERVICE].read_sessions() as session:
         users = (await session.execute(select(User).order_by(User.name))).scalars().all()
     return web.json_response({"users": [
         {"name": u.name, "role": u.role, "disabled": u.disabled, "created_at": iso(u.created_at)}

@@ -99,7 +99,7 @@ async def list_tickets(request: web.Request) -> web.Response:
             literal(esc), literal(prio), literal(due, UTCDateTime), literal(tid)))
     stmt = stmt.order_by(*key).limit(limit + 1)
     service = request.app[SERVICE]
-    async with service.sessions() as session:
+    async with service.read_sessions() as session:
         tickets = list((await session.execute(stmt)).scalars())
         more = len(tickets) > limit
         tickets = tickets[:limit]
@@ -172,7 +172,7 @@ def report_json(report: ReportRow, reporter: Reporter | None, principal: Princip
 async def get_ticket(request: web.Request) -> web.Response:
     principal = await require(request)
     service = request.app[SERVICE]
-    async with service.sessions() as session:
+    async with service.read_sessions() as session:
         ticket = await _ticket(session, request.match_info["number"])
         rows = (await session.execute(
             select(ReportRow, Reporter)

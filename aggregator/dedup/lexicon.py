@@ -27,6 +27,7 @@ class Lexicon:
     area_types: frozenset[str] = frozenset()
     broad_types: frozenset[str] = frozenset()
     locatives: frozenset[str] = frozenset()
+    events: frozenset[str] = frozenset()
     qualifiers: frozenset[str] = frozenset()
     honorifics: frozenset[str] = frozenset()
     known: frozenset[str] = frozenset()
@@ -127,6 +128,7 @@ def parse(text: str, dictionary: frozenset[str] = frozenset()) -> Lexicon:
         area_types=words("area_types"),
         broad_types=words("broad_types"),
         locatives=words("locatives"),
+        events=words("events"),
         qualifiers=words("qualifiers"),
         honorifics=frozenset(w.rstrip(".") for w in words("honorifics")),
         known=words("known"),

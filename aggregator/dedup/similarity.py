@@ -28,6 +28,7 @@ FUZZY_MIN_LEN = 5
 FUZZY_MAX_DIST = 0.15  # normalised edit distance for a typo ("antiran" ~ "antrian")
 LATE_PENALTY = 0.1
 WEAK_NAME_PENALTY = 0.2
+EVENT_THRESHOLD = 0.1
 
 
 class Thresholds(Protocol):
@@ -76,10 +77,14 @@ def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
         bar, detail["link"] = (cfg.threshold + cfg.place_threshold) / 2, "same names"
     else:
         bar = cfg.threshold
+    hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
+    if linked and hours <= cfg.time_window_hours and _shared_event(new, old):
+        # A flood, a fire, a fallen tree at one place within days is one incident,
+        # however differently it is told.
+        bar, detail["link"] = min(bar, EVENT_THRESHOLD), "same event, same place"
     if not linked and (_unplaced_name(new, old) or _unplaced_name(old, new)):
         bar += WEAK_NAME_PENALTY
         detail["weak_names"] = True
-    hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
     if hours > cfg.time_window_hours:
         bar += LATE_PENALTY
     bonus = 0.1 if linked or same_sender else 0.05 if names == "same" else 0.0
@@ -153,6 +158,11 @@ def names_agree(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     """One name is the start of the other: "sutomo" ~ "sutomo surabaya";
     "ahmad yani" ~ "a yani"; a typo in a long word is forgiven."""
     return all(_word_eq(x, y) for x, y in zip(a, b, strict=False))
+
+
+def _shared_event(a: Doc, b: Doc) -> bool:
+    events = default_lexicon().events
+    return bool(a.topic & b.topic & events)
 
 
 def _unplaced_name(a: Doc, b: Doc) -> bool:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aggregator.config import Settings
@@ -100,6 +101,19 @@ class Harness:
             flags = await asyncio.to_thread(self.dovecot.flags, self.user, folder)
             return sum(b"\\Seen" in f for f in flags.values()) >= n
         await self.until(check, within, f"{n} mails flagged \\Seen")
+
+    async def peek_reports(self) -> int:
+        """Report count without taking SQLite's write lock (our sessions BEGIN
+        IMMEDIATE even to read, so a reader waits out a busy writer): a plain WAL
+        reader sees each commit as it lands, which a mid-batch kill needs."""
+        url = make_url(self.settings.database.url)
+        if url.get_backend_name() != "sqlite":
+            return await self.count(Report)
+
+        def read() -> int:
+            with closing(sqlite3.connect(url.database or "", timeout=10)) as conn:
+                return int(conn.execute("SELECT count(*) FROM reports").fetchone()[0])
+        return await asyncio.to_thread(read)
 
     async def count(self, model: Any, *where: Any) -> int:
         async with self.sessions() as s:

@@ -22,8 +22,12 @@ async def test_kill_mid_batch_restart_every_mail_exactly_once(harness: Harness, 
     daemon = Daemon(config, tmp_path / "daemon.log").start()
     try:
         # Kill -9 once some, not all, mail is committed.
-        await harness.until(lambda: _reports_between(harness, 1, total - 1), within=60,
-                            what="first commits", every=0.005)
+        try:
+            await harness.until(lambda: _reports_between(harness, 1, total - 1), within=60,
+                                what="first commits", every=0.005)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; {await harness.count(Report)} reports; daemon: "
+                                 f"{daemon.output()}") from None
         daemon.kill()
         first = await harness.count(Report)
         assert 0 < first < total, daemon.output()
@@ -61,7 +65,7 @@ async def _sent_except(harness: Harness, orphans: set[int]) -> bool:
 
 
 async def _reports_between(harness: Harness, low: int, high: int) -> bool:
-    return low <= await harness.count(Report) <= high
+    return low <= await harness.peek_reports() <= high
 
 
 def bar_mailbox() -> tuple[list[bytes], dict[str, int]]:

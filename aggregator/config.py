@@ -23,7 +23,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from pydantic.functional_validators import AfterValidator
+from pydantic.functional_validators import AfterValidator, BeforeValidator
 from sqlalchemy.engine import make_url
 
 DEFAULT_PATH = "config.yaml"
@@ -53,6 +53,23 @@ def _resolve_path(value: Path, info: ValidationInfo) -> Path:
 
 # A filesystem path; relative ones resolve against the config file's folder.
 ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+def _optional(value: object) -> object:
+    return None if value == "" else value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+# The same, where an empty value (an unset `${VAR:-}`) means "none".
+OptionalHttpUrl = Annotated[HttpUrl | None, BeforeValidator(_optional)]
+# The base URL of an API (paths are appended), without a trailing slash.
+BaseUrl = Annotated[HttpUrl, AfterValidator(lambda v: v.rstrip("/"))]
 
 
 class DatabaseSettings(Section):

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from aggregator.config import ConnectorSettings, Section
+from aggregator.config import BaseUrl, ConnectorSettings, OptionalHttpUrl, Section
 
 
 class UserRateLimit(Section):
@@ -25,12 +25,12 @@ class TelegramSettings(ConnectorSettings):
     type: Literal["telegram"] = "telegram"
     token: SecretStr = Field(min_length=1)
     # Passed to python-telegram-bot as `{api_base_url}/bot` (and `/file/bot` for files).
-    api_base_url: str = "https://api.telegram.org"
+    api_base_url: BaseUrl = "https://api.telegram.org"
     mode: Literal["polling", "webhook"] = "polling"
     # Webhook mode: Telegram sends it as X-Telegram-Bot-Api-Secret-Token.
     webhook_secret: SecretStr | None = None
     # Webhook mode: the public URL Telegram posts to. Default: web.public_url + path.
-    webhook_url: str | None = None
+    webhook_url: OptionalHttpUrl = None
     # Webhook mode: our route (default /hooks/{connector name}).
     webhook_path: str | None = None
     # Long-poll length of one getUpdates call, and a pause between calls.
@@ -52,15 +52,6 @@ class TelegramSettings(ConnectorSettings):
     banned_users: tuple[str, ...] = ()
     # Ask for an IKM rating (1-4) when a ticket is resolved.
     survey: bool = True
-
-    @field_validator("api_base_url", "webhook_url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
 
     @field_validator("webhook_path")
     @classmethod

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from aggregator.config import ConnectorSettings, Section
+from aggregator.config import BaseUrl, ConnectorSettings, Section
 from aggregator.domain import TicketState
 
 DEFAULT_API = "https://api.twitter.com"
@@ -85,7 +85,7 @@ class TwitterSettings(ConnectorSettings):
     # Add `-is:retweet` to the query so X does not bill us for retweets we drop anyway.
     search_excludes_retweets: bool = True
     poll_interval: float = Field(60, gt=0)
-    api_base_url: str = DEFAULT_API
+    api_base_url: BaseUrl = DEFAULT_API
     max_results: int = Field(100, ge=5, le=100)
     # Pages fetched per timeline per poll, ingested together oldest first (so replies
     # find their roots); the rest follows on the next poll. 10 pages of 100 cover the
@@ -118,13 +118,6 @@ class TwitterSettings(ConnectorSettings):
     @classmethod
     def _fill_budgets(cls, value: dict[str, Budget]) -> dict[str, Budget]:
         return {**_default_budgets(), **value}
-
-    @field_validator("api_base_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
     @field_validator("username")
     @classmethod

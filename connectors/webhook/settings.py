@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from aggregator.config import ConnectorSettings, Section
+from aggregator.config import ConnectorSettings, OptionalHttpUrl, Section
 
 MIN_SECRET = 16
 
@@ -41,7 +41,7 @@ class WebhookSettings(ConnectorSettings):
     max_body_bytes: int = Field(1024 * 1024, gt=0, le=64 * 1024 * 1024)
     rate_limit: RateLimit = RateLimit()
     # Where staff replies and state changes are POSTed back (LAPOR-style follow-up).
-    callback_url: str | None = None
+    callback_url: OptionalHttpUrl = None
     # Key that signs callbacks; defaults to `secret`.
     callback_secret: SecretStr | None = None
     callback_timeout: float = Field(10.0, gt=0, le=300)
@@ -58,15 +58,6 @@ class WebhookSettings(ConnectorSettings):
             if not isinstance(one, str) or len(one) < MIN_SECRET:
                 raise ValueError(f"must be a string of at least {MIN_SECRET} characters "
                                  "(use a long random value, e.g. `openssl rand -hex 32`)")
-        return value
-
-    @field_validator("callback_url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
         return value
 
     @field_validator("path")

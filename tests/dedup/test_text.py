@@ -1,0 +1,86 @@
+"""Normalisation and verdicts on single pairs (pure; no database)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from aggregator.config import DedupSettings
+from aggregator.dedup.features import Place, extract
+from aggregator.dedup.normalize import tokenize
+from aggregator.dedup.similarity import compare
+from aggregator.domain import Author
+
+CFG = DedupSettings()
+
+
+def words(text: str) -> list[str]:
+    return [t.text for t in tokenize(text)]
+
+
+def same(a: str, b: str, meta_a: dict | None = None, meta_b: dict | None = None) -> bool:
+    return compare(extract(a, meta=meta_a), extract(b, meta=meta_b), CFG).same
+
+
+def test_informal_indonesian_is_normalised():
+    assert words("@pemkot antrian lamaaa bgt yg udh 3 jam, gak dpt nomor https://t.co/x "
+                 "#RSUDSoetomo 😡") == [
+        "antri", "lama", "banget", "yang", "sudah", "3", "jam", "tidak", "dapat", "nomor",
+        "rs", "soetomo"]
+    assert words("org2 nunggu berjam-jam") == ["orang", "tunggu", "berjam"]
+    assert words("air ga ngalir") == ["air", "rusak"]  # slang inside a phrase
+    assert words("Rumah Sakit Umum") == ["rs", "umum"]
+
+
+def test_places_and_names():
+    doc = extract("Antrean di RSUD Dr. Soetomo Surabaya kacau, petugas di Kecamatan "
+                  "Ciputat juga.")
+    assert Place("rs", ("sutomo", "surabaya")) in doc.places  # old spelling folded
+    assert Place("kecamatan", ("ciputat",)) in doc.places
+    lower = extract("antrian rsud soetomo kacau bgt")
+    assert Place("rs", ("sutomo",)) in lower.places
+    # A lower-case name made only of ordinary words cannot be told from the sentence.
+    assert not extract("jalan berlubang parah").places
+
+
+def test_paraphrase_tweet_and_letter_are_one_problem():
+    tweet = "mesin antrian rsud soetomo mati lg, udh 4 jam nunggu blm dipanggil2 🙄"
+    letter = ("Yth. Bapak/Ibu,\nSejak pagi mesin antrean elektronik di RSUD Dr. Soetomo "
+              "Surabaya tidak berfungsi sehingga pasien tidak mendapat nomor antrean dan "
+              "menunggu berjam-jam.\nHormat saya,\nDewi Kusumawati")
+    assert same(tweet, letter)
+    english = ("The queue machine at RSUD Dr Soetomo hospital is broken, patients waiting "
+               "for hours with no queue numbers")
+    assert same(english, letter)
+
+
+def test_hard_negatives_stay_apart():
+    # Same hospital, different problem.
+    assert not same("Mesin antrian RSUD Dr. Soetomo rusak, pasien menumpuk di lobi",
+                    "Toilet RSUD Dr. Soetomo kotor dan bau, air tidak mengalir")
+    # Same problem, different hospital (the names share a word).
+    assert not same("Pendaftaran di RSUD Pasar Minggu lama sekali, loket cuma dua",
+                    "Pendaftaran di RSUD Pasar Rebo lama sekali, loket cuma dua")
+    # Same problem, different area, lower case.
+    assert not same("listrik di ciputat mati lagi dari pagi",
+                    "listrik di pamulang mati lagi dari pagi")
+    # Same text, two people's own cases.
+    assert not same("Kartu BPJS saya no 0001234567891 nonaktif padahal iuran sudah dibayar",
+                    "Kartu BPJS saya no 0009876543210 nonaktif padahal iuran sudah dibayar")
+    # Far apart on the map.
+    flood = "Banjir setinggi lutut merendam jalan"
+    assert not same(flood, flood, {"lat": -6.2, "lon": 106.8}, {"lat": -7.25, "lon": 112.75})
+    assert same(flood, flood, {"lat": -6.2, "lon": 106.8}, {"lat": -6.201, "lon": 106.8})
+
+
+def test_links_lower_the_bar():
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    flood_a = extract("Perumahan Villa Nusa Indah banjir setinggi dada, butuh perahu karet",
+                      at=now)
+    flood_b = extract("Kami masih terjebak di Perumahan Villa Nusa Indah, air masuk rumah, "
+                      "banjir makin tinggi", at=now + timedelta(hours=3))
+    assert compare(flood_b, flood_a, CFG).same  # one incident at one place
+    sender = Author(handle="budi@warga.id", email="budi@warga.id")
+    a = extract("Lampu jalan depan rumah saya mati sudah seminggu", author=sender)
+    b = extract("Pak, lampu penerangan jalan di depan rumah masih padam", author=sender)
+    verdict = compare(b, a, CFG)
+    assert verdict.same and verdict.detail["link"] == "same sender"

@@ -48,7 +48,8 @@ class EmailConnector(Connector):
             if smtp else None
         )
         self._acks: dict[str, deque[float]] = {}
-        self._ack_locks: dict[str, asyncio.Lock] = {}
+        self._acks_before: dict[str, int] | None = None
+        self._acks_lock = asyncio.Lock()
         self.skipped: dict[str, int] = {}
 
     # ------------------------------------------------------------------ intake
@@ -140,23 +141,26 @@ class EmailConnector(Connector):
         return await records.thread_info(self.ctx.sessions, self.name, number, ids)
 
     async def _ack_allowed(self, handle: str) -> bool:
-        """At most max_acks_per_hour per sender: counted in memory, seeded once per
-        sender from the database so a restart does not reset the guard."""
+        """At most max_acks_per_hour per sender, counted in memory; the last hour's
+        counts are read from the database once, so a restart keeps the guard."""
         limit = self.settings.max_acks_per_hour
         key = handle.lower()
-        # The outbox sends one sender's acks (for different tickets) in parallel.
-        async with self._ack_locks.setdefault(key, asyncio.Lock()):
-            recent = self._acks.get(key)
-            if recent is None:
-                sent = await records.acks_sent_last_hour(self.ctx.sessions, self.name, handle)
-                recent = self._acks[key] = deque([time.monotonic()] * min(sent, limit))
-            now = time.monotonic()
-            while recent and now - recent[0] > 3600:
-                recent.popleft()
-            if len(recent) >= limit:
-                return False
-            recent.append(now)
-            return True
+        if self._acks_before is None:
+            async with self._acks_lock:
+                if self._acks_before is None:
+                    self._acks_before = await records.acks_sent_last_hour(
+                        self.ctx.sessions, self.name)
+        recent = self._acks.get(key)
+        if recent is None:
+            seeded = min(self._acks_before.get(key, 0), limit)
+            recent = self._acks[key] = deque([time.monotonic()] * seeded)
+        now = time.monotonic()
+        while recent and now - recent[0] > 3600:
+            recent.popleft()
+        if len(recent) >= limit:
+            return False
+        recent.append(now)
+        return True
 
     def _skip(self, why: str) -> SendResult:
         self.skipped[why] = self.skipped.get(why, 0) + 1

@@ -118,16 +118,18 @@ async def thread_info(
 
 
 async def acks_sent_last_hour(
-    sessions: async_sessionmaker[AsyncSession], source: str, handle: str | None
-) -> int:
-    if not handle:
-        return 0
+    sessions: async_sessionmaker[AsyncSession], source: str
+) -> dict[str, int]:
+    """Acknowledgements sent per recipient handle in the last hour, in one query:
+    read once at start so a restart does not reset the per-sender guard."""
     since = utcnow() - timedelta(hours=1)
     async with sessions() as session:
-        return int((await session.execute(
-            select(func.count()).select_from(Outbox)
+        rows = await session.execute(
+            select(Reporter.handle, func.count())
+            .select_from(Outbox)
             .join(Reporter, Reporter.id == Outbox.reporter_id)
             .where(Outbox.source == source, Outbox.kind == "ack",
-                   Outbox.state == "sent", Outbox.sent_at >= since,
-                   Reporter.source == source, Reporter.handle == handle)
-        )).scalar_one())
+                   Outbox.state == "sent", Outbox.sent_at >= since)
+            .group_by(Reporter.handle)
+        )
+        return {str(handle).lower(): int(n) for handle, n in rows}

@@ -8,6 +8,7 @@ answered: that was decided at parse time (Report.ack) and is checked again here.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections import deque
@@ -169,8 +170,6 @@ class EmailConnector(Connector):
 
 def _strip_tags(subject: str, number: str | None) -> str:
     """The citizen's subject without our tag and reply prefixes (we add our own)."""
-    import re
-
     s = subject or ""
     if number:
         s = s.replace(f"[{number}]", " ")

@@ -54,7 +54,7 @@ class FolderSession:
         """Log in and select the folder; returns its UIDVALIDITY."""
         self.close()
         s = self.settings
-        context = ssl.create_default_context() if s.security != "plain" else None
+        context = s.ssl_context() if s.security != "plain" else None
         client = IMAPClient(s.host, port=s.effective_port, ssl=s.security == "tls",
                             ssl_context=context, timeout=s.timeout)
         try:

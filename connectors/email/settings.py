@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from aggregator.config import ConnectorSettings, Section
+from aggregator.config import ConfigPath, ConnectorSettings, Section
 
 Security = Literal["tls", "starttls", "plain"]
 
 
-class ImapSettings(Section):
+class TlsMixin(Section):
+    # Verify the server certificate (against ca_file if given, else the system CAs).
+    verify_tls: bool = True
+    ca_file: ConfigPath | None = None
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        if not self.verify_tls:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+
+class ImapSettings(TlsMixin):
     host: str
     port: int | None = Field(None, ge=1, le=65535)  # default: 993 for tls, else 143
     security: Security = "tls"
@@ -31,7 +45,7 @@ class ImapSettings(Section):
         return self.port or (993 if self.security == "tls" else 143)
 
 
-class SmtpSettings(Section):
+class SmtpSettings(TlsMixin):
     host: str
     port: int | None = Field(None, ge=1, le=65535)  # default: 465 tls, 587 starttls, 25
     security: Security = "starttls"

@@ -8,7 +8,6 @@ connecting per message would cost more than the message.
 from __future__ import annotations
 
 import asyncio
-import ssl
 from email.message import Message
 from email.policy import compat32
 
@@ -64,7 +63,7 @@ class SmtpSender:
 
     async def _connect(self) -> aiosmtplib.SMTP:
         s = self.settings
-        context = ssl.create_default_context() if s.security != "plain" else None
+        context = s.ssl_context() if s.security != "plain" else None
         client = aiosmtplib.SMTP(
             hostname=s.host, port=s.effective_port, use_tls=s.security == "tls",
             start_tls=True if s.security == "starttls" else False,

@@ -126,3 +126,22 @@ def test_composed_mail_threads_and_marks_itself_automatic():
     assert msg["In-Reply-To"] == "<c1@x.id>" and msg["Auto-Submitted"] == "auto-replied"
     body = msg.get_payload(decode=True).decode()
     assert "Dear Budi" in body and "https://aduan.example.id/status/ADU-2026-000001" in body
+
+
+def test_config_errors_name_the_key():
+    from pathlib import Path
+
+    from aggregator.config import ConfigError, parse
+
+    with pytest.raises(ConfigError) as err:
+        parse({"connectors": {"surel": {
+            "type": "email",
+            "imap": {"host": "imap.example.id", "username": "u", "password": "p",
+                     "security": "ssl", "folders": []},
+            "smtp": {"host": "smtp.example.id", "from_address": "not-an-address"},
+            "processed_folder": "INBOX",
+        }}}, base_dir=Path("."), env={})
+    text = str(err.value)
+    assert "connectors.surel.imap.security" in text
+    assert "connectors.surel.imap.folders" in text
+    assert "connectors.surel.smtp.from_address" in text

@@ -21,6 +21,8 @@ from connectors.email.textual import clean, decode_bytes, one_line, repair_surro
 _ID_TOKEN = re.compile(r"<([^<>\s]{1,998})>")
 MAX_ID = 500
 RAW_MAX = 64_000
+_LOOSE_ADDR = re.compile(
+    r"(?<![\w.+'-])[\w.+'-]{1,64}@[\w-]{1,63}(\.[\w-]{1,63}){1,3}(?![\w.-])")
 _HEADERS = policy.default.header_factory
 
 
@@ -106,8 +108,11 @@ def address(msg: Message, name: str) -> tuple[str | None, str | None]:
     except Exception:  # noqa: BLE001
         display, addr = "", ""
     addr = addr.strip().lower()
-    if not re.fullmatch(r"[^@\s<>,;]{1,200}@[^@\s<>,;]{1,200}", addr):
-        m = re.search(r"[\w.+'-]{1,64}@[\w-]{1,63}(\.[\w-]{1,63})+", value)
+    if not re.fullmatch(r"[^@\s<>,;]{1,64}@[^@\s<>,;]{1,255}", addr):
+        # The header registry "repairs" some broken forms into odd quoted ones;
+        # the raw value usually still holds a plain address.
+        raw = _raw_decoded(raw_header(msg, name)[:4000])
+        m = _LOOSE_ADDR.search(raw) or _LOOSE_ADDR.search(value)
         addr = m.group(0).lower() if m else ""
     display = one_line(display, 200) or None
     return display, (addr or None)

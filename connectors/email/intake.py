@@ -314,7 +314,8 @@ def build_report(mail: ParsedMail, source: str, prefix: str, settings: EmailSett
     return Report(
         source=source, channel=CHANNEL, external_id=mail.external_id, text=text,
         author=Author(handle=mail.sender, name=mail.sender_name, email=mail.sender),
-        title=mail.subject or None, body=mail.body if mail.body != text else None,
+        title=mail.subject or None,
+        body=mail.body if mail.body and mail.body != text else None,
         sent_at=mail.sent_at, reply_to=mail.reply_to_ids,
         ticket_ref=ticket_ref(mail.subject, prefix), ack=mail.no_ack_reason is None,
         meta=meta,

@@ -65,6 +65,17 @@ def test_headers_rfc2047_threading_and_tags():
     assert encoded.sender_name == "André" and encoded.subject == "Jalan rusak 😛"
 
 
+@pytest.mark.parametrize("value, expected", [
+    (b"Budi <budi@mail.example.id>", "budi@mail.example.id"),
+    (b"Budi budi@mail.example.id (Budi)", "budi@mail.example.id"),
+    (b'"Santoso, Budi" <Budi@Mail.Example.ID>', "budi@mail.example.id"),
+    (b"x <" + b"a" * 300 + b"@example.id>", None),  # never a truncated stranger
+    (b"undisclosed-recipients:;", None),
+])
+def test_sender_address(value, expected):
+    assert parse_mail(b"From: " + value + b"\r\n\r\nhi").sender == expected
+
+
 def test_synthetic_id_is_stable_across_line_endings():
     lf = b"From: a@x.id\nSubject: s\n\nbody\n"
     assert parse_mail(lf).external_id == parse_mail(lf.replace(b"\n", b"\r\n")).external_id

@@ -3,6 +3,7 @@ aiosmtpd sink per test."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -20,6 +21,16 @@ def dovecot() -> Iterator[Dovecot]:
     if reason:
         pytest.skip(reason)
     server = Dovecot().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot_tls() -> Iterator[Dovecot]:
+    reason = available() or (None if shutil.which("openssl") else "openssl is missing")
+    if reason:
+        pytest.skip(reason)
+    server = Dovecot(users=10, tls=True).start()
     yield server
     server.stop()
 

@@ -46,9 +46,11 @@ def free_port() -> int:
 class Dovecot:
     """One Dovecot process with many users; each test takes a fresh user (mailbox)."""
 
-    def __init__(self, users: int = 200):
+    def __init__(self, users: int = 200, tls: bool = False):
         self.users = users
+        self.tls = tls  # STARTTLS on `port`, implicit TLS on `tls_port`
         self.port = free_port()
+        self.tls_port = free_port() if tls else 0
         self.host = "127.0.0.1"
         self.dir = Path(tempfile.mkdtemp(prefix="dc", dir="/tmp"))
         self._proc: subprocess.Popen[bytes] | None = None
@@ -65,6 +67,11 @@ class Dovecot:
             f"u{i}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{mail}/u{i}" for i in range(self.users)
         ]
         (self.dir / "passwd").write_text("\n".join(lines) + "\n")
+        ssl = "ssl = no"
+        if self.tls:
+            self._make_cert()
+            ssl = (f"ssl = yes\nssl_cert = <{self.dir}/cert.pem\n"
+                   f"ssl_key = <{self.dir}/key.pem")
         conf = self.dir / "dovecot.conf"
         conf.write_text(f"""
 protocols = imap
@@ -73,7 +80,7 @@ base_dir = {self.dir}/run
 state_dir = {self.dir}/state
 log_path = {self.dir}/dovecot.log
 info_log_path = {self.dir}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:~/Maildir
@@ -98,7 +105,8 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {self.tls_port}
   }}
 }}
 service anvil {{
@@ -124,6 +132,20 @@ protocol imap {{
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"dovecot did not listen on {self.port}: {self.log()}")
+
+    @property
+    def cert(self) -> Path:
+        """The self-signed certificate (for 127.0.0.1): a test's ca_file."""
+        return self.dir / "cert.pem"
+
+    def _make_cert(self) -> None:
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+             "-keyout", str(self.dir / "key.pem"), "-out", str(self.cert)],
+            check=True, capture_output=True,
+        )
+        os.chmod(self.dir / "key.pem", 0o644)
 
     def log(self) -> str:
         path = self.dir / "dovecot.log"

@@ -67,8 +67,8 @@ async def test_hostile_corpus_is_ingested_without_losing_any(harness: Harness):
 async def test_poison_report_is_quarantined_and_others_go_through(harness: Harness):
     """A report the database refuses (here: a Message-ID longer than the column on
     PostgreSQL, forced through a subclass hook) fails alone."""
-    harness.deliver(*(complaint(i) for i in range(5)))
-    conn = harness.connector(imap={"batch_size": 10})
+    harness.deliver(*(complaint(i) for i in range(3)))
+    conn = harness.connector(imap={"batch_size": 10, "idle": False})  # polling
     original = conn.folders[0].to_report
 
     def poisoned(mail):
@@ -79,7 +79,10 @@ async def test_poison_report_is_quarantined_and_others_go_through(harness: Harne
 
     conn.folders[0].to_report = poisoned
     async with harness.running(conn):
+        await harness.wait_seen(3)
+        harness.deliver(complaint(3), complaint(4))  # found by the next poll
         await harness.wait_seen(5)
+        assert conn.health()["folders"]["INBOX"]["idle"] is False
     reports = {r.external_id: r for r in await harness.reports()}
     assert len(reports) == 5
     assert reports["c2.warga2@mail.example.id"].meta.get("quarantined") is True

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from storage import repo
 from storage.models import Report, Ticket
 from tests.connectors.email.harness import Harness
@@ -207,3 +209,25 @@ async def test_the_same_connector_runs_again_after_stopping(harness: Harness):
         await harness.wait_reports(2)
         await harness.wait_seen(2)
     assert await harness.count(Ticket) == 2
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+async def test_tls_and_starttls(security, harness: Harness, dovecot_tls):
+    """Real TLS against a server certificate checked through ca_file."""
+    harness.dovecot, harness.user = dovecot_tls, dovecot_tls.new_user()
+    harness.deliver(complaint(1))
+    port = dovecot_tls.tls_port if security == "tls" else dovecot_tls.port
+    conn = harness.connector(imap={"security": security, "port": port,
+                                   "ca_file": str(dovecot_tls.cert)})
+    async with harness.running(conn):
+        await harness.wait_reports(1)
+        await harness.sink.wait(1)
+    # Without the CA the certificate is refused: no mail is read.
+    harness.deliver(complaint(2))
+    conn = harness.connector(imap={"security": security, "port": port})
+    async with harness.running(conn):
+        async def refused() -> bool:
+            return conn.health()["folders"]["INBOX"]["errors"] >= 1
+        await harness.until(refused, what="certificate refusal")
+        assert "CERTIFICATE_VERIFY_FAILED" in conn.health()["folders"]["INBOX"]["last_error"]
+    assert await harness.count(Report) == 1

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aggregator import backoff
@@ -56,6 +56,8 @@ class OutboxSender:
         # Claimed rows whose round has not finished: released on stop, so a graceful
         # restart does not leave them leased (undeliverable) for `lease` seconds.
         self._inflight: set[int] = set()
+        self._finished: list[dict[str, Any]] = []  # delivered, not yet recorded
+        self._writer: asyncio.Task[None] | None = None
         self.sent = 0
         self.failed = 0
 
@@ -71,6 +73,7 @@ class OutboxSender:
         self._task.cancel()
         await asyncio.wait([self._task], timeout=grace)
         self._task = None
+        await self._flush_done()  # what was delivered is recorded before release
         if self._inflight:
             await self._release(sorted(self._inflight))
             self._inflight.clear()
@@ -105,6 +108,7 @@ class OutboxSender:
         self._inflight |= ids
         # One recipient's messages go in order; different recipients in parallel.
         await asyncio.gather(*(self._deliver_in_order(msgs) for msgs in groups.values()))
+        await self._flush_done()
         self._inflight -= ids  # not in `finally`: a cancelled round is released by stop()
         return len(claimed)
 
@@ -179,16 +183,28 @@ class OutboxSender:
         return True
 
     async def _done(self, msg: OutboundMessage, result: SendResult) -> None:
-        async with self.sessions() as session, session.begin():
-            await session.execute(
-                update(Outbox).where(Outbox.id == msg.id).values(
-                    state="skipped" if result.skipped else "sent",
-                    sent_at=utcnow(), external_id=result.external_id,
-                    attempts=Outbox.attempts + 1, claimed_until=None, last_error=None,
-                )
-            )
+        """Record a delivery. Outcomes are written in groups (one transaction for all
+        that finished meanwhile), not one transaction per message."""
+        self._finished.append({
+            "oid": msg.id, "state": "skipped" if result.skipped else "sent",
+            "sent_at": utcnow(), "external_id": result.external_id,
+        })
         if not result.skipped:
             self.sent += 1
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_finished())
+
+    async def _write_finished(self) -> None:
+        while self._finished:
+            rows, self._finished = self._finished, []
+            async with self.sessions() as session, session.begin():
+                await session.execute(_MARK_DONE, rows)
+
+    async def _flush_done(self) -> None:
+        if self._writer is not None:
+            await asyncio.shield(self._writer)
+        if self._finished:  # appended after the writer's last look
+            await self._write_finished()
 
     async def _later(self, msg: OutboundMessage, seconds: float) -> None:
         async with self.sessions() as session, session.begin():
@@ -228,6 +244,19 @@ class OutboxSender:
                     await repo.add_event(session, row.ticket_id, "system", "delivery_failed",
                                          {"outbox_id": msg.id, "kind": msg.kind,
                                           "channel": msg.source, "error": error[:500]})
+
+
+_table = Outbox.__table__
+# Core (not ORM) so that a list of parameter sets runs as one executemany.
+_MARK_DONE = (
+    update(_table)
+    .where(_table.c.id == bindparam("oid"))
+    .values(
+        state=bindparam("state"), sent_at=bindparam("sent_at"),
+        external_id=bindparam("external_id"), attempts=_table.c.attempts + 1,
+        claimed_until=None, last_error=None,
+    )
+)
 
 
 def pending_counts_query() -> Any:

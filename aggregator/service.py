@@ -22,7 +22,7 @@ from aggregator.outbox import OutboxSender
 from aggregator.pipeline import Pipeline
 from aggregator.plugins import connector_type
 from aggregator.supervisor import Supervisor
-from storage.db import create_engine, session_factory
+from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrate import current_revision, upgrade
 from storage.models import Ticket
 
@@ -34,7 +34,11 @@ class Service:
         self.settings = settings
         self.engine = create_engine(settings.database.url, echo=settings.database.echo)
         self.sessions = session_factory(self.engine)
-        self.read_sessions = session_factory(self.engine, read_only=True)
+        self.read_engine = (
+            create_engine(settings.database.url, read_only=True)
+            if is_sqlite(settings.database.url) else self.engine
+        )
+        self.read_sessions = session_factory(self.read_engine, read_only=True)
         self.pipeline = Pipeline(settings, matcher=_build_matcher(settings))
         self.ingestor = Ingestor(self.sessions, self.pipeline, on_commit=self.outbox_wake)
         self.connectors: dict[str, Connector] = {}
@@ -86,6 +90,7 @@ class Service:
         await self.ingestor.close()
         await self.outbox.stop()
         await self.engine.dispose()
+        await self.read_engine.dispose()
         log.info("service stopped")
 
     async def ticket_extras(self, session: AsyncSession, ticket: Ticket) -> dict[str, Any]:

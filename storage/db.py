@@ -24,11 +24,23 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, echo: bool = False, **kwargs: Any) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, read_only: bool = False, **kwargs: Any
+) -> AsyncEngine:
+    """An engine for `url`. On SQLite a writing engine holds ONE connection: SQLite
+    has one writer at a time anyway, and queueing for the pool hands the lock over at
+    once, where writers racing on `busy_timeout` sleep in steps of up to 100 ms.
+    A `read_only` engine (deferred BEGIN, several connections) serves queries."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if read_only:
+            kwargs.setdefault("execution_options", {})[READ_ONLY] = True
+        else:
+            kwargs.setdefault("pool_size", 1)
+            kwargs.setdefault("max_overflow", 0)
+            kwargs.setdefault("pool_timeout", 60)
         engine = create_async_engine(url, echo=echo, **kwargs)
         _sqlite_setup(engine)
         return engine
@@ -77,6 +89,6 @@ def session_factory(
     """Sessions for work that writes (the default) or only reads.
 
     On SQLite a writing session takes the write lock when it begins; a read-only one
-    does not, so dashboards and status queries never queue behind ingest."""
+    does not (give it a `read_only` engine), so queries never queue behind ingest."""
     bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
     return async_sessionmaker(bind, expire_on_commit=False)

@@ -47,6 +47,7 @@ class Batch:
     ticket_ids: list[int] = field(default_factory=list)  # reserved primary keys
     report_ids: list[int] = field(default_factory=list)
     new_tickets: dict[str, Ticket] = field(default_factory=dict)  # by number
+    new_by_id: dict[int, Ticket] = field(default_factory=dict)
     in_batch: dict[tuple[str, str], Ticket] = field(default_factory=dict)  # report key
     reports: list[dict[str, Any]] = field(default_factory=list)  # rows not yet written
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -243,8 +244,6 @@ class Pipeline:
                             "reason": reason},
             })
         if self.matcher is not None and self.settings.dedup.enabled:
-            # The matcher's index refers to stored rows: write what is pending first.
-            await self._write(session, batch)
             await self.matcher.index(session, report, row_id, ticket.id)
         for hook in self.hooks:
             await hook.after_report(session, ticket, report, row_id, created)
@@ -274,20 +273,26 @@ class Pipeline:
         if reporter_id is not None:
             tid = batch.repeats.get((reporter_id, digest))
             if tid is not None:
-                ticket = await repo.resolve_ticket(session, await session.get(Ticket, tid))
+                ticket = await self._ticket(session, batch, tid)
                 if ticket is not None:
                     return ticket, "same_reporter", {}
         if self.matcher is not None and self.settings.dedup.enabled:
-            await self._write(session, batch)  # let the matcher see this batch's reports
+            # The matcher sees this batch's earlier reports through its own index
+            # (it writes that at commit, after the reports).
             match = await self.matcher.find(session, report, reporter_id)
             if match is not None:
-                ticket = await repo.resolve_ticket(
-                    session, await session.get(Ticket, match.ticket_id)
-                )
+                ticket = await self._ticket(session, batch, match.ticket_id)
                 if ticket is not None:
                     return ticket, "near_duplicate", {"score": round(match.score, 4),
                                                       **match.detail}
         return None, "new", {}
+
+    async def _ticket(self, session: AsyncSession, batch: Batch, ticket_id: int) -> Ticket | None:
+        """A ticket by id, including one this batch created and has not written yet."""
+        created = batch.new_by_id.get(ticket_id)
+        if created is not None:
+            return created
+        return await repo.resolve_ticket(session, await session.get(Ticket, ticket_id))
 
     async def _reply_target(self, session: AsyncSession, report: Report) -> Ticket | None:
         refs = list(dict.fromkeys(report.reply_to))[-50:]
@@ -338,6 +343,7 @@ class Pipeline:
         )
         session.add(ticket)
         batch.new_tickets[number] = ticket
+        batch.new_by_id[ticket.id] = ticket
         return ticket
 
 

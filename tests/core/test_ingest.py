@@ -113,3 +113,24 @@ async def test_a_poison_report_fails_alone(sessions, settings):
     failures = [o for o in outcomes if isinstance(o, BaseException)]
     assert len(failures) == 1 and outcomes[2] is failures[0]
     assert await count(sessions, ReportRow) == 5
+
+
+async def test_reports_in_one_batch_see_each_other(sessions, settings):
+    """A repeat, a reply and a ticket reference to a report in the same transaction
+    land on the ticket that report opened moments before."""
+    ing = Ingestor(sessions, Pipeline(settings))
+    first, repeat, reply = await ing.submit([
+        complaint(1),
+        complaint(1, external_id="r-1-again"),
+        complaint(2, text="Sudah dua hari belum ada jawaban", reply_to=("r-1",)),
+    ])
+    (ref,) = await ing.submit([complaint(3, text="sama", ticket_ref=first.ticket_number)])
+    await ing.close()
+    assert first.created_ticket
+    assert (repeat.match_reason, repeat.ticket_number) == ("same_reporter", first.ticket_number)
+    assert (reply.match_reason, reply.ticket_number) == ("reply", first.ticket_number)
+    assert ref.ticket_number == first.ticket_number
+    async with sessions() as s:
+        t = (await s.execute(select(Ticket).where(Ticket.number == first.ticket_number))
+             ).scalar_one()
+    assert t.report_count == 4

@@ -43,7 +43,7 @@ from storage.models import Report as ReportRow
 from storage.types import UTCDateTime, utcnow
 
 log = logging.getLogger("aggregator.dedup")
-PER_KEY = 50  # newest rows read per key
+PER_KEY = 20  # newest rows read per key
 PARSED_CACHE = 50_000
 KEY_SLOTS = 40  # keys looked up per report (20 bands + places + 9 cells + contact)
 _OPEN = [str(s) for s in OPEN_STATES]

@@ -213,11 +213,22 @@ def _overlap(a: frozenset[str], b: frozenset[str]) -> bool:
 
 
 def _fuzzy_pairs(a: frozenset[str], b: frozenset[str]) -> list[tuple[str, str]]:
+    """Typo pairs between two word sets; words are bucketed by first letter, which a
+    typo keeps, so most pairs are never compared."""
+    by_first: dict[str, list[str]] = {}
+    for y in b:
+        if len(y) >= FUZZY_MIN_LEN and not y.isdigit():
+            by_first.setdefault(y[0], []).append(y)
+    if not by_first:
+        return []
     used: set[str] = set()
     pairs = []
     for x in a:
-        for y in b:
-            if y not in used and _typo(x, y):
+        if len(x) < FUZZY_MIN_LEN or x.isdigit():
+            continue
+        for y in by_first.get(x[0], ()):
+            if y not in used and abs(len(x) - len(y)) <= 2 \
+                    and Levenshtein.normalized_distance(x, y) <= FUZZY_MAX_DIST:
                 used.add(y)
                 pairs.append((x, y))
                 break

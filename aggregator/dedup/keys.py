@@ -73,8 +73,9 @@ def band_keys(doc: Doc) -> list[int]:
     return [int(k) for k in keys.view(np.int64)]
 
 
+@functools.lru_cache(maxsize=4096)  # a report's keys are needed by prefetch, find, index
 def index_keys(doc: Doc) -> list[int]:
-    """The keys stored for a report."""
+    """The keys stored for a report (do not modify the returned list)."""
     keys = band_keys(doc)
     keys += [key_of(f"p:{p.key()}") for p in doc.places if len(p.name[0]) > 1]
     if doc.lat is not None and doc.lon is not None:
@@ -86,7 +87,7 @@ def index_keys(doc: Doc) -> list[int]:
 
 def query_keys(doc: Doc) -> list[int]:
     """The keys to look up for a new report: as stored, plus the neighbouring cells."""
-    keys = index_keys(doc)
+    keys = list(index_keys(doc))
     if doc.lat is not None and doc.lon is not None:
         y, x = _cell(doc.lat, doc.lon)
         keys += [key_of(f"g:{(y + dy, x + dx)}") for dy in (-1, 0, 1) for dx in (-1, 0, 1)

@@ -293,12 +293,17 @@ class _Indexed:
 @dataclass
 class _Pending:
     items: list[_Indexed] = field(default_factory=list)
+    by_key: dict[int, list[_Indexed]] = field(default_factory=dict)
 
     def add(self, report_id: int, ticket_id: int, doc: Doc, keys: list[int]) -> None:
-        self.items.append(_Indexed(report_id, ticket_id, doc, frozenset(keys)))
+        item = _Indexed(report_id, ticket_id, doc, frozenset(keys))
+        self.items.append(item)
+        for key in item.keys:
+            self.by_key.setdefault(key, []).append(item)
 
     def candidates(self, keys: set[int]) -> list[_Indexed]:
-        return [item for item in self.items if not keys.isdisjoint(item.keys)]
+        found = {id(i): i for k in keys for i in self.by_key.get(k, ())}
+        return list(found.values())
 
     def write(self, session: Session) -> None:
         if not self.items:
@@ -310,6 +315,7 @@ class _Pending:
         if rows:
             session.execute(insert(DedupKey), rows)
         self.items.clear()
+        self.by_key.clear()
 
 
 def _pending(session: AsyncSession) -> _Pending:

@@ -58,6 +58,7 @@ class OutboxSender:
         self._inflight: set[int] = set()
         self._finished: list[dict[str, Any]] = []  # delivered, not yet recorded
         self._writer: asyncio.Task[None] | None = None
+        self._stopping = False
         self.sent = 0
         self.failed = 0
 
@@ -65,13 +66,20 @@ class OutboxSender:
         self._wake.set()
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._loop(), name="outbox-sender")
 
     async def stop(self, grace: float = 5.0) -> None:
         if self._task is None:
             return
-        self._task.cancel()
+        # Let the round in progress finish (a cancelled transaction can hold the
+        # SQLite write lock); cancel only what outlasts the grace period.
+        self._stopping = True
+        self._wake.set()
         await asyncio.wait([self._task], timeout=grace)
+        if not self._task.done():
+            self._task.cancel()
+            await asyncio.wait([self._task], timeout=grace)
         self._task = None
         await self._flush_done()  # what was delivered is recorded before release
         if self._inflight:
@@ -79,7 +87,7 @@ class OutboxSender:
             self._inflight.clear()
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             # Clear before the round: a wake-up that arrives during it starts the next.
             self._wake.clear()
             try:
@@ -258,8 +266,3 @@ _MARK_DONE = (
     )
 )
 
-
-def pending_counts_query() -> Any:
-    from sqlalchemy import func
-
-    return select(Outbox.state, func.count()).group_by(Outbox.state)

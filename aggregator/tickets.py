@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -134,7 +134,7 @@ async def apply_patch(
         old = Priority(ticket.priority)
         if old != prio:
             ticket.priority = int(prio)
-            ticket.sla_due_at = ticket.created_at + _hours(sla_hours(settings, prio))
+            ticket.sla_due_at = ticket.created_at + timedelta(hours=sla_hours(settings, prio))
             ticket.updated_at = utcnow()
             await repo.add_event(session, ticket.id, actor, "priority_changed",
                                  {"from": old.name.lower(), "to": prio.name.lower()})
@@ -160,12 +160,6 @@ async def add_reply(session: AsyncSession, ticket: Ticket, text: Any, actor: str
     if ticket.state == TicketState.NEW:
         await change_state(session, ticket, TicketState.IN_PROGRESS, actor, "staff replied")
     return queued
-
-
-def _hours(hours: float) -> Any:
-    from datetime import timedelta
-
-    return timedelta(hours=hours)
 
 
 def ticket_summary(ticket: Ticket, channels: Sequence[str]) -> dict[str, Any]:

@@ -120,7 +120,7 @@ class Pipeline:
     ) -> dict[tuple[str, str], IngestResult]:
         found: dict[tuple[str, str], IngestResult] = {}
         for source, ids in _by_source((r.source, r.external_id) for r in reports).items():
-            for chunk in _chunks(ids, 400):
+            for chunk in repo.chunks(ids, 400):
                 rows = await session.execute(
                     select(ReportRow.external_id, ReportRow.id, Ticket.id, Ticket.number)
                     .join(Ticket, Ticket.id == ReportRow.ticket_id)
@@ -150,7 +150,7 @@ class Pipeline:
             repo.insert_ignore(session, Reporter, ["source", "handle"]), list(rows.values())
         )
         for source, handles in _by_source(rows).items():
-            for chunk in _chunks(handles, 400):
+            for chunk in repo.chunks(handles, 400):
                 found = await session.execute(
                     select(Reporter.handle, Reporter.id).where(
                         Reporter.source == source, Reporter.handle.in_(chunk)
@@ -175,7 +175,7 @@ class Pipeline:
         for rid, digest in pairs:
             by_reporter.setdefault(rid, []).append(digest)
         ids = list(by_reporter)
-        for chunk in _chunks(ids, 400):
+        for chunk in repo.chunks(ids, 400):
             rows = await session.execute(
                 select(ReportRow.reporter_id, ReportRow.text_hash, ReportRow.ticket_id)
                 .join(Ticket, Ticket.id == ReportRow.ticket_id)
@@ -386,7 +386,3 @@ def _by_source(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     for source, key in dict.fromkeys(keys):
         out.setdefault(source, []).append(key)
     return out
-
-
-def _chunks(items: list[Any], size: int) -> list[list[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -18,6 +18,11 @@ from storage.models import ConnectorState, Outbox, Reporter, Ticket, TicketCount
 from storage.types import utcnow
 
 
+def chunks(items: Sequence[Any], size: int = 400) -> list[list[Any]]:
+    """Split an IN-list: databases cap bound parameters per statement."""
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
 def insert_ignore(session: AsyncSession, model: Any, index_elements: Sequence[str]) -> Any:
     """`INSERT ... ON CONFLICT DO NOTHING` for whichever database we are on."""
     dialect = session.bind.dialect.name

@@ -38,6 +38,7 @@ from aggregator.dedup.keys import index_keys, query_keys
 from aggregator.dedup.similarity import Verdict, compare
 from aggregator.domain import OPEN_STATES, Report
 from aggregator.matching import Match
+from storage import repo
 from storage.models import DedupApart, DedupDoc, DedupKey, Ticket
 from storage.models import Report as ReportRow
 from storage.types import UTCDateTime, utcnow
@@ -108,7 +109,7 @@ class LshMatcher:
         wanted = sorted({k for _, _, keys in docs.values() for k in keys})
         by_key: dict[int, list[tuple[Any, int]]] = {}
         since = now - timedelta(days=cfg.max_age_days)
-        for chunk in _chunks(wanted, 500):
+        for chunk in repo.chunks(wanted, 500):
             result = await session.execute(
                 # `at` only orders rows here: read it raw, no datetime conversion.
                 select(DedupKey.key, DedupKey.report_id, literal_column("dedup_keys.at"))
@@ -129,7 +130,7 @@ class LshMatcher:
             tops[rid_of] = sorted(hits, key=lambda r: (-hits[r], -r))[: cfg.max_candidates]
         ids = sorted({rid for top in tops.values() for rid in top})
         rows: dict[int, Any] = {}
-        for chunk in _chunks(ids, 500):
+        for chunk in repo.chunks(ids, 500):
             result = await session.execute(_docs_sql(now, cfg), {"ids": chunk})
             rows.update((row.report_id, row) for row in result)
         session.info[_PREFETCH_KEY] = {
@@ -260,10 +261,6 @@ def _docs_sql(now: datetime, cfg: DedupSettings) -> Any:
                 Ticket.updated_at >= now - timedelta(days=cfg.closed_window_days)),
         )
     )
-
-
-def _chunks(items: list[int], size: int) -> list[list[int]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _rank(verdict: Verdict) -> tuple[float, float]:

@@ -13,7 +13,6 @@ happened; a restart replays exactly those (ingest is idempotent on Message-ID).
 from __future__ import annotations
 
 import asyncio
-import random
 import threading
 import time
 from collections import OrderedDict
@@ -22,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from aggregator import backoff
 from aggregator.connector import ConnectorContext
 from aggregator.domain import Author, Report
 from aggregator.ingest import IngestClosed
@@ -135,7 +135,7 @@ class FolderIntake:
         # One thread per folder (per run), so its IMAPClient only sees that thread.
         self.executor = ThreadPoolExecutor(max_workers=1,
                                            thread_name_prefix=f"imap-{self.folder}")
-        delay = 1.0
+        failures = 0
         try:
             while not self.stop.is_set():
                 try:
@@ -144,12 +144,13 @@ class FolderIntake:
                     self.health.connected = False
                     self.health.errors += 1
                     self.health.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                    failures += 1
+                    wait = backoff.delay(failures, base=1.0, cap=300.0)
                     self.log.warning("imap %s: %s; retrying in %.0f s",
-                                     self.folder, self.health.last_error, delay)
-                    await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-                    delay = min(delay * 2, 300.0)
+                                     self.folder, self.health.last_error, wait)
+                    await asyncio.sleep(wait)
                     continue
-                delay = 1.0
+                failures = 0
         finally:
             self.health.connected = False
             self.stop.set()

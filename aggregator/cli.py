@@ -15,7 +15,8 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from aggregator import __version__, logs
+from aggregator import __version__
+from aggregator.runtime import logs
 from aggregator.config import ConfigError, Settings, config_path, load
 
 log = logging.getLogger("aggregator.cli")
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(settings: Settings) -> int:
-    from aggregator.service import Service, run_forever
+    from aggregator.runtime.service import Service, run_forever
 
     async def _main() -> None:
         stop = asyncio.Event()
@@ -182,7 +183,7 @@ async def _tickets(settings: Settings, args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from aggregator.domain import OPEN_STATES
-    from aggregator.tickets import ticket_summary
+    from aggregator.tickets.actions import ticket_summary
     from storage.models import Report, Ticket, TicketEvent
 
     async def _list(session: Any) -> int:

@@ -208,7 +208,7 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> Settings:
 
 
 def parse(raw: dict[str, Any], *, base_dir: Path, env: Mapping[str, str]) -> Settings:
-    from aggregator.plugins import PluginError, connector_type  # late: imports connectors
+    from aggregator.intake.plugins import PluginError, connector_type  # late: imports connectors
 
     missing: list[tuple[tuple[str, ...], str]] = []
     data = _substitute(raw, (), env, missing)

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aggregator.tickets import iso
+from aggregator.tickets.actions import iso
 from storage.models import EngagementSample, Ticket
 
 

@@ -39,8 +39,8 @@ from aggregator.dedup.keys import index_keys
 from aggregator.dedup.lexicon import default_lexicon
 from aggregator.dedup.matcher import doc_row
 from aggregator.domain import Author, Report
-from aggregator.ingest import Ingestor
-from aggregator.pipeline import Pipeline
+from aggregator.intake.ingest import Ingestor
+from aggregator.intake.pipeline import Pipeline
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 

@@ -30,7 +30,7 @@ os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 from sqlalchemy import func, select, text  # noqa: E402
 
 from aggregator.config import parse  # noqa: E402
-from aggregator.service import Service  # noqa: E402
+from aggregator.runtime.service import Service  # noqa: E402
 from storage.db import create_engine  # noqa: E402
 from storage.models import Report  # noqa: E402
 from tests.connectors.email.dovecot import PASSWORD, Dovecot, available  # noqa: E402

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from aggregator.config import parse
 from aggregator.domain import Author, Report
-from aggregator.ingest import Ingestor
-from aggregator.pipeline import Pipeline
+from aggregator.intake.ingest import Ingestor
+from aggregator.intake.pipeline import Pipeline
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 
@@ -50,7 +50,7 @@ async def main() -> None:
     await upgrade(engine)
     matcher = None
     if args.dedup:
-        from aggregator.service import _build_matcher
+        from aggregator.runtime.service import _build_matcher
 
         matcher = _build_matcher(settings)
     ing = Ingestor(session_factory(engine), Pipeline(settings, matcher=matcher))

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 
 from aggregator.config import parse  # noqa: E402
-from aggregator.service import Service  # noqa: E402
+from aggregator.runtime.service import Service  # noqa: E402
 from storage.models import Report  # noqa: E402
 from tests.connectors.telegram.fake_bot_api import FakeBotAPI  # noqa: E402
 

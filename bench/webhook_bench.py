@@ -155,7 +155,7 @@ async def service_target(args: argparse.Namespace, tmp: Path, dedup: bool) -> di
     from sqlalchemy import func, select
 
     from aggregator.config import parse
-    from aggregator.service import Service
+    from aggregator.runtime.service import Service
     from storage.models import Report
 
     url = args.db or f"sqlite+aiosqlite:///{tmp / f'bench-{dedup}.db'}"

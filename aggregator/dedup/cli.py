@@ -34,7 +34,7 @@ def _actor() -> str:
 async def _merge(settings: Settings, args: argparse.Namespace) -> int:
     from aggregator.cli import _with_session
     from aggregator.dedup.merge import merge_tickets
-    from aggregator.tickets import ActionError
+    from aggregator.tickets.actions import ActionError
 
     async def _do(session: Any) -> int:
         try:
@@ -52,7 +52,7 @@ async def _merge(settings: Settings, args: argparse.Namespace) -> int:
 async def _split(settings: Settings, args: argparse.Namespace) -> int:
     from aggregator.cli import _with_session
     from aggregator.dedup.merge import split_report
-    from aggregator.tickets import ActionError
+    from aggregator.tickets.actions import ActionError
 
     async def _do(session: Any) -> int:
         try:

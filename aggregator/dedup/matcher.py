@@ -37,7 +37,7 @@ from aggregator.dedup.features import Doc, Place, extract
 from aggregator.dedup.keys import index_keys, query_keys
 from aggregator.dedup.similarity import Verdict, compare
 from aggregator.domain import OPEN_STATES, Report
-from aggregator.matching import Match
+from aggregator.intake.matching import Match
 from storage import repo
 from storage.models import DedupApart, DedupDoc, DedupKey, Ticket
 from storage.models import Report as ReportRow

@@ -19,8 +19,8 @@ from aggregator.dedup.features import extract
 from aggregator.dedup.keys import index_keys
 from aggregator.dedup.matcher import doc_row
 from aggregator.domain import OPEN_STATES, Author, Report, TicketState
-from aggregator.pipeline import make_title
-from aggregator.tickets import ActionError
+from aggregator.intake.pipeline import make_title
+from aggregator.tickets.actions import ActionError
 from storage import repo
 from storage.models import DedupApart, DedupDoc, DedupKey, Outbox, Reporter, Ticket
 from storage.models import Report as ReportRow

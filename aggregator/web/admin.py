@@ -6,7 +6,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from aggregator.domain import Role
-from aggregator.tickets import iso
+from aggregator.tickets.actions import iso
 from aggregator.web.auth import require
 from aggregator.web.errors import ApiError, read_json
 from aggregator.web.keys import SERVICE

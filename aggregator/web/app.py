@@ -11,7 +11,7 @@ from aggregator.web.errors import json_errors
 from aggregator.web.keys import SERVICE
 
 if TYPE_CHECKING:
-    from aggregator.service import Service
+    from aggregator.runtime.service import Service
 
 
 def build_app(service: Service) -> web.Application:

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from aggregator.tickets import ActionError
+from aggregator.tickets.actions import ActionError
 
 log = logging.getLogger("aggregator.web")
 

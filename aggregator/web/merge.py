@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.dedup.merge import merge_tickets, split_report
 from aggregator.domain import Role
-from aggregator.tickets import ticket_summary
+from aggregator.tickets.actions import ticket_summary
 from aggregator.web.auth import actor, require
 from aggregator.web.errors import ApiError, read_json
 from aggregator.web.keys import SERVICE

@@ -12,7 +12,7 @@ from sqlalchemy import func, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.domain import OPEN_STATES, Role, TicketState
-from aggregator.tickets import add_reply, apply_patch, iso, ticket_summary
+from aggregator.tickets.actions import add_reply, apply_patch, iso, ticket_summary
 from aggregator.web.auth import actor, require
 from aggregator.web.errors import ApiError, read_json
 from aggregator.web.keys import SERVICE

@@ -15,7 +15,7 @@ from collections import deque
 from typing import Any, ClassVar
 
 from aggregator.config import ConnectorSettings
-from aggregator.connector import Connector, ConnectorContext
+from aggregator.intake.port import Connector, ConnectorContext
 from aggregator.domain import OutboundMessage, SendResult
 from connectors.email import records
 from connectors.email.compose import Composer

@@ -32,7 +32,7 @@ from telegram import Bot, Update
 from telegram.error import Conflict, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
 
-from aggregator.connector import Connector, ConnectorContext
+from aggregator.intake.port import Connector, ConnectorContext
 from aggregator.domain import OutboundMessage, SendResult
 from connectors.telegram.api import retry_seconds
 from connectors.telegram.conversation import Conversation

@@ -19,7 +19,7 @@ from typing import Any
 
 from telegram import Bot
 
-from aggregator.connector import ConnectorContext
+from aggregator.intake.port import ConnectorContext
 from aggregator.domain import Author, IngestResult, Report
 from connectors.telegram import media as files
 from connectors.telegram.parse import Inbound, Media

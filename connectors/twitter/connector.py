@@ -17,7 +17,7 @@ from typing import Any
 from tweepy.asynchronous import AsyncClient
 from tweepy.errors import Forbidden
 
-from aggregator.connector import Connector, ConnectorContext
+from aggregator.intake.port import Connector, ConnectorContext
 from aggregator.domain import IngestResult, OutboundMessage, Report, SendResult
 from connectors.twitter import compose, engagement
 from connectors.twitter.parse import (

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import aiohttp
 from tweepy.errors import TooManyRequests, TwitterServerError
 
-from aggregator import backoff
+from aggregator.runtime import backoff
 from connectors.twitter.settings import ENDPOINTS, Budget, TwitterSettings
 
 T = TypeVar("T")

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from aggregator.connector import Connector, ConnectorContext
+from aggregator.intake.port import Connector, ConnectorContext
 from aggregator.domain import OutboundMessage, SendResult
 from connectors.webhook import callback, status
 from connectors.webhook.intake import Intake

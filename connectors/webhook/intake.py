@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from aggregator.connector import ConnectorContext
+from aggregator.intake.port import ConnectorContext
 from connectors.webhook import schema, signing, status
 from connectors.webhook.ratelimit import RateLimiter, retry_after_header
 from connectors.webhook.settings import WebhookSettings

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 
 from aggregator.config import Settings, parse
-from aggregator.service import Service
+from aggregator.runtime.service import Service
 from storage.accounts import add_user, create_token
 
 

@@ -7,8 +7,8 @@ import json
 import yaml
 
 from aggregator.domain import Author, Report
-from aggregator.ingest import Ingestor
-from aggregator.pipeline import Pipeline
+from aggregator.intake.ingest import Ingestor
+from aggregator.intake.pipeline import Pipeline
 from tests.core.helpers import cli_async
 
 

@@ -8,8 +8,8 @@ import random
 from sqlalchemy import func, select
 
 from aggregator.domain import Author, Report
-from aggregator.ingest import Ingestor
-from aggregator.pipeline import Pipeline
+from aggregator.intake.ingest import Ingestor
+from aggregator.intake.pipeline import Pipeline
 from storage.db import create_engine, session_factory
 from storage.models import ConnectorState, Outbox, Ticket, TicketEvent
 from storage.models import Report as ReportRow

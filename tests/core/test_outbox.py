@@ -8,12 +8,12 @@ import logging
 from sqlalchemy import select
 
 from aggregator.config import ConnectorSettings
-from aggregator.connector import Connector, ConnectorContext
+from aggregator.intake.port import Connector, ConnectorContext
 from aggregator.domain import Author, OutboundMessage, Report, SendResult
-from aggregator.ingest import Ingestor
-from aggregator.outbox import OutboxSender
-from aggregator.pipeline import Pipeline
-from aggregator.tickets import add_reply
+from aggregator.intake.ingest import Ingestor
+from aggregator.delivery.outbox import OutboxSender
+from aggregator.intake.pipeline import Pipeline
+from aggregator.tickets.actions import add_reply
 from storage.models import Outbox, Ticket, TicketEvent
 
 

@@ -7,10 +7,10 @@ import itertools
 
 from sqlalchemy import func, select
 
-from aggregator.connector import Connector
+from aggregator.intake.port import Connector
 from aggregator.domain import Author, Report
-from aggregator.plugins import register
-from aggregator.service import Service
+from aggregator.intake.plugins import register
+from aggregator.runtime.service import Service
 from storage.models import Report as ReportRow
 from tests.core.helpers import Api, service_settings
 

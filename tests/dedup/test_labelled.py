@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from aggregator.dedup import build_matcher
 from aggregator.dedup.evaluate import load, pairwise, to_reports
-from aggregator.ingest import Ingestor
-from aggregator.pipeline import Pipeline
+from aggregator.intake.ingest import Ingestor
+from aggregator.intake.pipeline import Pipeline
 from storage.models import Report as ReportRow
 from storage.models import Ticket, TicketEvent
 from storage.types import utcnow

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from aggregator.dedup import build_matcher
 from aggregator.dedup.merge import merge_tickets, split_report
 from aggregator.domain import Author, Report
-from aggregator.ingest import Ingestor
-from aggregator.pipeline import Pipeline
-from aggregator.tickets import ActionError
+from aggregator.intake.ingest import Ingestor
+from aggregator.intake.pipeline import Pipeline
+from aggregator.tickets.actions import ActionError
 from storage.models import DedupApart, Outbox, Ticket, TicketEvent
 from storage.models import Report as ReportRow
 

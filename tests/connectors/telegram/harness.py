@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from aggregator.config import Settings, parse
-from aggregator.service import Service
+from aggregator.runtime.service import Service
 from tests.connectors.telegram.fake_bot_api import FakeBotAPI
 
 NAME = "tg"

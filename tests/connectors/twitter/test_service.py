@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aggregator.config import parse
-from aggregator.service import Service
+from aggregator.runtime.service import Service
 from storage.accounts import add_user, create_token
 from storage.models import Outbox
 from tests.connectors.twitter.fake_x import FakeX

@@ -15,7 +15,7 @@ import aiohttp
 import yaml
 from sqlalchemy import select
 
-from aggregator.service import Service
+from aggregator.runtime.service import Service
 from storage.accounts import add_user, create_token
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade

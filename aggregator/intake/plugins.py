@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from aggregator.connector import Connector
+    from aggregator.intake.port import Connector
 
 GROUP = "aggregator.connectors"
 

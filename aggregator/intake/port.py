@@ -20,7 +20,7 @@ from aggregator.config import ConnectorSettings, Settings
 from aggregator.domain import IngestResult, OutboundMessage, Report, SendResult
 
 if TYPE_CHECKING:
-    from aggregator.ingest import Ingestor
+    from aggregator.intake.ingest import Ingestor
 
 
 @dataclass

@@ -19,10 +19,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aggregator.domain import IngestResult, Report
-from aggregator.pipeline import Pipeline
+from aggregator.intake.pipeline import Pipeline
 from storage import repo
 
-log = logging.getLogger("aggregator.ingest")
+log = logging.getLogger("aggregator.intake.ingest")
 
 
 class IngestClosed(RuntimeError):

@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aggregator import backoff
-from aggregator.connector import Connector
+from aggregator.runtime import backoff
+from aggregator.intake.port import Connector
 from aggregator.domain import Author, OutboundMessage, SendResult
 from storage import repo
 from storage.models import Outbox, Reporter, Ticket
 from storage.types import utcnow
 
-log = logging.getLogger("aggregator.outbox")
+log = logging.getLogger("aggregator.delivery.outbox")
 
 
 class OutboxSender:

@@ -50,5 +50,5 @@ def setup(level: str = "INFO", fmt: str = "json") -> None:
 
 
 def connector_logger(name: str) -> logging.LoggerAdapter[logging.Logger]:
-    return logging.LoggerAdapter(logging.getLogger(f"aggregator.connector.{name}"),
+    return logging.LoggerAdapter(logging.getLogger(f"aggregator.intake.port.{name}"),
                                  {"connector": name})

@@ -24,7 +24,7 @@ from aggregator.domain import (
     ReportKind,
     TicketState,
 )
-from aggregator.matching import NearDuplicateMatcher, TicketHook, text_hash
+from aggregator.intake.matching import NearDuplicateMatcher, TicketHook, text_hash
 from storage import repo
 from storage.models import Outbox, Reporter, Ticket
 from storage.models import Report as ReportRow

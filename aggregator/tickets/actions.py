@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.config import Settings
 from aggregator.domain import TRANSITIONS, Priority, TicketState
-from aggregator.pipeline import sla_hours
+from aggregator.intake.pipeline import sla_hours
 from storage import repo
 from storage.models import Outbox, Ticket
 from storage.models import Report as ReportRow

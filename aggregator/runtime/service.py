@@ -15,18 +15,18 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.config import Settings
-from aggregator.connector import Connector, ConnectorContext
-from aggregator.ingest import Ingestor
-from aggregator.logs import connector_logger
-from aggregator.outbox import OutboxSender
-from aggregator.pipeline import Pipeline
-from aggregator.plugins import connector_type
-from aggregator.supervisor import Supervisor
+from aggregator.intake.port import Connector, ConnectorContext
+from aggregator.intake.ingest import Ingestor
+from aggregator.runtime.logs import connector_logger
+from aggregator.delivery.outbox import OutboxSender
+from aggregator.intake.pipeline import Pipeline
+from aggregator.intake.plugins import connector_type
+from aggregator.runtime.supervisor import Supervisor
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrate import current_revision, upgrade
 from storage.models import Ticket
 
-log = logging.getLogger("aggregator.service")
+log = logging.getLogger("aggregator.runtime.service")
 
 
 class Service:

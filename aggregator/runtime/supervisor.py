@@ -9,10 +9,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from aggregator import backoff
-from aggregator.connector import Connector
+from aggregator.runtime import backoff
+from aggregator.intake.port import Connector
 
-log = logging.getLogger("aggregator.supervisor")
+log = logging.getLogger("aggregator.runtime.supervisor")
 
 HEALTHY_AFTER = 60.0  # seconds of uptime that forgive earlier crashes
 

@@ -16,8 +16,10 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aggregator import __version__
-from aggregator.runtime import logs
 from aggregator.config import ConfigError, Settings, config_path, load
+from aggregator.events import cli_actor
+from aggregator.runtime import logs
+from aggregator.runtime.db import with_session
 
 log = logging.getLogger("aggregator.cli")
 
@@ -54,16 +56,21 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true")
     show = tickets.add_parser("show", help="one ticket with its reports and events")
     show.add_argument("number")
-    _register_extensions(tickets)
+
+    outbox = sub.add_parser("outbox", help="messages owed to the outside world").add_subparsers(
+        dest="outbox_command", required=True, metavar="ACTION")
+    olist = outbox.add_parser("list", help="messages in one state (default: dead)")
+    olist.add_argument("--state", default="dead", choices=["pending", "sent", "skipped", "dead"])
+    olist.add_argument("--limit", type=int, default=50)
+    olist.add_argument("--json", action="store_true")
+    oretry = outbox.add_parser("retry", help="send a dead message again")
+    oretry.add_argument("id", type=int)
+
+    from aggregator.runtime.service import FEATURES
+
+    for feature in FEATURES:
+        feature.add_commands({"tickets": tickets})
     return p
-
-
-def _register_extensions(tickets: Any) -> None:
-    try:
-        from aggregator.dedup.cli import register
-    except ImportError:
-        return
-    register(tickets)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,11 +90,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "run":
         return _run(settings)
+    handler = getattr(args, "handler", None)
+    if handler is not None:  # a command a feature contributed
+        return int(asyncio.run(handler(settings, args)))
     commands: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]] = {
         "migrate": _migrate,
         "users": _users,
         "tokens": _tokens,
         "tickets": _tickets,
+        "outbox": _outbox,
     }
     return asyncio.run(commands[args.command](settings, args))
 
@@ -125,21 +136,6 @@ async def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _with_session(settings: Settings, fn: Callable[[Any], Coroutine[Any, Any, int]]
-                        ) -> int:
-    from storage.db import create_engine, session_factory
-    from storage.migrate import current_revision, upgrade
-
-    engine = create_engine(settings.database.url)
-    try:
-        if await current_revision(engine) is None:
-            await upgrade(engine)
-        async with session_factory(engine)() as session, session.begin():
-            return await fn(session)
-    finally:
-        await engine.dispose()
-
-
 async def _users(settings: Settings, args: argparse.Namespace) -> int:
     from storage.accounts import AccountError, add_user
 
@@ -160,7 +156,7 @@ async def _users(settings: Settings, args: argparse.Namespace) -> int:
         print(f"added {user.name} ({user.role})")
         return 0
 
-    return await _with_session(settings, _add)
+    return await with_session(settings, _add)
 
 
 async def _tokens(settings: Settings, args: argparse.Namespace) -> int:
@@ -174,54 +170,66 @@ async def _tokens(settings: Settings, args: argparse.Namespace) -> int:
             return 1
         return 0
 
-    return await _with_session(settings, _create)
+    return await with_session(settings, _create)
 
 
 async def _tickets(settings: Settings, args: argparse.Namespace) -> int:
-    if args.tickets_command not in ("list", "show"):
-        return await args.handler(settings, args)
-    from sqlalchemy import select
+    from aggregator.tickets import query
+    from storage.accounts import Principal
 
-    from aggregator.domain import OPEN_STATES
-    from aggregator.tickets.actions import ticket_summary
-    from storage.models import Report, Ticket, TicketEvent
+    # The CLI runs with the database's own rights: it sees what an admin sees.
+    cli_user = Principal(user_id=0, name=cli_actor(), role="admin")
 
     async def _list(session: Any) -> int:
-        states = [s.value for s in OPEN_STATES] if args.state == "open" else \
-            args.state.split(",")
-        rows = (await session.execute(
-            select(Ticket).where(Ticket.state.in_(states), Ticket.merged_into_id.is_(None))
-            .order_by(Ticket.escalation_level.desc(), Ticket.priority.desc(),
-                      Ticket.sla_due_at, Ticket.id).limit(args.limit)
-        )).scalars().all()
+        try:
+            states = query.parse_states(args.state)
+        except query.QueryError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        page = await query.queue(session, query.QueueFilter(states=states, limit=args.limit),
+                                 cli_user)
         if args.json:
-            print(json.dumps([ticket_summary(t, []) for t in rows], indent=2))
+            print(json.dumps(page.tickets, indent=2, ensure_ascii=False))
             return 0
-        for t in rows:
-            print(f"{t.number}  {t.state:<11} {ticket_summary(t, [])['priority']:<7} "
-                  f"{t.report_count:>3}  {t.title[:70]}")
+        for t in page.tickets:
+            print(f"{t['number']}  {t['state']:<11} {t['priority']:<7} "
+                  f"{t['report_count']:>3}  {t['title'][:70]}")
         return 0
 
     async def _show(session: Any) -> int:
-        t = (await session.execute(
-            select(Ticket).where(Ticket.number == args.number.upper()))).scalar_one_or_none()
-        if t is None:
+        body = await query.ticket_detail(session, args.number, cli_user)
+        if body is None:
             print(f"no ticket {args.number}", file=sys.stderr)
             return 1
-        reports = (await session.execute(
-            select(Report).where(Report.ticket_id == t.id).order_by(Report.id))).scalars().all()
-        events = (await session.execute(select(TicketEvent).where(
-            TicketEvent.ticket_id == t.id).order_by(TicketEvent.id))).scalars().all()
-        body = ticket_summary(t, [r.channel for r in reports])
-        body["reports"] = [{"id": r.id, "channel": r.channel, "external_id": r.external_id,
-                            "text": r.text, "received_at": r.received_at.isoformat()}
-                           for r in reports]
-        body["events"] = [{"at": e.at.isoformat(), "actor": e.actor, "type": e.type,
-                           "data": e.data} for e in events]
         print(json.dumps(body, indent=2, ensure_ascii=False))
         return 0
 
-    return await _with_session(settings, _list if args.tickets_command == "list" else _show)
+    return await with_session(settings, _list if args.tickets_command == "list" else _show)
+
+
+async def _outbox(settings: Settings, args: argparse.Namespace) -> int:
+    from aggregator.delivery import admin
+
+    async def _list(session: Any) -> int:
+        rows = await admin.messages(session, args.state, args.limit)
+        if args.json:
+            print(json.dumps(rows, indent=2, ensure_ascii=False))
+            return 0
+        for r in rows:
+            print(f"{r['id']:>8}  {r['source']:<12} {r['kind']:<7} {r['ticket'] or '-':<18} "
+                  f"{r['attempts']:>3}  {(r['last_error'] or '')[:60]}")
+        return 0
+
+    async def _retry(session: Any) -> int:
+        try:
+            await admin.retry(session, args.id, cli_actor())
+        except admin.NotRetryable as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        print(f"message {args.id} queued again")
+        return 0
+
+    return await with_session(settings, _list if args.outbox_command == "list" else _retry)
 
 
 if __name__ == "__main__":

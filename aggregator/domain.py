@@ -71,6 +71,20 @@ class Author:
     anonymous: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that came with a report. `data` is None when the connector kept only the
+    metadata (over its size caps, or the source keeps the file: then `url`)."""
+
+    filename: str | None
+    content_type: str | None
+    size: int
+    sha256: str | None = None
+    data: bytes | None = None
+    url: str | None = None
+    note: str | None = None  # why the bytes are missing
+
+
 @dataclass(slots=True)
 class Report:
     """One inbound message, as a connector hands it to ingest.
@@ -97,6 +111,8 @@ class Report:
     # Ask for an acknowledgement through this source's outbox once committed.
     ack: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    # Stored in the same transaction as the report (only when the report is new).
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,26 +123,3 @@ class IngestResult:
     created_report: bool  # False: this (source, external_id) was already stored
     created_ticket: bool
     match_reason: str  # new | reply | ticket_ref | same_reporter | near_duplicate | existing
-
-
-@dataclass(frozen=True, slots=True)
-class OutboundMessage:
-    """One outbox row, handed to the connector that owns its source."""
-
-    id: int
-    source: str
-    kind: str  # ack | reply | status | callback | notify
-    ticket_number: str | None
-    payload: dict[str, Any]
-    recipient: Author | None
-    reporter_handle: str | None
-    attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    """What happened to an outbound message. Raise instead to have it retried."""
-
-    external_id: str | None = None  # the id the channel gave it (Message-ID, tweet id)
-    skipped: bool = False  # the channel does not carry this kind of message
-    retry_after: float | None = None  # the channel asked us to wait (rate limit)

@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 from aggregator.config import parse  # noqa: E402
-from aggregator.intake.port import ConnectorContext  # noqa: E402
 from aggregator.intake.ingest import Ingestor  # noqa: E402
 from aggregator.intake.pipeline import Pipeline  # noqa: E402
+from aggregator.intake.port import ConnectorContext  # noqa: E402
 from connectors.twitter import TwitterConnector, TwitterSettings  # noqa: E402
 from connectors.twitter.parse import reports_from  # noqa: E402
 from storage.db import create_engine, session_factory  # noqa: E402

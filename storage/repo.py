@@ -6,15 +6,14 @@ which is what lets a report, its ticket change and its outbox row commit togethe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, text, update
+from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ConnectorState, Outbox, Reporter, Ticket, TicketCounter, TicketEvent
+from storage.models import ConnectorState, Reporter, Ticket, TicketCounter
 from storage.types import utcnow
 
 
@@ -117,47 +116,6 @@ async def ticket_by_number(session: AsyncSession, number: str) -> Ticket | None:
     return (
         await session.execute(select(Ticket).where(Ticket.number == number))
     ).scalar_one_or_none()
-
-
-async def add_events(session: AsyncSession, events: Iterable[dict[str, Any]]) -> None:
-    rows = list(events)
-    if rows:
-        await session.execute(insert(TicketEvent), rows)
-
-
-async def add_event(
-    session: AsyncSession,
-    ticket_id: int,
-    actor: str,
-    type_: str,
-    data: dict[str, Any] | None = None,
-    at: datetime | None = None,
-) -> None:
-    await add_events(
-        session,
-        [{"ticket_id": ticket_id, "actor": actor, "type": type_, "data": data or {},
-          "at": at or utcnow()}],
-    )
-
-
-async def enqueue(
-    session: AsyncSession,
-    *,
-    source: str,
-    kind: str,
-    payload: dict[str, Any],
-    ticket_id: int | None = None,
-    reporter_id: int | None = None,
-) -> None:
-    """Queue a message for the outbox sender (commits with the caller's transaction)."""
-    now = utcnow()
-    await session.execute(
-        insert(Outbox).values(
-            source=source, kind=kind, payload=payload, ticket_id=ticket_id,
-            reporter_id=reporter_id, state="pending", attempts=0,
-            next_attempt_at=now, created_at=now,
-        )
-    )
 
 
 def reporter_tickets_query(source: str, handle: str) -> Select[Any]:

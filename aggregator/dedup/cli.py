@@ -7,11 +7,12 @@ outbox sender delivers the acknowledgements these queue).
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from typing import Any
 
 from aggregator.config import Settings
+from aggregator.events import cli_actor
+from aggregator.runtime.db import with_session
 
 
 def register(tickets: Any) -> None:
@@ -24,21 +25,13 @@ def register(tickets: Any) -> None:
     split.set_defaults(handler=_split)
 
 
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - no user name in some containers
-        return "cli"
-
-
 async def _merge(settings: Settings, args: argparse.Namespace) -> int:
-    from aggregator.cli import _with_session
     from aggregator.dedup.merge import merge_tickets
     from aggregator.tickets.actions import ActionError
 
     async def _do(session: Any) -> int:
         try:
-            result = await merge_tickets(session, args.source, args.into, _actor())
+            result = await merge_tickets(session, args.source, args.into, cli_actor())
         except ActionError as exc:
             print(exc.detail, file=sys.stderr)
             return 1
@@ -46,17 +39,16 @@ async def _merge(settings: Settings, args: argparse.Namespace) -> int:
               f"({result.moved_reports} report(s) moved)")
         return 0
 
-    return await _with_session(settings, _do)
+    return await with_session(settings, _do)
 
 
 async def _split(settings: Settings, args: argparse.Namespace) -> int:
-    from aggregator.cli import _with_session
     from aggregator.dedup.merge import split_report
     from aggregator.tickets.actions import ActionError
 
     async def _do(session: Any) -> int:
         try:
-            result = await split_report(session, args.report_id, _actor())
+            result = await split_report(session, args.report_id, cli_actor())
         except ActionError as exc:
             print(exc.detail, file=sys.stderr)
             return 1
@@ -64,4 +56,4 @@ async def _split(settings: Settings, args: argparse.Namespace) -> int:
               f"into new ticket {result.ticket}")
         return 0
 
-    return await _with_session(settings, _do)
+    return await with_session(settings, _do)

@@ -10,7 +10,6 @@ later staff merge of the two overrides that memory.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,11 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aggregator.dedup.features import extract
 from aggregator.dedup.keys import index_keys
 from aggregator.dedup.matcher import doc_row
+from aggregator.delivery.queue import queue_to_reporters, recipients
 from aggregator.domain import OPEN_STATES, Author, Report, TicketState
-from aggregator.intake.pipeline import make_title
+from aggregator.events import Event, EventType
+from aggregator.events import record as record_events
+from aggregator.messages import Ack
 from aggregator.tickets.actions import ActionError
+from aggregator.tickets.rules import make_title
 from storage import repo
-from storage.models import DedupApart, DedupDoc, DedupKey, Outbox, Reporter, Ticket
+from storage.models import DedupApart, DedupDoc, DedupKey, Reporter, Ticket
 from storage.models import Report as ReportRow
 from storage.types import utcnow
 
@@ -81,19 +84,19 @@ async def merge_tickets(
         target.sla_due_at = source.sla_due_at
     target.updated_at = now
     events = [
-        _event(target.id, actor, "merged", now, {
+        Event(target.id, EventType.MERGED, actor, at=now, data={
             "from": source.number, "report_ids": report_ids, "reports_moved": len(report_ids),
             **({"splits_forgotten": forgotten} if forgotten else {}),
         }),
-        _event(source.id, actor, "merged_into", now, {
+        Event(source.id, EventType.MERGED_INTO, actor, at=now, data={
             "into": target.number, "reports_moved": len(report_ids),
         }),
-        _event(source.id, actor, "state_changed", now, {
+        Event(source.id, EventType.STATE_CHANGED, actor, at=now, data={
             "from": source.state, "to": TicketState.CLOSED, "why": f"merged into {target.number}",
         }),
     ]
     if reopen:
-        events.append(_event(target.id, actor, "state_changed", now, {
+        events.append(Event(target.id, EventType.STATE_CHANGED, actor, at=now, data={
             "from": target.state, "to": TicketState.IN_PROGRESS,
             "why": f"an open ticket ({source.number}) was merged into it",
         }))
@@ -103,7 +106,7 @@ async def merge_tickets(
     source.merged_into_id = target.id
     source.report_count = 0
     source.updated_at = now
-    await repo.add_events(session, events)
+    await record_events(session, events)
     await _ack(session, report_ids, target, "merged")
     await session.flush()
     return MergeResult(source.number, target.number, len(report_ids))
@@ -124,12 +127,12 @@ async def split_report(session: AsyncSession, report_id: int, actor: str) -> Spl
     now = utcnow()
     prefix = source.number.split("-", 1)[0]
     (number,) = await repo.allocate_ticket_numbers(session, prefix, now.year, 1)
-    sla = (source.sla_due_at - source.created_at) if source.sla_due_at else None
+    sla = source.sla_due_at - source.created_at
     ticket = Ticket(
         number=number, title=_title(report), state=TicketState.NEW,
         priority=source.priority, kind=report.kind, unit=source.unit,
         confidential=report.confidential, escalation_level=0, virality_score=0.0,
-        report_count=1, sla_due_at=now + sla if sla is not None else None,
+        report_count=1, sla_due_at=now + sla,
         created_at=now, updated_at=now,
     )
     session.add(ticket)
@@ -141,10 +144,10 @@ async def split_report(session: AsyncSession, report_id: int, actor: str) -> Spl
     await session.execute(insert(DedupApart).values(
         report_id=report.id, ticket_id=source.id, actor=actor, at=now))
     await _ensure_indexed(session, report)
-    await repo.add_events(session, [
-        _event(source.id, actor, "report_split", now, {
+    await record_events(session, [
+        Event(source.id, EventType.REPORT_SPLIT, actor, at=now, data={
             "report_id": report.id, "to": ticket.number}),
-        _event(ticket.id, actor, "created", now, {
+        Event(ticket.id, EventType.CREATED, actor, at=now, data={
             "report_id": report.id, "channel": report.channel, "reason": "split",
             "from": source.number}),
     ])
@@ -202,30 +205,11 @@ async def _ack(session: AsyncSession, report_ids: list[int], ticket: Ticket, rea
     """Tell each reporter concerned (once per source and reporter) their ticket number."""
     if not report_ids:
         return
-    rows = await session.execute(
-        select(ReportRow.source, ReportRow.reporter_id, ReportRow.external_id)
-        .where(ReportRow.id.in_(report_ids)).order_by(ReportRow.id.desc())
+    await queue_to_reporters(
+        session, ticket.id,
+        lambda r: Ack(r.report_external_ids[0], reason == "split", reason),
+        only=await recipients(session, ticket.id, report_ids=report_ids),
     )
-    now = utcnow()
-    seen: set[tuple[str, int | None]] = set()
-    outbox: list[dict[str, Any]] = []
-    for source, reporter_id, external_id in rows:
-        if (source, reporter_id) in seen:
-            continue
-        seen.add((source, reporter_id))
-        outbox.append({
-            "source": source, "kind": "ack", "ticket_id": ticket.id,
-            "reporter_id": reporter_id, "state": "pending", "attempts": 0,
-            "next_attempt_at": now, "created_at": now,
-            "payload": {"report_external_id": external_id, "ticket_number": ticket.number,
-                        "new_ticket": reason == "split", "reason": reason},
-        })
-    await session.execute(insert(Outbox), outbox)
-
-
-def _event(ticket_id: int, actor: str, type_: str, at: Any, data: dict[str, Any]
-           ) -> dict[str, Any]:
-    return {"ticket_id": ticket_id, "actor": actor, "type": type_, "at": at, "data": data}
 
 
 def _title(report: ReportRow) -> str:

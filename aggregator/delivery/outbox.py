@@ -11,16 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
-from aggregator.runtime import backoff
+from aggregator.domain import Author
+from aggregator.events import SYSTEM, Event, EventType
+from aggregator.events import record as record_events
 from aggregator.intake.port import Connector
-from aggregator.domain import Author, OutboundMessage, SendResult
+from aggregator.messages import (
+    MessageBody,
+    OutboundMessage,
+    SendResult,
+    UnknownKind,
+    parse_body,
+)
+from aggregator.runtime import backoff
 from storage import repo
 from storage.models import Outbox, Reporter, Ticket
 from storage.types import utcnow
@@ -109,10 +119,10 @@ class OutboxSender:
         claimed = await self._claim()
         if not claimed:
             return 0
-        groups: dict[tuple[str, int | None, int | None], list[OutboundMessage]] = {}
-        for msg, reporter_id, ticket_id in claimed:
-            groups.setdefault((msg.source, reporter_id, ticket_id), []).append(msg)
-        ids = {msg.id for msg, _, _ in claimed}
+        groups: dict[tuple[str, str], list[OutboundMessage]] = {}
+        for msg, recipient in claimed:
+            groups.setdefault((msg.source, recipient), []).append(msg)
+        ids = {msg.id for msg, _ in claimed}
         self._inflight |= ids
         # One recipient's messages go in order; different recipients in parallel.
         await asyncio.gather(*(self._deliver_in_order(msgs) for msgs in groups.values()))
@@ -120,16 +130,28 @@ class OutboxSender:
         self._inflight -= ids  # not in `finally`: a cancelled round is released by stop()
         return len(claimed)
 
-    async def _claim(self) -> list[tuple[OutboundMessage, int | None, int | None]]:
+    async def _claim(self) -> list[tuple[OutboundMessage, str]]:
+        """Claim due messages, keeping each recipient's order: a message is taken only
+        when every older pending message of its recipient is taken with it. So a failed
+        message (waiting for its retry) or one claimed elsewhere holds back the later
+        ones of that recipient, and only of that recipient; a dead one holds back none."""
         # Only sources running in this process: in a multi-replica deployment another
         # replica may own a channel (one poller per mailbox/account).
         if not self.connectors:
             return []
         now = utcnow()
+        older = aliased(Outbox)
+        blocked = (
+            select(older.id)
+            .where(older.source == Outbox.source, older.recipient == Outbox.recipient,
+                   older.state == "pending", older.id < Outbox.id,
+                   or_(older.next_attempt_at > now, older.claimed_until >= now))
+            .exists()
+        )
         async with self.sessions() as session, session.begin():
             rows = (
                 await session.execute(
-                    select(Outbox, Reporter, Ticket.number)
+                    select(Outbox, Reporter, Ticket.number, Ticket.state)
                     .outerjoin(Reporter, Reporter.id == Outbox.reporter_id)
                     .outerjoin(Ticket, Ticket.id == Outbox.ticket_id)
                     .where(
@@ -137,6 +159,7 @@ class OutboxSender:
                         Outbox.source.in_(list(self.connectors)),
                         Outbox.next_attempt_at <= now,
                         or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now),
+                        ~blocked,
                     )
                     .order_by(Outbox.id)
                     .limit(self.batch)
@@ -145,27 +168,34 @@ class OutboxSender:
             ).all()
             if not rows:
                 return []
+            rows = await _in_order(session, rows)
+            bodies: dict[int, MessageBody] = {}
+            for r in rows:
+                try:
+                    bodies[r[0].id] = parse_body(r[0].kind, r[0].payload or {})
+                except UnknownKind as exc:  # queued by a newer version? never sendable here
+                    await session.execute(update(Outbox).where(Outbox.id == r[0].id).values(
+                        state="dead", last_error=str(exc)))
+            rows = [r for r in rows if r[0].id in bodies]
+            if not rows:
+                return []
             await session.execute(
                 update(Outbox)
-                .where(Outbox.id.in_([o.id for o, _, _ in rows]))
+                .where(Outbox.id.in_([r[0].id for r in rows]))
                 .values(claimed_until=now + timedelta(seconds=self.lease))
             )
         out = []
-        for o, reporter, number in rows:
+        for o, reporter, number, state in rows:
             recipient = None
             if reporter is not None:
                 recipient = Author(handle=reporter.handle, name=reporter.name,
                                    email=reporter.email, phone=reporter.phone)
-            out.append((
-                OutboundMessage(
-                    id=o.id, source=o.source, kind=o.kind, ticket_number=number,
-                    payload=dict(o.payload or {}), recipient=recipient,
-                    reporter_handle=reporter.handle if reporter else None,
-                    attempts=o.attempts,
-                ),
-                o.reporter_id,
-                o.ticket_id,
-            ))
+            message = OutboundMessage(
+                id=o.id, source=o.source, body=bodies[o.id],
+                ticket_number=number, ticket_state=state, recipient=recipient,
+                attempts=o.attempts, created_at=o.created_at,
+            )
+            out.append((message, o.recipient))
         return out
 
     async def _deliver_in_order(self, msgs: list[OutboundMessage]) -> None:
@@ -249,9 +279,11 @@ class OutboxSender:
             if dead:
                 row = await session.get(Outbox, msg.id)
                 if row is not None and row.ticket_id is not None:
-                    await repo.add_event(session, row.ticket_id, "system", "delivery_failed",
-                                         {"outbox_id": msg.id, "kind": msg.kind,
-                                          "channel": msg.source, "error": error[:500]})
+                    await record_events(session, [Event(
+                        row.ticket_id, EventType.DELIVERY_FAILED, SYSTEM,
+                        {"outbox_id": msg.id, "kind": row.kind, "channel": msg.source,
+                         "error": error[:500]},
+                    )])
 
 
 _table = Outbox.__table__
@@ -266,3 +298,37 @@ _MARK_DONE = (
     )
 )
 
+
+
+async def _in_order(session: AsyncSession, rows: Sequence[Row[Any]]) -> list[Row[Any]]:
+    """Of the candidate rows (id order), those whose recipient has no older pending row
+    outside the candidates: one locked by another process's claim in flight, say."""
+    top = max(r[0].id for r in rows)
+    by_source: dict[str, set[str]] = {}
+    for r in rows:
+        by_source.setdefault(r[0].source, set()).add(r[0].recipient)
+    pending: dict[tuple[str, str], list[int]] = {}
+    for source, recipients in by_source.items():
+        for chunk in repo.chunks(sorted(recipients)):
+            found = await session.execute(
+                select(Outbox.recipient, Outbox.id)
+                .where(Outbox.source == source, Outbox.recipient.in_(chunk),
+                       Outbox.state == "pending", Outbox.id <= top)
+                .order_by(Outbox.id)
+            )
+            for recipient, oid in found:
+                pending.setdefault((source, recipient), []).append(oid)
+    taken: list[Row[Any]] = []
+    position: dict[tuple[str, str], int] = {}
+    stopped: set[tuple[str, str]] = set()
+    for r in rows:
+        key = (r[0].source, r[0].recipient)
+        if key in stopped:
+            continue
+        i = position.get(key, 0)
+        if pending[key][i] != r[0].id:
+            stopped.add(key)  # an older message of this recipient is not ours to send
+            continue
+        position[key] = i + 1
+        taken.append(r)
+    return taken

@@ -1,7 +1,7 @@
 """Seams of the ingest pipeline that later stages plug into.
 
 `NearDuplicateMatcher` finds an open ticket about the same real-world problem;
-`TicketHook` sees every report after it is attached (virality scoring, escalation).
+`IngestHook` sees every batch of reports after it is written (virality scoring, escalation).
 Both run inside the ingest transaction, so what they write commits with the report.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,11 +41,23 @@ class NearDuplicateMatcher(Protocol):
         ...
 
 
-class TicketHook(Protocol):
-    async def after_report(
-        self, session: AsyncSession, ticket: Ticket, report: Report, report_id: int,
-        created_ticket: bool,
-    ) -> None: ...
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """One report as ingest stored it, for the hooks."""
+
+    report: Report
+    report_id: int
+    ticket: Ticket
+    created_ticket: bool
+    reason: str  # how it was matched (see IngestResult.match_reason)
+
+
+class IngestHook(Protocol):
+    """Sees every batch of new reports inside the ingest transaction, after the
+    batch's tickets, reports and events are written (so writes may refer to them)."""
+
+    async def after_ingest(self, session: AsyncSession, ingested: Sequence[Ingested]) -> None:
+        ...
 
 
 _SPACE = re.compile(r"\s+")

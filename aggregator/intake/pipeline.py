@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.config import Settings
+from aggregator.delivery.queue import Outgoing, outbox_row
 from aggregator.domain import (
     OPEN_STATES,
     IngestResult,
@@ -24,13 +25,15 @@ from aggregator.domain import (
     ReportKind,
     TicketState,
 )
-from aggregator.intake.matching import NearDuplicateMatcher, TicketHook, text_hash
+from aggregator.events import Event, EventType, connector_actor
+from aggregator.events import record as record_events
+from aggregator.intake.matching import Ingested, IngestHook, NearDuplicateMatcher, text_hash
+from aggregator.messages import Ack
+from aggregator.tickets.rules import make_title, sla_due
 from storage import repo
-from storage.models import Outbox, Reporter, Ticket
+from storage.models import Attachment, Outbox, Reporter, Ticket
 from storage.models import Report as ReportRow
 from storage.types import utcnow
-
-TITLE_MAX = 120
 
 
 @dataclass
@@ -50,8 +53,10 @@ class Batch:
     new_by_id: dict[int, Ticket] = field(default_factory=dict)
     in_batch: dict[tuple[str, str], Ticket] = field(default_factory=dict)  # report key
     reports: list[dict[str, Any]] = field(default_factory=list)  # rows not yet written
-    events: list[dict[str, Any]] = field(default_factory=list)
-    outbox: list[dict[str, Any]] = field(default_factory=list)
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    outbox: list[Outgoing] = field(default_factory=list)
+    ingested: list[Ingested] = field(default_factory=list)  # for the hooks
 
 
 class Pipeline:
@@ -59,7 +64,7 @@ class Pipeline:
         self,
         settings: Settings,
         matcher: NearDuplicateMatcher | None = None,
-        hooks: Sequence[TicketHook] = (),
+        hooks: Sequence[IngestHook] = (),
     ):
         self.settings = settings
         self.matcher = matcher
@@ -101,17 +106,26 @@ class Pipeline:
         if batch.reports:
             await session.execute(insert(ReportRow), batch.reports)
             batch.reports = []
+        if batch.attachments:
+            await session.execute(insert(Attachment), batch.attachments)
+            batch.attachments = []
         if batch.numbers and batch.last_number is not None:
             # Give back the numbers reserved but not used (we hold the counter's lock).
             await repo.release_ticket_numbers(
                 session, self.settings.tickets.prefix, batch.now.year, batch.last_number
             )
             batch.numbers = []
-        await repo.add_events(session, batch.events)
+        await record_events(session, batch.events)
         batch.events = []
         if batch.outbox:
-            await session.execute(insert(Outbox), batch.outbox)
+            await session.execute(insert(Outbox), [outbox_row(o, batch.now) for o in batch.outbox])
             batch.outbox = []
+        # Hooks run last: every ticket, report and event of the batch is in the
+        # database, so whatever they write (events, signals) can refer to them.
+        if batch.ingested and self.hooks:
+            for hook in self.hooks:
+                await hook.after_ingest(session, batch.ingested)
+        batch.ingested = []
 
     # ------------------------------------------------------------------ steps
 
@@ -209,6 +223,12 @@ class Pipeline:
             "sent_at": report.sent_at, "received_at": batch.now, "match_reason": reason,
             "meta": report.meta,
         })
+        batch.attachments.extend(
+            {"report_id": row_id, "filename": a.filename, "content_type": a.content_type,
+             "size": a.size, "sha256": a.sha256, "url": a.url, "data": a.data, "note": a.note,
+             "created_at": batch.now}
+            for a in report.attachments
+        )
         batch.in_batch[(report.source, report.external_id)] = ticket
         if reporter_id is not None:
             batch.repeats.setdefault((reporter_id, digest), ticket.id)
@@ -217,36 +237,30 @@ class Pipeline:
             ticket.updated_at = batch.now
             if report.confidential or report.kind == ReportKind.WHISTLEBLOWING:
                 ticket.confidential = True
-        event_type = "created" if created else "report_added"
-        batch.events.append({
-            "ticket_id": ticket.id, "actor": f"connector:{report.source}", "type": event_type,
-            "at": batch.now,
-            "data": {"report_id": row_id, "channel": report.channel, "reason": reason, **detail},
-        })
+        actor = connector_actor(report.source)
+        batch.events.append(Event(
+            ticket.id, EventType.CREATED if created else EventType.REPORT_ADDED, actor,
+            {"report_id": row_id, "channel": report.channel, "reason": reason, **detail},
+            batch.now,
+        ))
         if not created and reason in ("reply", "ticket_ref") and ticket.state in (
             TicketState.RESOLVED, TicketState.CLOSED,
         ):
-            batch.events.append({
-                "ticket_id": ticket.id, "actor": f"connector:{report.source}",
-                "type": "state_changed", "at": batch.now,
-                "data": {"from": ticket.state, "to": TicketState.IN_PROGRESS,
-                         "why": "the reporter wrote again"},
-            })
+            batch.events.append(Event(
+                ticket.id, EventType.STATE_CHANGED, actor,
+                {"from": ticket.state, "to": TicketState.IN_PROGRESS,
+                 "why": "the reporter wrote again"}, batch.now,
+            ))
             ticket.state = TicketState.IN_PROGRESS
             ticket.resolved_at = None
         if report.ack:
-            batch.outbox.append({
-                "source": report.source, "kind": "ack", "ticket_id": ticket.id,
-                "reporter_id": reporter_id, "state": "pending", "attempts": 0,
-                "next_attempt_at": batch.now, "created_at": batch.now,
-                "payload": {"report_external_id": report.external_id,
-                            "ticket_number": ticket.number, "new_ticket": created,
-                            "reason": reason},
-            })
+            batch.outbox.append(Outgoing(
+                report.source, Ack(report.external_id, created, reason),
+                ticket_id=ticket.id, reporter_id=reporter_id,
+            ))
         if self.matcher is not None and self.settings.dedup.enabled:
             await self.matcher.index(session, report, row_id, ticket.id)
-        for hook in self.hooks:
-            await hook.after_report(session, ticket, report, row_id, created)
+        batch.ingested.append(Ingested(report, row_id, ticket, created, reason))
         return IngestResult(
             report_id=row_id, ticket_id=ticket.id, ticket_number=ticket.number,
             created_report=True, created_ticket=created, match_reason=reason,
@@ -337,7 +351,7 @@ class Pipeline:
             escalation_level=0,
             virality_score=0.0,
             report_count=1,
-            sla_due_at=batch.now + timedelta(hours=sla_hours(self.settings, priority)),
+            sla_due_at=sla_due(self.settings, priority, batch.now),
             created_at=batch.now,
             updated_at=batch.now,
         )
@@ -345,18 +359,6 @@ class Pipeline:
         batch.new_tickets[number] = ticket
         batch.new_by_id[ticket.id] = ticket
         return ticket
-
-
-def sla_hours(settings: Settings, priority: Priority) -> float:
-    return float(getattr(settings.tickets.sla, priority.name.lower()))
-
-
-def make_title(report: Report) -> str:
-    text = (report.title or "").strip() or report.text.strip()
-    first = " ".join(text.split())
-    if len(first) > TITLE_MAX:
-        first = first[: TITLE_MAX - 1].rsplit(" ", 1)[0] + "…"
-    return first or "(tanpa teks)"
 
 
 def _fresh(

@@ -1,20 +1,21 @@
 """Connector discovery: every connector type is an entry point in the
 `aggregator.connectors` group, so a new channel is a new package, not a core edit.
 Only the types a config uses are imported (a channel library can be heavy).
-`register()` adds one programmatically (embedding, tests)."""
+`register()` adds one programmatically (embedding, tests).
+
+Classes are typed `Any` on purpose: the config loader uses this module to find each
+connector's settings model, and the connector base imports the config, so naming the
+base here would tie the two in a loop. `aggregator.runtime.service` checks the type."""
 
 from __future__ import annotations
 
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from aggregator.intake.port import Connector
+from typing import Any
 
 GROUP = "aggregator.connectors"
 
-_registered: dict[str, type[Connector]] = {}
-_loaded: dict[str, type[Connector]] = {}
+_registered: dict[str, type[Any]] = {}
+_loaded: dict[str, type[Any]] = {}
 
 
 class PluginError(LookupError):
@@ -26,7 +27,7 @@ def available() -> list[str]:
     return sorted({ep.name for ep in entry_points(group=GROUP)} | set(_registered))
 
 
-def connector_type(name: str) -> type[Connector]:
+def connector_type(name: str) -> type[Any]:
     """The connector class for a type name; PluginError says why not."""
     if name in _registered:
         return _registered[name]
@@ -44,5 +45,5 @@ def connector_type(name: str) -> type[Connector]:
     return _loaded[name]
 
 
-def register(type_name: str, cls: type[Connector]) -> None:
+def register(type_name: str, cls: type[Any]) -> None:
     _registered[type_name] = cls

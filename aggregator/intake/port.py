@@ -1,32 +1,46 @@
-"""The one small interface every channel implements.
+"""The one small surface between a channel and the core.
 
-A connector is constructed with its validated settings and a `ConnectorContext`,
-then `run()` is awaited by the supervisor until it is cancelled. Raising from `run()`
-means "I crashed": the supervisor restarts it with backoff while the others go on.
+A connector is constructed with its validated settings and a `ConnectorContext` (its
+port), then `run()` is awaited by the supervisor until it is cancelled. Raising from
+`run()` means "I crashed": the supervisor restarts it with backoff while the others go
+on. Everything a connector does outside its channel goes through the port: it never
+imports the core's tables. Writes are one short transaction each; reads return plain
+data.
 """
 
 from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from datetime import datetime
+from typing import Any, ClassVar
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aggregator.config import ConnectorSettings, Settings
-from aggregator.domain import IngestResult, OutboundMessage, Report, SendResult
+from aggregator.domain import IngestResult, Report
+from aggregator.intake import observations
+from aggregator.intake.ingest import Ingestor
+from aggregator.intake.observations import SignalSample
+from aggregator.intake.records import Records
+from aggregator.messages import OutboundMessage, SendResult
+from aggregator.tickets import lookups
+from aggregator.tickets.lookups import ReporterView, Thread, TicketView, TrackedReport
+from storage import repo
 
-if TYPE_CHECKING:
-    from aggregator.intake.ingest import Ingestor
+__all__ = [
+    "Connector", "ConnectorContext", "ReporterView", "SignalSample", "Thread", "TicketView",
+    "TrackedReport",
+]
 
 
 @dataclass
 class ConnectorContext:
-    """What the core lends a connector. Everything a connector touches outside its
-    own channel goes through here, which keeps connectors testable in isolation."""
+    """What the core lends one connector instance (`name` is its configured name, the
+    `source` of everything it ingests)."""
 
     name: str
     settings: Settings
@@ -34,20 +48,102 @@ class ConnectorContext:
     sessions: async_sessionmaker[AsyncSession]
     log: logging.LoggerAdapter[logging.Logger]
     extras: dict[str, Any] = field(default_factory=dict)
+    records: Records = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.records = Records(self.sessions, self.name)
+
+    # ------------------------------------------------------------------ intake
 
     async def ingest(
         self, reports: Sequence[Report], cursor: dict[str, Any] | None = None
     ) -> list[IngestResult]:
-        """Store reports and this connector's cursor in one transaction.
-
-        Returns only after the commit: acknowledge to the source after this."""
+        """Store reports (with their attachments) and this connector's cursor in one
+        transaction. Returns only after the commit: acknowledge to the source after."""
         return await self.ingestor.submit(reports, cursor=cursor, connector=self.name)
 
     async def load_cursor(self) -> dict[str, Any]:
-        from storage.repo import load_cursor
-
         async with self.sessions() as session:
-            return await load_cursor(session, self.name)
+            return await repo.load_cursor(session, self.name)
+
+    async def save_cursor(self, cursor: dict[str, Any]) -> None:
+        """Move the cursor without reports (input that was read but stores nothing)."""
+        async with self.sessions() as session, session.begin():
+            await repo.save_cursor(session, self.name, cursor)
+
+    # ------------------------------------------------------------------ reads
+
+    async def stored_report_id(self, external_id: str) -> int | None:
+        async with self.sessions() as s:
+            return await lookups.stored_report_id(s, self.name, external_id)
+
+    async def reporter(self, handle: str) -> ReporterView | None:
+        async with self.sessions() as s:
+            return await lookups.reporter(s, self.name, handle)
+
+    async def reporter_tickets(self, handle: str, limit: int = 10) -> list[TicketView]:
+        """The reporter's tickets (merges followed), most recently active first."""
+        async with self.sessions() as s:
+            return [lookups.view(t) for t in
+                    await lookups.reporter_tickets(s, self.name, handle, limit)]
+
+    async def reporter_ticket(self, handle: str, number: str) -> TicketView | None:
+        """Ticket `number` if this reporter may see it; None otherwise."""
+        async with self.sessions() as s:
+            t = await lookups.reporter_ticket(s, self.name, handle, number)
+            return lookups.view(t) if t is not None else None
+
+    async def recently_active(self, reporter_id: int, since: datetime, limit: int = 5
+                              ) -> list[TicketView]:
+        async with self.sessions() as s:
+            return await lookups.recently_active(s, self.name, reporter_id, since, limit)
+
+    async def thread(self, ticket_number: str | None, external_ids: Sequence[str]) -> Thread:
+        async with self.sessions() as s:
+            return await lookups.thread(s, self.name, ticket_number, external_ids)
+
+    async def tracked_reports(self, since: datetime, limit: int) -> list[TrackedReport]:
+        async with self.sessions() as s:
+            return await lookups.tracked_reports(s, self.name, since, limit)
+
+    async def sent_counts(self, kind: str, since: datetime) -> dict[str, int]:
+        async with self.sessions() as s:
+            return await lookups.sent_counts(s, self.name, kind, since)
+
+    async def public_status(self, report_id: int) -> dict[str, Any] | None:
+        async with self.sessions() as s:
+            return await lookups.public_status(s, self.name, report_id)
+
+    # ------------------------------------------------------------------ writes
+
+    async def delivery_feedback(
+        self, *, message_ids: Sequence[str], delayed: bool, feedback_id: str,
+        data: Mapping[str, Any],
+    ) -> bool | None:
+        """A message we sent bounced or is delayed (see observations.delivery_feedback)."""
+        async with self.sessions() as s, s.begin():
+            return await observations.delivery_feedback(
+                s, self.name, message_ids=message_ids, delayed=delayed,
+                feedback_id=feedback_id, data=data)
+
+    async def record_signals(self, samples: Sequence[SignalSample]) -> int:
+        async with self.sessions() as s, s.begin():
+            return await observations.record_signals(s, samples)
+
+    async def record_survey(self, channel: str, handle: str, number: str, score: int,
+                            label: str) -> TicketView | None:
+        async with self.sessions() as s, s.begin():
+            return await observations.record_survey(s, self.name, channel, handle, number,
+                                                    score, label)
+
+    async def record_survey_comment(self, handle: str, number: str, text: str) -> bool:
+        async with self.sessions() as s, s.begin():
+            return await observations.record_survey_comment(s, self.name, handle, number,
+                                                            text)
+
+    async def set_language(self, handle: str, name: str | None, language: str) -> None:
+        async with self.sessions() as s, s.begin():
+            await observations.set_language(s, self.name, handle, name, language)
 
 
 class Connector(ABC):

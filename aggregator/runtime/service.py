@@ -1,36 +1,46 @@
-"""Assembles the running service: storage, ingest, outbox, web and the connectors.
+"""Assembles the running service: storage, features, ingest, outbox, web, connectors
+and jobs.
 
 `aggregator run` is this plus signal handling; tests start it in-process.
-Shutdown order matters: stop taking input (connectors, then the web server, which
-lets in-flight requests finish), flush ingest, stop the outbox, close the database.
+Shutdown order matters: stop taking input (connectors and jobs, then the web server,
+which lets in-flight requests finish), flush ingest, stop the outbox, close the database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.config import Settings
-from aggregator.intake.port import Connector, ConnectorContext
-from aggregator.intake.ingest import Ingestor
-from aggregator.runtime.logs import connector_logger
+from aggregator.dedup.feature import DedupFeature
 from aggregator.delivery.outbox import OutboxSender
+from aggregator.intake.ingest import Ingestor
 from aggregator.intake.pipeline import Pipeline
 from aggregator.intake.plugins import connector_type
+from aggregator.intake.port import Connector, ConnectorContext
+from aggregator.runtime import leases
+from aggregator.runtime.features import Feature, FeatureContext
+from aggregator.runtime.jobs import JobRunner
+from aggregator.runtime.logs import connector_logger
 from aggregator.runtime.supervisor import Supervisor
+from aggregator.signals.feature import SignalsFeature
+from aggregator.web.app import build_app
+from aggregator.web.keys import WebContext
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrate import current_revision, upgrade
-from storage.models import Ticket
 
-log = logging.getLogger("aggregator.runtime.service")
+log = logging.getLogger("aggregator.service")
+
+# Every optional capability, in the order its contributions apply.
+FEATURES: tuple[type[Feature], ...] = (DedupFeature, SignalsFeature)
 
 
 class Service:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, features: Sequence[type[Feature]] = FEATURES):
         self.settings = settings
         self.engine = create_engine(settings.database.url, echo=settings.database.echo)
         self.sessions = session_factory(self.engine)
@@ -39,7 +49,11 @@ class Service:
             if is_sqlite(settings.database.url) else self.engine
         )
         self.read_sessions = session_factory(self.read_engine, read_only=True)
-        self.pipeline = Pipeline(settings, matcher=_build_matcher(settings))
+        fctx = FeatureContext(settings, self.sessions, self.read_sessions, self.outbox_wake)
+        self.features = [f for f in (cls(fctx) for cls in features) if f.enabled()]
+        matchers = [m for f in self.features if (m := f.matcher()) is not None]
+        self.pipeline = Pipeline(settings, matcher=matchers[0] if matchers else None,
+                                 hooks=[h for f in self.features for h in f.ingest_hooks()])
         self.ingestor = Ingestor(self.sessions, self.pipeline, on_commit=self.outbox_wake)
         self.connectors: dict[str, Connector] = {}
         for name, conf in settings.connectors.items():
@@ -47,14 +61,29 @@ class Service:
                 continue
             ctx = ConnectorContext(name=name, settings=settings, ingestor=self.ingestor,
                                    sessions=self.sessions, log=connector_logger(name))
-            self.connectors[name] = connector_type(conf.type)(conf, ctx)
-        self.supervisor = Supervisor(self.connectors)
+            cls = connector_type(conf.type)
+            if not (isinstance(cls, type) and issubclass(cls, Connector)):
+                raise TypeError(f"connector type {conf.type!r} is not a Connector")
+            self.connectors[name] = cls(conf, ctx)
+        self.jobs = {job.name: JobRunner(job, self.sessions)
+                     for f in self.features for job in f.jobs()}
+        self.supervisor = Supervisor(self.connectors, self.jobs)
         self.outbox = OutboxSender(self.sessions, self.connectors)
         self._runner: web.AppRunner | None = None
         self.web_url: str | None = None
 
     def outbox_wake(self) -> None:
         self.outbox.wake()
+
+    def health(self) -> dict[str, Any]:
+        return {"process": leases.PROCESS_ID, **self.supervisor.snapshot()}
+
+    def web_context(self) -> WebContext:
+        return WebContext(
+            settings=self.settings, sessions=self.sessions, read_sessions=self.read_sessions,
+            wake_outbox=self.outbox_wake, health=self.health,
+            sections={k: v for f in self.features for k, v in f.sections().items()},
+        )
 
     async def migrate_if_needed(self) -> None:
         if self.settings.database.migrate_on_start or await current_revision(self.engine) is None:
@@ -64,10 +93,10 @@ class Service:
         await self.migrate_if_needed()
         await self.ingestor.start()
         if self.settings.web.enabled:
-            from aggregator.web.app import build_app
-
-            self._runner = web.AppRunner(build_app(self), access_log=None,
-                                         shutdown_timeout=5.0)
+            routes = [r for f in self.features for r in f.routes()]
+            routes += [r for c in self.connectors.values() for r in c.routes()]
+            self._runner = web.AppRunner(build_app(self.web_context(), routes),
+                                         access_log=None, shutdown_timeout=5.0)
             await self._runner.setup()
             site = web.TCPSite(self._runner, self.settings.web.host, self.settings.web.port)
             await site.start()
@@ -76,14 +105,16 @@ class Service:
             log.info("web listening", extra={"url": self.web_url})
         self.supervisor.start()
         self.outbox.start()
-        log.info("service started", extra={"connectors": sorted(self.connectors)})
+        log.info("service started", extra={"connectors": sorted(self.connectors),
+                                           "features": [f.name for f in self.features],
+                                           "jobs": sorted(self.jobs)})
 
     async def stop(self) -> None:
         log.info("service stopping")
         try:
             await self.supervisor.stop()
         except TimeoutError:
-            log.warning("a connector did not stop in time")
+            log.warning("a connector or job did not stop in time")
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -92,12 +123,6 @@ class Service:
         await self.engine.dispose()
         await self.read_engine.dispose()
         log.info("service stopped")
-
-    async def ticket_extras(self, session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
-        """Extra sections of GET /api/tickets/{number} contributed by later features."""
-        from aggregator.extras import ticket_extras
-
-        return await ticket_extras(session, ticket)
 
     async def __aenter__(self) -> Service:
         await self.start()
@@ -109,14 +134,6 @@ class Service:
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
-
-
-def _build_matcher(settings: Settings) -> Any:
-    try:
-        from aggregator.dedup import build_matcher
-    except ImportError:
-        return None
-    return build_matcher(settings)
 
 
 async def run_forever(service: Service, stop: asyncio.Event) -> None:

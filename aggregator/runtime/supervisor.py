@@ -1,20 +1,32 @@
-"""Keeps every connector running: a crash restarts that one with backoff and jitter;
-the others never notice."""
+"""Keeps every connector and job running: a crash restarts that one with backoff and
+jitter; the others never notice."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aggregator.runtime import backoff
-from aggregator.intake.port import Connector
 
-log = logging.getLogger("aggregator.runtime.supervisor")
+log = logging.getLogger("aggregator.supervisor")
 
 HEALTHY_AFTER = 60.0  # seconds of uptime that forgive earlier crashes
+
+
+class Supervised(Protocol):
+    """What the supervisor keeps alive: a connector or a job runner."""
+
+    log: logging.LoggerAdapter[logging.Logger]
+
+    async def run(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def health(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -29,64 +41,75 @@ class Health:
 
 
 class Supervisor:
-    def __init__(self, connectors: dict[str, Connector], *, base_delay: float = 1.0,
+    def __init__(self, connectors: Mapping[str, Supervised],
+                 jobs: Mapping[str, Supervised] | None = None, *, base_delay: float = 1.0,
                  max_delay: float = 60.0):
-        self.connectors = connectors
+        self.groups: dict[str, Mapping[str, Supervised]] = {
+            "connectors": connectors, "jobs": jobs or {}}
         self.base_delay = base_delay
         self.max_delay = max_delay
-        self.health = {name: Health() for name in connectors}
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.health = {(g, n): Health() for g, items in self.groups.items() for n in items}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def connectors(self) -> Mapping[str, Supervised]:
+        return self.groups["connectors"]
+
+    def _all(self) -> list[tuple[tuple[str, str], Supervised]]:
+        return [((g, n), item) for g, items in self.groups.items() for n, item in items.items()]
 
     def start(self) -> None:
-        for name, conn in self.connectors.items():
-            self._tasks[name] = asyncio.create_task(self._keep(name, conn), name=f"conn-{name}")
+        for key, item in self._all():
+            self._tasks.append(asyncio.create_task(self._keep(key, item),
+                                                   name=f"{key[0]}-{key[1]}"))
 
-    async def _keep(self, name: str, conn: Connector) -> None:
-        health = self.health[name]
+    async def _keep(self, key: tuple[str, str], item: Supervised) -> None:
+        health = self.health[key]
         failures = 0
         while True:
             health.state, health.since = "running", time.monotonic()
             try:
-                await conn.run()
+                await item.run()
                 error = "run() returned"
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any crash is restarted
                 error = f"{type(exc).__name__}: {exc}"
-                conn.log.error("connector crashed: %s", error, exc_info=True)
+                item.log.error("%s crashed: %s", key[0][:-1], error, exc_info=True)
             if time.monotonic() - health.since > HEALTHY_AFTER:
                 failures = 0
             failures += 1
             wait = backoff.delay(failures, base=self.base_delay, cap=self.max_delay)
             health.state, health.last_error = "backoff", error
             health.restarts += 1
-            conn.log.warning("restarting connector in %.1fs", wait)
+            item.log.warning("restarting in %.1fs", wait)
             await asyncio.sleep(wait)
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Ask each connector to stop taking input, then cancel what is left."""
-        stops = [self._stop_one(name, conn) for name, conn in self.connectors.items()]
+        """Ask each connector and job to stop taking input, then cancel what is left."""
+        stops = [self._stop_one(key, item) for key, item in self._all()]
         await asyncio.wait_for(asyncio.gather(*stops, return_exceptions=True), grace)
-        for task in self._tasks.values():
+        for task in self._tasks:
             task.cancel()
         if self._tasks:
-            await asyncio.wait(self._tasks.values(), timeout=grace)
+            await asyncio.wait(self._tasks, timeout=grace)
         for h in self.health.values():
             h.state = "stopped"
 
-    async def _stop_one(self, name: str, conn: Connector) -> None:
+    async def _stop_one(self, key: tuple[str, str], item: Supervised) -> None:
         try:
-            await conn.stop()
+            await item.stop()
         except Exception:  # noqa: BLE001
-            log.exception("stopping connector failed", extra={"connector": name})
+            log.exception("stopping failed", extra={"part": "/".join(key)})
 
-    def snapshot(self) -> dict[str, dict[str, Any]]:
-        out = {}
-        for name, conn in self.connectors.items():
-            details = self.health[name].as_dict()
+    def snapshot(self) -> dict[str, dict[str, dict[str, Any]]]:
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for (group, name), item in self._all():
+            details = self.health[(group, name)].as_dict()
             try:
-                details.update(conn.health())
+                details.update(item.health())
             except Exception as exc:  # noqa: BLE001 - health must never crash /healthz
                 details["health_error"] = str(exc)
-            out[name] = details
+            out.setdefault(group, {})[name] = details
+        out.setdefault("connectors", {})
         return out

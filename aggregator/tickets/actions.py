@@ -3,20 +3,18 @@ queues what the reporters must hear, in the caller's single transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.config import Settings
+from aggregator.delivery.queue import Recipient, queue_to_reporters, recipients
 from aggregator.domain import TRANSITIONS, Priority, TicketState
-from aggregator.intake.pipeline import sla_hours
-from storage import repo
-from storage.models import Outbox, Ticket
-from storage.models import Report as ReportRow
+from aggregator.events import Event, EventType
+from aggregator.events import record as record_events
+from aggregator.messages import Reply, StatusChange
+from aggregator.tickets.rules import sla_due
+from storage.models import Ticket
 from storage.types import utcnow
 
 
@@ -26,51 +24,6 @@ class ActionError(Exception):
     def __init__(self, status: int, error: str, detail: str):
         super().__init__(detail)
         self.status, self.error, self.detail = status, error, detail
-
-
-@dataclass(frozen=True)
-class Recipient:
-    source: str
-    channel: str
-    reporter_id: int | None
-    report_external_ids: list[str]
-
-
-async def recipients(session: AsyncSession, ticket_id: int) -> list[Recipient]:
-    """Everyone who reported on the ticket, once per (source, reporter)."""
-    rows = await session.execute(
-        select(ReportRow.source, ReportRow.channel, ReportRow.reporter_id,
-               ReportRow.external_id)
-        .where(ReportRow.ticket_id == ticket_id)
-        .order_by(ReportRow.id.desc())
-    )
-    groups: dict[tuple[str, int | None], Recipient] = {}
-    for source, channel, reporter_id, external_id in rows:
-        key = (source, reporter_id)
-        if key not in groups:
-            groups[key] = Recipient(source, channel, reporter_id, [])
-        groups[key].report_external_ids.append(external_id)
-    return list(groups.values())
-
-
-async def notify_reporters(
-    session: AsyncSession, ticket: Ticket, kind: str, payload: dict[str, Any]
-) -> int:
-    """One outbox row per (source, reporter) of the ticket; returns how many."""
-    now = utcnow()
-    rows = [
-        {
-            "source": r.source, "kind": kind, "ticket_id": ticket.id,
-            "reporter_id": r.reporter_id, "state": "pending", "attempts": 0,
-            "next_attempt_at": now, "created_at": now,
-            "payload": {**payload, "ticket_number": ticket.number, "channel": r.channel,
-                        "report_external_ids": r.report_external_ids[:20]},
-        }
-        for r in await recipients(session, ticket.id)
-    ]
-    if rows:
-        await session.execute(insert(Outbox), rows)
-    return len(rows)
 
 
 def parse_priority(value: Any) -> Priority:
@@ -101,10 +54,12 @@ async def change_state(
         ticket.resolved_at = now
     elif target in (TicketState.IN_PROGRESS, TicketState.WAITING):
         ticket.resolved_at = None
-    await repo.add_event(session, ticket.id, actor, "state_changed",
-                         {"from": current.value, "to": target.value, "why": why})
-    await notify_reporters(session, ticket, "status",
-                           {"from": current.value, "to": target.value})
+    await record_events(session, [Event(
+        ticket.id, EventType.STATE_CHANGED, actor,
+        {"from": current.value, "to": target.value, "why": why},
+    )])
+    await queue_to_reporters(session, ticket.id, lambda r: StatusChange(
+        current.value, target.value, r.report_external_ids[:20]))
 
 
 async def apply_patch(
@@ -117,7 +72,9 @@ async def apply_patch(
         raise ActionError(422, "invalid", f"unknown field(s): {', '.join(sorted(unknown))}")
     if not patch:
         raise ActionError(422, "invalid", "nothing to change")
-    for field in ("assignee", "unit"):
+    events: list[Event] = []
+    changed = {"assignee": EventType.ASSIGNEE_CHANGED, "unit": EventType.UNIT_CHANGED}
+    for field, event_type in changed.items():
         if field in patch:
             value = patch[field]
             if value is not None and (not isinstance(value, str) or len(value) > 100):
@@ -127,17 +84,17 @@ async def apply_patch(
             if old != value:
                 setattr(ticket, field, value)
                 ticket.updated_at = utcnow()
-                await repo.add_event(session, ticket.id, actor, f"{field}_changed",
-                                     {"from": old, "to": value})
+                events.append(Event(ticket.id, event_type, actor, {"from": old, "to": value}))
     if "priority" in patch:
         prio = parse_priority(patch["priority"])
-        old = Priority(ticket.priority)
-        if old != prio:
+        old_prio = Priority(ticket.priority)
+        if old_prio != prio:
             ticket.priority = int(prio)
-            ticket.sla_due_at = ticket.created_at + timedelta(hours=sla_hours(settings, prio))
+            ticket.sla_due_at = sla_due(settings, prio, ticket.created_at)
             ticket.updated_at = utcnow()
-            await repo.add_event(session, ticket.id, actor, "priority_changed",
-                                 {"from": old.name.lower(), "to": prio.name.lower()})
+            events.append(Event(ticket.id, EventType.PRIORITY_CHANGED, actor,
+                                {"from": old_prio.name.lower(), "to": prio.name.lower()}))
+    await record_events(session, events)
     if "state" in patch:
         if not isinstance(patch["state"], str):
             raise ActionError(422, "invalid", "state must be a string")
@@ -155,36 +112,11 @@ async def add_reply(session: AsyncSession, ticket: Ticket, text: Any, actor: str
     if ticket.first_response_at is None:
         ticket.first_response_at = now
     ticket.updated_at = now
-    await repo.add_event(session, ticket.id, actor, "reply", {"text": text})
-    queued = await notify_reporters(session, ticket, "reply", {"text": text, "staff": staff_name})
+    to: list[Recipient] = await recipients(session, ticket.id)
+    await record_events(session, [Event(ticket.id, EventType.REPLY, actor, {"text": text})])
+    queued = await queue_to_reporters(
+        session, ticket.id, lambda r: Reply(text, staff_name, r.report_external_ids[:20]),
+        only=to)
     if ticket.state == TicketState.NEW:
         await change_state(session, ticket, TicketState.IN_PROGRESS, actor, "staff replied")
     return queued
-
-
-def ticket_summary(ticket: Ticket, channels: Sequence[str]) -> dict[str, Any]:
-    return {
-        "number": ticket.number,
-        "title": ticket.title,
-        "state": ticket.state,
-        "priority": Priority(ticket.priority).name.lower(),
-        "kind": ticket.kind,
-        "unit": ticket.unit,
-        "assignee": ticket.assignee,
-        "channels": sorted(set(channels)),
-        "report_count": ticket.report_count,
-        "confidential": ticket.confidential,
-        "escalation_level": ticket.escalation_level,
-        "virality_score": ticket.virality_score,
-        "satisfaction": ticket.satisfaction,
-        "merged_into": None,
-        "created_at": iso(ticket.created_at),
-        "updated_at": iso(ticket.updated_at),
-        "sla_due_at": iso(ticket.sla_due_at),
-        "first_response_at": iso(ticket.first_response_at),
-        "resolved_at": iso(ticket.resolved_at),
-    }
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None

@@ -6,7 +6,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from aggregator.domain import Role
-from aggregator.tickets.actions import iso
+from aggregator.tickets.query import iso
 from aggregator.web.auth import require
 from aggregator.web.errors import ApiError, read_json
 from aggregator.web.keys import SERVICE
@@ -18,8 +18,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    service = request.app[SERVICE]
-    return web.json_response({"status": "ok", "connectors": service.supervisor.snapshot()})
+    return web.json_response({"status": "ok", **request.app[SERVICE].health()})
 
 
 @routes.get("/api/users")

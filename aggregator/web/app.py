@@ -1,44 +1,25 @@
-"""Builds the aiohttp application: core routes plus whatever connectors serve."""
+"""Builds the aiohttp application: core routes plus what features and connectors serve."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
 
 from aiohttp import web
 
-from aggregator.web import admin, tickets
+from aggregator.web import admin, outbox, tickets
 from aggregator.web.errors import json_errors
-from aggregator.web.keys import SERVICE
-
-if TYPE_CHECKING:
-    from aggregator.runtime.service import Service
+from aggregator.web.keys import SERVICE, WebContext
 
 
-def build_app(service: Service) -> web.Application:
+def build_app(
+    ctx: WebContext, extra_routes: Iterable[web.AbstractRouteDef] = ()
+) -> web.Application:
     app = web.Application(
-        middlewares=[json_errors], client_max_size=service.settings.web.max_body_bytes
+        middlewares=[json_errors], client_max_size=ctx.settings.web.max_body_bytes
     )
-    app[SERVICE] = service
+    app[SERVICE] = ctx
     app.add_routes(admin.routes)
     app.add_routes(tickets.routes)
-    for extra in _optional_route_modules():
-        app.add_routes(extra)
-    for connector in service.connectors.values():
-        app.add_routes(list(connector.routes()))
+    app.add_routes(outbox.routes)
+    app.add_routes(list(extra_routes))
     return app
-
-
-def _optional_route_modules() -> list[web.RouteTableDef]:
-    """Route modules of later features, mounted when present."""
-    import importlib
-
-    found = []
-    for name in ("aggregator.web.merge",):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        found.append(module.routes)
-    return found

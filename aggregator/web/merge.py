@@ -11,17 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.dedup.merge import merge_tickets, split_report
 from aggregator.domain import Role
-from aggregator.tickets.actions import ticket_summary
+from aggregator.tickets import query
 from aggregator.web.auth import actor, require
 from aggregator.web.errors import ApiError, read_json
 from aggregator.web.keys import SERVICE
-from storage.models import Report as ReportRow
-from storage.models import Ticket
 
 routes = web.RouteTableDef()
 
@@ -60,9 +57,6 @@ async def split(request: web.Request) -> web.Response:
 
 
 async def _summary(session: AsyncSession, number: str) -> dict[str, Any]:
-    ticket = (await session.execute(select(Ticket).where(Ticket.number == number))
-              ).scalar_one()
-    channels = (await session.execute(
-        select(ReportRow.channel).where(ReportRow.ticket_id == ticket.id).distinct()
-    )).scalars().all()
-    return ticket_summary(ticket, list(channels))
+    ticket = await query.by_number(session, number)
+    assert ticket is not None  # the action just wrote it
+    return await query.ticket_summary(session, ticket)

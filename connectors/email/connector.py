@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from aggregator.config import ConnectorSettings
 from aggregator.intake.port import Connector, ConnectorContext
-from aggregator.domain import OutboundMessage, SendResult
+from aggregator.messages import OutboundMessage, SendResult
 from connectors.email import records
 from connectors.email.compose import Composer
 from connectors.email.intake import Counters, CursorBook, FolderIntake

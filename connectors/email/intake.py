@@ -21,10 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from aggregator.runtime import backoff
-from aggregator.intake.port import ConnectorContext
 from aggregator.domain import Author, Report
 from aggregator.intake.ingest import IngestClosed
+from aggregator.intake.port import ConnectorContext
+from aggregator.runtime import backoff
 from connectors.email import records
 from connectors.email.imap import IMAP_ERRORS, Fetched, FolderSession
 from connectors.email.parse import Limits, ParsedMail, ticket_ref

@@ -33,7 +33,7 @@ from telegram.error import Conflict, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
 
 from aggregator.intake.port import Connector, ConnectorContext
-from aggregator.domain import OutboundMessage, SendResult
+from aggregator.messages import OutboundMessage, SendResult
 from connectors.telegram.api import retry_seconds
 from connectors.telegram.conversation import Conversation
 from connectors.telegram.outbound import Outbound

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot, ForceReply, ReplyParameters, Update
 
-from aggregator.intake.port import ConnectorContext
 from aggregator.intake.ingest import IngestClosed
+from aggregator.intake.port import ConnectorContext
 from connectors.telegram import api
 from connectors.telegram.intake import Intake
 from connectors.telegram.parse import (

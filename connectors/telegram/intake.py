@@ -19,8 +19,8 @@ from typing import Any
 
 from telegram import Bot
 
-from aggregator.intake.port import ConnectorContext
 from aggregator.domain import Author, IngestResult, Report
+from aggregator.intake.port import ConnectorContext
 from connectors.telegram import media as files
 from connectors.telegram.parse import Inbound, Media
 from connectors.telegram.settings import TelegramSettings

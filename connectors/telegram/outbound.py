@@ -12,7 +12,7 @@ import asyncio
 from telegram import Bot, Message, ReplyParameters
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
-from aggregator.domain import OutboundMessage, SendResult
+from aggregator.messages import OutboundMessage, SendResult
 from connectors.telegram import api
 from connectors.telegram.parse import message_id, split_text, survey_data
 from connectors.telegram.settings import TelegramSettings

@@ -17,8 +17,9 @@ from typing import Any
 from tweepy.asynchronous import AsyncClient
 from tweepy.errors import Forbidden
 
+from aggregator.domain import IngestResult, Report
 from aggregator.intake.port import Connector, ConnectorContext
-from aggregator.domain import IngestResult, OutboundMessage, Report, SendResult
+from aggregator.messages import OutboundMessage, SendResult
 from connectors.twitter import compose, engagement
 from connectors.twitter.parse import (
     EXPANSIONS,

@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from aggregator.domain import OutboundMessage, SendResult
+from aggregator.messages import OutboundMessage, SendResult
 from connectors.webhook import signing
 
 KINDS = frozenset({"reply", "status"})

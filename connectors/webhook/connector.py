@@ -15,7 +15,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from aggregator.intake.port import Connector, ConnectorContext
-from aggregator.domain import OutboundMessage, SendResult
+from aggregator.messages import OutboundMessage, SendResult
 from connectors.webhook import callback, status
 from connectors.webhook.intake import Intake
 from connectors.webhook.settings import WebhookSettings

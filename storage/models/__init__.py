@@ -3,7 +3,6 @@ Alembic and `create_all` see one metadata."""
 
 from storage.models.attachments import Attachment
 from storage.models.base import Base
-from storage.models.dedup import DedupApart, DedupDoc, DedupKey
 from storage.models.core import (
     ApiToken,
     ConnectorState,
@@ -15,22 +14,24 @@ from storage.models.core import (
     TicketEvent,
     User,
 )
+from storage.models.dedup import DedupApart, DedupDoc, DedupKey
+from storage.models.runtime import ConnectorRecord, Lease
 from storage.models.signals import EngagementSample
-from storage.models.telegram import TelegramPending
 
 __all__ = [
     "ApiToken",
     "Attachment",
     "Base",
+    "ConnectorRecord",
     "ConnectorState",
     "DedupApart",
     "DedupDoc",
     "DedupKey",
     "EngagementSample",
+    "Lease",
     "Outbox",
     "Report",
     "Reporter",
-    "TelegramPending",
     "Ticket",
     "TicketCounter",
     "TicketEvent",

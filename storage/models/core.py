@@ -41,7 +41,6 @@ class Reporter(Base):
 class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
-        Index("ix_tickets_queue", "state", "escalation_level", "priority", "created_at"),
         Index("ix_tickets_updated", "updated_at"),
     )
 
@@ -57,7 +56,7 @@ class Ticket(Base):
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     virality_score: Mapped[float] = mapped_column(Float, default=0.0)
     report_count: Mapped[int] = mapped_column(Integer, default=0)
-    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     satisfaction: Mapped[int | None] = mapped_column(Integer)
@@ -65,6 +64,12 @@ class Ticket(Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The queue's order (aggregator.tickets.query): most escalated, highest priority,
+# nearest SLA due first.
+Index("ix_tickets_queue", Ticket.escalation_level.desc(), Ticket.priority.desc(),
+      Ticket.sla_due_at, Ticket.id)
 
 
 class Report(Base):
@@ -133,12 +138,16 @@ class Outbox(Base):
     __table_args__ = (
         Index("ix_outbox_due", "state", "next_attempt_at"),
         Index("ix_outbox_source_external", "source", "external_id"),
+        Index("ix_outbox_recipient", "source", "recipient", "state", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("reporters.id"))
     source: Mapped[str] = mapped_column(String(64))
+    # Ordering key (aggregator.delivery.queue.Outgoing.recipient): r:<reporter>,
+    # n:<address> or t:<ticket>. One recipient's messages go out in id order.
+    recipient: Mapped[str] = mapped_column(String(200), default="")
     kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     state: Mapped[str] = mapped_column(String(16), default="pending")

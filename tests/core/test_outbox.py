@@ -8,11 +8,12 @@ import logging
 from sqlalchemy import select
 
 from aggregator.config import ConnectorSettings
-from aggregator.intake.port import Connector, ConnectorContext
-from aggregator.domain import Author, OutboundMessage, Report, SendResult
-from aggregator.intake.ingest import Ingestor
 from aggregator.delivery.outbox import OutboxSender
+from aggregator.domain import Author, Report
+from aggregator.intake.ingest import Ingestor
 from aggregator.intake.pipeline import Pipeline
+from aggregator.intake.port import Connector, ConnectorContext
+from aggregator.messages import OutboundMessage, SendResult
 from aggregator.tickets.actions import add_reply
 from storage.models import Outbox, Ticket, TicketEvent
 

@@ -7,9 +7,9 @@ import itertools
 
 from sqlalchemy import func, select
 
-from aggregator.intake.port import Connector
 from aggregator.domain import Author, Report
 from aggregator.intake.plugins import register
+from aggregator.intake.port import Connector
 from aggregator.runtime.service import Service
 from storage.models import Report as ReportRow
 from tests.core.helpers import Api, service_settings

@@ -15,10 +15,10 @@ from sqlalchemy import func, make_url, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aggregator.config import Settings
-from aggregator.intake.port import ConnectorContext
-from aggregator.intake.ingest import Ingestor
 from aggregator.delivery.outbox import OutboxSender
+from aggregator.intake.ingest import Ingestor
 from aggregator.intake.pipeline import Pipeline
+from aggregator.intake.port import ConnectorContext
 from connectors.email import EmailConnector, EmailSettings
 from storage.models import Attachment, Outbox, Report, Ticket, TicketEvent
 from tests.connectors.email.dovecot import PASSWORD, Dovecot

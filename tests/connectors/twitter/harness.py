@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aggregator.config import Settings
-from aggregator.intake.port import ConnectorContext
 from aggregator.intake.ingest import Ingestor
 from aggregator.intake.pipeline import Pipeline
+from aggregator.intake.port import ConnectorContext
 from connectors.twitter import TwitterConnector, TwitterSettings
 from connectors.twitter.settings import ENDPOINTS
 from storage.models import EngagementSample, Report, Ticket

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from aggregator.domain import Author, OutboundMessage
+from aggregator.domain import Author
+from aggregator.messages import OutboundMessage
 from connectors.twitter.compose import weighted_length
 from tests.connectors.twitter.fake_x import FakeX
 from tests.connectors.twitter.harness import bare_connector

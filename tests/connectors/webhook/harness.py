@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aggregator.config import Settings, parse
-from aggregator.intake.port import ConnectorContext
 from aggregator.intake.ingest import Ingestor
 from aggregator.intake.pipeline import Pipeline
+from aggregator.intake.port import ConnectorContext
 from connectors.webhook import WebhookConnector
 from connectors.webhook.signing import sign_headers
 from storage.models import Outbox, Reporter, Ticket, TicketEvent

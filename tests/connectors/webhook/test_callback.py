@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aggregator.domain import OutboundMessage, SendResult
+from aggregator.messages import OutboundMessage, SendResult
 from connectors.webhook.callback import CallbackError
 from tests.connectors.webhook.harness import SECRET, complaint, serve, webhook_settings
 from tests.connectors.webhook.receiver import receiving

@@ -1,4 +1,4 @@
-"""Per-ticket detail sections that come from signals rather than the ticket row."""
+"""The ticket-detail section of signals: engagement samples, oldest first."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aggregator.tickets.actions import iso
+from aggregator.tickets.query import iso
 from storage.models import EngagementSample, Ticket
 
 
-async def ticket_extras(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
+async def engagement(session: AsyncSession, ticket: Ticket) -> list[dict[str, Any]]:
     samples = (
         await session.execute(
             select(EngagementSample)
@@ -20,8 +20,4 @@ async def ticket_extras(session: AsyncSession, ticket: Ticket) -> dict[str, Any]
             .limit(1000)
         )
     ).scalars().all()
-    return {
-        "engagement": [
-            {"report_id": s.report_id, "at": iso(s.at), "metrics": s.metrics} for s in samples
-        ]
-    }
+    return [{"report_id": s.report_id, "at": iso(s.at), "metrics": s.metrics} for s in samples]

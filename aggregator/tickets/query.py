@@ -1,0 +1,264 @@
+"""The read side for staff: the queue, one ticket in full, and a ticket's summary.
+
+The JSON API, the CLI and the web UI call these and nothing else, so the queue has one
+order everywhere and the rules about who sees what are applied here once. Results are
+plain data (dicts of JSON types), ready to serialise.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aggregator.domain import OPEN_STATES, Priority, Role, TicketState
+from storage.accounts import Principal
+from storage.models import Report as ReportRow
+from storage.models import Reporter, Ticket, TicketEvent
+
+MAX_LIMIT = 200
+# A ticket-detail section contributed by a feature: name -> async (session, ticket) -> data.
+Section = Callable[[AsyncSession, Ticket], Awaitable[Any]]
+
+
+class QueryError(ValueError):
+    """The caller asked for something malformed (maps to 400)."""
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    states: Sequence[str] = ()  # empty: every state
+    kind: str | None = None
+    unit: str | None = None
+    assignee: str | None = None
+    channel: str | None = None
+    text: str | None = None  # a ticket number, or words of the title or a report
+    limit: int = 50
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    tickets: list[dict[str, Any]] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+def parse_states(value: str) -> list[str]:
+    """`open` or a comma-separated list of states."""
+    states: list[str] = []
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        if part == "open":
+            states += [s.value for s in OPEN_STATES]
+        elif part in TicketState._value2member_map_:
+            states.append(part)
+        else:
+            raise QueryError(f"unknown state {part!r}")
+    return states
+
+
+def order() -> tuple[Any, ...]:
+    """Most urgent first: escalated, then higher priority, then nearest SLA due.
+    Matches the index `ix_tickets_queue`."""
+    return (Ticket.escalation_level.desc(), Ticket.priority.desc(), Ticket.sla_due_at,
+            Ticket.id)
+
+
+async def queue(session: AsyncSession, f: QueueFilter, principal: Principal) -> QueuePage:
+    limit = min(MAX_LIMIT, max(1, f.limit))
+    stmt = _filtered(select(Ticket).where(Ticket.merged_into_id.is_(None)), f)
+    if f.cursor:
+        stmt = stmt.where(_after(*decode_cursor(f.cursor)))
+    tickets = list((await session.execute(stmt.order_by(*order()).limit(limit + 1))).scalars())
+    more = len(tickets) > limit
+    tickets = tickets[:limit]
+    channels = await channels_of(session, [t.id for t in tickets])
+    return QueuePage(
+        [summary(t, channels.get(t.id, [])) for t in tickets],
+        encode_cursor(tickets[-1]) if more else None,
+    )
+
+
+def _filtered(stmt: Select[Any], f: QueueFilter) -> Select[Any]:
+    if f.states:
+        stmt = stmt.where(Ticket.state.in_(list(f.states)))
+    for name in ("kind", "unit", "assignee"):
+        value = getattr(f, name)
+        if value:
+            stmt = stmt.where(getattr(Ticket, name) == value)
+    if f.channel:
+        stmt = stmt.where(
+            select(ReportRow.id)
+            .where(ReportRow.ticket_id == Ticket.id, ReportRow.channel == f.channel)
+            .exists()
+        )
+    if f.text and f.text.strip():
+        like = f"%{f.text.strip()[:200]}%"
+        stmt = stmt.where(or_(
+            Ticket.title.ilike(like),
+            Ticket.number == f.text.strip().upper(),
+            select(ReportRow.id)
+            .where(ReportRow.ticket_id == Ticket.id, ReportRow.text.ilike(like))
+            .exists(),
+        ))
+    return stmt
+
+
+def _after(esc: int, prio: int, due: datetime, tid: int) -> Any:
+    """Keyset condition: strictly after this position in `order()`."""
+    return or_(
+        Ticket.escalation_level < esc,
+        and_(Ticket.escalation_level == esc, or_(
+            Ticket.priority < prio,
+            and_(Ticket.priority == prio, or_(
+                Ticket.sla_due_at > due,
+                and_(Ticket.sla_due_at == due, Ticket.id > tid),
+            )),
+        )),
+    )
+
+
+def encode_cursor(t: Ticket) -> str:
+    raw = [t.escalation_level, t.priority, t.sla_due_at.isoformat(), t.id]
+    return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
+
+
+def decode_cursor(value: str) -> tuple[int, int, datetime, int]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        esc, prio, due, tid = raw
+        parsed = (int(esc), int(prio), datetime.fromisoformat(due), int(tid))
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise QueryError("cursor is not one this API gave out") from None
+    if parsed[2].tzinfo is None or any(abs(n) > 2**62 for n in (*parsed[:2], parsed[3])):
+        raise QueryError("cursor is not one this API gave out")
+    return parsed
+
+
+async def channels_of(session: AsyncSession, ids: list[int]) -> dict[int, list[str]]:
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(ReportRow.ticket_id, ReportRow.channel)
+        .where(ReportRow.ticket_id.in_(ids))
+        .group_by(ReportRow.ticket_id, ReportRow.channel)
+    )
+    out: dict[int, list[str]] = {}
+    for tid, channel in rows:
+        out.setdefault(tid, []).append(channel)
+    return out
+
+
+async def ticket_summary(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
+    channels = await channels_of(session, [ticket.id])
+    body = summary(ticket, channels.get(ticket.id, []))
+    if ticket.merged_into_id is not None:
+        target = await session.get(Ticket, ticket.merged_into_id)
+        body["merged_into"] = target.number if target else None
+    return body
+
+
+async def ticket_detail(
+    session: AsyncSession, number: str, principal: Principal,
+    sections: dict[str, Section] | None = None,
+) -> dict[str, Any] | None:
+    """The ticket with every report (identities masked by role) and event, plus the
+    sections features contribute; None when there is no such ticket."""
+    ticket = await by_number(session, number)
+    if ticket is None:
+        return None
+    rows = (await session.execute(
+        select(ReportRow, Reporter)
+        .outerjoin(Reporter, Reporter.id == ReportRow.reporter_id)
+        .where(ReportRow.ticket_id == ticket.id)
+        .order_by(ReportRow.id)
+    )).all()
+    events = (await session.execute(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+    )).scalars().all()
+    body = await ticket_summary(session, ticket)
+    body["reports"] = [report_json(r, rep, principal) for r, rep in rows]
+    body["events"] = [
+        {"at": iso(e.at), "actor": e.actor, "type": e.type, "data": e.data} for e in events
+    ]
+    for name, section in (sections or {}).items():
+        body[name] = await section(session, ticket)
+    return body
+
+
+async def by_number(session: AsyncSession, number: str, *, lock: bool = False
+                    ) -> Ticket | None:
+    stmt = select(Ticket).where(Ticket.number == number.strip().upper())
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def can_see_identity(report: ReportRow, principal: Principal) -> bool:
+    return not report.anonymous or Role[principal.role.upper()] >= Role.SUPERVISOR
+
+
+def report_json(report: ReportRow, reporter: Reporter | None, principal: Principal
+                ) -> dict[str, Any]:
+    shown = can_see_identity(report, principal)
+    author: dict[str, Any] = {"anonymous": True}
+    if shown:
+        author = {
+            "anonymous": report.anonymous,
+            "handle": reporter.handle if reporter else None,
+            "name": reporter.name if reporter else None,
+            "email": reporter.email if reporter else None,
+            "phone": reporter.phone if reporter else None,
+        }
+    meta = dict(report.meta or {})
+    if not shown:
+        meta.pop("reporter", None)
+    return {
+        "id": report.id,
+        "channel": report.channel,
+        "source": report.source,
+        "external_id": report.external_id,
+        "kind": report.kind,
+        "title": report.title,
+        "text": report.text,
+        "body": report.body,
+        "author": author,
+        "confidential": report.confidential,
+        "sent_at": iso(report.sent_at),
+        "received_at": iso(report.received_at),
+        "match_reason": report.match_reason,
+        "meta": meta,
+    }
+
+
+def summary(ticket: Ticket, channels: Sequence[str]) -> dict[str, Any]:
+    return {
+        "number": ticket.number,
+        "title": ticket.title,
+        "state": ticket.state,
+        "priority": Priority(ticket.priority).name.lower(),
+        "kind": ticket.kind,
+        "unit": ticket.unit,
+        "assignee": ticket.assignee,
+        "channels": sorted(set(channels)),
+        "report_count": ticket.report_count,
+        "confidential": ticket.confidential,
+        "escalation_level": ticket.escalation_level,
+        "virality_score": ticket.virality_score,
+        "satisfaction": ticket.satisfaction,
+        "merged_into": None,
+        "created_at": iso(ticket.created_at),
+        "updated_at": iso(ticket.updated_at),
+        "sla_due_at": iso(ticket.sla_due_at),
+        "first_response_at": iso(ticket.first_response_at),
+        "resolved_at": iso(ticket.resolved_at),
+    }
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

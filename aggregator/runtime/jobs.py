@@ -29,18 +29,21 @@ class Job:
     round: Callable[[], Awaitable[None]]  # one round of work; raise to be restarted
     interval: float  # seconds between the start of two rounds
     single_instance: bool = False
+    lease_seconds: float | None = None  # default: three rounds, at least 15 s
 
     @property
     def lease_ttl(self) -> float:
-        return max(3 * self.interval, 15.0)
+        return self.lease_seconds or max(3 * self.interval, 15.0)
 
 
 class JobRunner:
     """Runs one job's rounds forever; the supervisor restarts it when a round raises."""
 
-    def __init__(self, job: Job, sessions: async_sessionmaker[AsyncSession]):
+    def __init__(self, job: Job, sessions: async_sessionmaker[AsyncSession],
+                 holder: str = leases.PROCESS_ID):
         self.job = job
         self.sessions = sessions
+        self.holder = holder
         self.name = job.name
         self.log = logging.LoggerAdapter(log, {"job": job.name})
         self.rounds = 0
@@ -53,7 +56,7 @@ class JobRunner:
             started = time.monotonic()
             if self.job.single_instance:
                 self.holding = await leases.acquire(self.sessions, f"job:{self.name}",
-                                                    self.job.lease_ttl)
+                                                    self.job.lease_ttl, self.holder)
             if self.holding:
                 await self.job.round()
                 self.rounds += 1
@@ -68,7 +71,7 @@ class JobRunner:
         self._stopping.set()
         if self.job.single_instance and self.holding:
             try:
-                await leases.release(self.sessions, f"job:{self.name}")
+                await leases.release(self.sessions, f"job:{self.name}", self.holder)
             except Exception:  # noqa: BLE001 - it expires anyway
                 self.log.warning("could not release lease", exc_info=True)
             self.holding = False

@@ -28,7 +28,7 @@ class FlakyChannel(Connector):
         await asyncio.Event().wait()
 
     async def send(self, message: OutboundMessage) -> SendResult:
-        if message.kind == "ack":
+        if message.kind != "reply":
             return SendResult(skipped=True)
         if self.failures > 0:
             self.failures -= 1
@@ -36,7 +36,7 @@ class FlakyChannel(Connector):
         if self.mode == "ratelimit":
             self.mode = "send"
             return SendResult(retry_after=0.05)
-        self.delivered.append((message.recipient.handle, message.payload["text"]))
+        self.delivered.append((message.recipient.handle, message.body.text))
         return SendResult(external_id=f"out-{message.id}")
 
 

@@ -67,8 +67,8 @@ async def test_merge_moves_reports_and_keeps_old_number_working(sessions, ingest
         acks = (await s.execute(select(Outbox).where(
             Outbox.kind == "ack", Outbox.payload["reason"].as_string() == "merged")
         )).scalars().all()
-        assert [(o.source, o.payload["ticket_number"], o.payload["report_external_id"])
-                for o in acks] == [("x", a.ticket_number, "2")]
+        assert [(o.source, o.ticket_id, o.payload["report_external_id"])
+                for o in acks] == [("x", dst.id, "2")]
     merged = [e for e in await events(sessions, a.ticket_number) if e.type == "merged"]
     assert merged[0].actor == "user:sri" and merged[0].data["from"] == t.ticket_number
     assert merged[0].data["report_ids"] == [t.report_id]
@@ -118,7 +118,7 @@ async def test_split_is_remembered_by_the_matcher(sessions, ingest):
                                                                     "user:sri")
         ack = (await s.execute(select(Outbox).where(
             Outbox.payload["reason"].as_string() == "split"))).scalar_one()
-        assert ack.payload["ticket_number"] == split.ticket and ack.payload["new_ticket"]
+        assert ack.ticket_id == new.id and ack.payload["new_ticket"]
     assert [e.type for e in await events(sessions, a.ticket_number)][-1] == "report_split"
     created = (await events(sessions, split.ticket))[0]
     assert created.type == "created" and created.data["from"] == a.ticket_number

@@ -1,0 +1,86 @@
+"""One recipient's messages arrive in the order they were queued, even when one of them
+fails and is retried; a dead message does not hold the later ones forever."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+
+from aggregator.delivery import admin
+from aggregator.delivery.outbox import OutboxSender
+from aggregator.messages import Reply
+from storage.models import Outbox, TicketEvent
+from tests.core.test_outbox import FlakyChannel, ctx, ticket_with_replies
+
+
+async def run_until(sender: OutboxSender, done, timeout: float = 10.0) -> None:
+    sender.start()
+    try:
+        async with asyncio.timeout(timeout):
+            while not done():
+                await asyncio.sleep(0.02)
+    finally:
+        await sender.stop()
+
+
+async def test_a_failed_message_is_not_overtaken_by_later_ones(sessions, settings):
+    chan = FlakyChannel(ctx(sessions, settings), failures=1)
+    sender = OutboxSender(sessions, {"chan": chan}, base_delay=0.2, max_delay=0.2,
+                          poll_interval=0.02)
+    await ticket_with_replies(sessions, settings, ["satu"])
+    sender.start()
+    await asyncio.sleep(0.1)  # "satu" failed and waits for its retry
+    await sender.stop()
+    await ticket_with_replies_more(sessions, settings, ["dua", "tiga"])
+    await run_until(sender, lambda: len(chan.delivered) >= 3)
+    assert [text for _, text in chan.delivered] == ["satu", "dua", "tiga"]
+
+
+async def ticket_with_replies_more(sessions, settings, texts):
+    from aggregator.tickets.actions import add_reply
+    from storage.models import Ticket
+
+    for text in texts:
+        async with sessions() as s, s.begin():
+            ticket = (await s.execute(select(Ticket))).scalar_one()
+            await add_reply(s, ticket, text, "user:ani", "ani")
+
+
+async def test_a_dead_message_lets_later_ones_pass_and_can_be_retried(sessions, settings):
+    chan = FlakyChannel(ctx(sessions, settings), failures=1)
+    sender = OutboxSender(sessions, {"chan": chan}, max_attempts=1, poll_interval=0.02)
+    ticket_id = await ticket_with_replies(sessions, settings, ["satu", "dua", "tiga"])
+    await run_until(sender, lambda: len(chan.delivered) >= 2)
+    assert [text for _, text in chan.delivered] == ["dua", "tiga"]
+
+    async with sessions() as s:
+        dead = await admin.messages(s, "dead")
+    assert [m["kind"] for m in dead] == ["reply"] and "unavailable" in dead[0]["last_error"]
+    async with sessions() as s, s.begin():
+        await admin.retry(s, dead[0]["id"], "user:sri")
+    await run_until(sender, lambda: len(chan.delivered) >= 3)
+    assert [text for _, text in chan.delivered] == ["dua", "tiga", "satu"]
+    async with sessions() as s:
+        types = (await s.execute(select(TicketEvent.type).where(
+            TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id))).scalars().all()
+        row = await s.get(Outbox, dead[0]["id"])
+    assert "delivery_failed" in types and types[-1] == "delivery_retried"
+    assert row.state == "sent"
+
+
+async def test_bodies_are_typed_when_they_reach_the_channel(sessions, settings):
+    seen = []
+
+    class Recorder(FlakyChannel):
+        async def send(self, message):
+            seen.append(message)
+            return await super().send(message)
+
+    chan = Recorder(ctx(sessions, settings))
+    sender = OutboxSender(sessions, {"chan": chan}, poll_interval=0.02)
+    await ticket_with_replies(sessions, settings, ["halo"])
+    await run_until(sender, lambda: len(chan.delivered) >= 1)
+    reply = next(m for m in seen if m.kind == "reply")
+    assert reply.body == Reply("halo", "ani", ("m1",))
+    assert reply.ticket_number.startswith("ADU-") and reply.created_at is not None

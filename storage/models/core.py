@@ -56,7 +56,9 @@ class Ticket(Base):
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     virality_score: Mapped[float] = mapped_column(Float, default=0.0)
     report_count: Mapped[int] = mapped_column(Integer, default=0)
-    sla_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Always set (intake, merge, split); the column stays nullable because SQLite cannot
+    # tighten a referenced table in place.
+    sla_due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=True)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     satisfaction: Mapped[int | None] = mapped_column(Integer)

@@ -36,12 +36,10 @@ def upgrade() -> None:
         batch.alter_column("recipient", existing_type=sa.String(length=200), nullable=False)
         batch.create_index("ix_outbox_recipient", ["source", "recipient", "state", "id"])
 
-    # Tickets: the index serves the queue's order; every ticket has an SLA due time.
+    # Tickets: the index serves the queue's order; every ticket has an SLA due time (the
+    # column stays nullable: SQLite would have to rebuild the referenced table).
     op.execute("UPDATE tickets SET sla_due_at = created_at WHERE sla_due_at IS NULL")
-    with op.batch_alter_table("tickets") as batch:
-        batch.drop_index("ix_tickets_queue")
-        batch.alter_column("sla_due_at", existing_type=storage.types.UTCDateTime(timezone=True),
-                           nullable=False)
+    op.drop_index("ix_tickets_queue", table_name="tickets")
     op.create_index("ix_tickets_queue", "tickets", [
         sa.text("escalation_level DESC"), sa.text("priority DESC"), "sla_due_at", "id"])
 
@@ -98,11 +96,8 @@ def downgrade() -> None:
     op.drop_index("ix_connector_records_age", table_name="connector_records")
     op.drop_table("connector_records")
     op.drop_index("ix_tickets_queue", table_name="tickets")
-    with op.batch_alter_table("tickets") as batch:
-        batch.alter_column("sla_due_at", existing_type=storage.types.UTCDateTime(timezone=True),
-                           nullable=True)
-        batch.create_index("ix_tickets_queue",
-                           ["state", "escalation_level", "priority", "created_at"])
+    op.create_index("ix_tickets_queue", "tickets",
+                    ["state", "escalation_level", "priority", "created_at"])
     with op.batch_alter_table("outbox") as batch:
         batch.drop_index("ix_outbox_recipient")
         batch.drop_column("recipient")

@@ -24,7 +24,7 @@ import hmac
 import time
 import weakref
 from collections.abc import Awaitable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -39,7 +39,6 @@ from connectors.telegram.conversation import Conversation
 from connectors.telegram.outbound import Outbound
 from connectors.telegram.settings import TelegramSettings
 from connectors.telegram.store import TelegramStore
-from storage.types import utcnow
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 CURSOR_TRUST = timedelta(days=6)
@@ -70,7 +69,7 @@ class TelegramConnector(Connector):
             request=HTTPXRequest(connection_pool_size=32, read_timeout=15.0),
             get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=10.0),
         )
-        self.store = TelegramStore(ctx.sessions, ctx.name)
+        self.store = TelegramStore(ctx)
         self.conversation = Conversation(settings, ctx, self.store, self.bot)
         self.outbound = Outbound(settings, self.store, self.bot)
         self._ready_lock = asyncio.Lock()
@@ -157,8 +156,8 @@ class TelegramConnector(Connector):
                 fresh = [u for u in updates if skip_upto is None or u.update_id > skip_upto]
                 await self._process(fresh, watermark)
                 last = max(int(item["update_id"]) for item in raw)
-                watermark = {"update_id": last, "at": utcnow().isoformat()}
-                await self.store.save_cursor(watermark)
+                watermark = {"update_id": last, "at": datetime.now(UTC).isoformat()}
+                await self.ctx.save_cursor(watermark)
                 self._offset = last + 1
                 self._stats.update(last_update_id=last,
                                    updates=self._stats["updates"] + len(raw))
@@ -315,4 +314,4 @@ def _trusted(cursor: dict[str, Any] | None) -> int | None:
         at = datetime.fromisoformat(cursor["at"])
     except (TypeError, ValueError):
         return None
-    return int(cursor["update_id"]) if utcnow() - at < CURSOR_TRUST else None
+    return int(cursor["update_id"]) if datetime.now(UTC) - at < CURSOR_TRUST else None

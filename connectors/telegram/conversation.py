@@ -1,10 +1,10 @@
 """What the bot does with each update from a person.
 
 Order for a message: banned (config) -> flood limit -> banned (staff, database) ->
-command / survey comment / complaint. Only storing a complaint may raise (the
-database is away): the caller then leaves the update unacknowledged so Telegram sends
-it again. Answers to the user are best-effort here; the durable ones (the ticket
-number, staff replies, status changes) go through the outbox instead.
+command / survey comment / complaint. Only a failed read or write through the port
+may raise (the database is away): the caller then leaves the update unacknowledged so
+Telegram sends it again. Answers to the user are best-effort here; the durable ones
+(the ticket number, staff replies, status changes) go through the outbox instead.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import math
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot, ForceReply, ReplyParameters, Update
 
 from aggregator.intake.ingest import IngestClosed
-from aggregator.intake.port import ConnectorContext
+from aggregator.intake.port import ConnectorContext, TicketView
+from aggregator.intake.records import Record
 from connectors.telegram import api
 from connectors.telegram.intake import Intake
 from connectors.telegram.parse import (
@@ -30,13 +30,12 @@ from connectors.telegram.parse import (
 )
 from connectors.telegram.ratelimit import UserRateLimit
 from connectors.telegram.settings import TelegramSettings
-from connectors.telegram.store import Lookup, TelegramStore
+from connectors.telegram.store import Lookup, StoreUnavailable, TelegramStore
 from connectors.telegram.texts import LANGUAGES, ikm_label, lang_of, say, state_name
-from storage.models import TelegramPending, Ticket
 
 STATUS_LIST_MAX = 10
 # Failures that mean "could not store": the update stays with Telegram and comes again.
-STORAGE_ERRORS = (SQLAlchemyError, IngestClosed, OSError, TimeoutError)
+STORAGE_ERRORS = (StoreUnavailable, IngestClosed, OSError, TimeoutError)
 
 
 class Conversation:
@@ -54,7 +53,7 @@ class Conversation:
     async def handle(self, update: Update, cursor: dict[str, Any] | None = None) -> None:
         """Process one update completely; `cursor` is stored with any report.
 
-        Raises only when storage failed (the update must be read again). Any other
+        Raises only when a read or write failed (the update must be read again). Any other
         error is a poison update: logged, counted and skipped, so one odd message
         cannot stop the bot for everybody."""
         try:
@@ -115,7 +114,7 @@ class Conversation:
         await self._say(m.chat_id, say(lang, "choose"), reply_to=m.message_id,
                         reply_markup=api.keyboard(rows))
 
-    async def _comment(self, m: Inbound, prompt: TelegramPending, lang: str) -> None:
+    async def _comment(self, m: Inbound, prompt: Record, lang: str) -> None:
         text = m.text.strip()
         if text and await self.store.comment(m.handle, prompt.data["ticket_number"], text):
             await self._say(m.chat_id, say(lang, "comment_thanks"), reply_to=m.message_id)
@@ -169,12 +168,13 @@ class Conversation:
         return "\n".join(lines)
 
     @staticmethod
-    def _one(t: Ticket, lang: str) -> str:
+    def _one(t: TicketView, lang: str) -> str:
         text = say(lang, "status_one", number=t.number, state=state_name(lang, t.state),
                    created=t.created_at.strftime("%d-%m-%Y"), title=_short(t.title, 200))
-        if t.satisfaction:
-            text += "\n" + say(lang, "status_rating", score=t.satisfaction,
-                               label=ikm_label(lang, t.satisfaction))
+        # TicketView does not carry the rating yet: the line comes back once it does.
+        score = getattr(t, "satisfaction", None)
+        if score:
+            text += "\n" + say(lang, "status_rating", score=score, label=ikm_label(lang, score))
         return text
 
     # ---------------------------------------------------------------- button presses
@@ -197,7 +197,8 @@ class Conversation:
 
     async def _choose(self, p: Press, pending: str, choice: str, lang: str,
                       cursor: dict[str, Any] | None) -> None:
-        row = await self.store.held(int(pending), p.chat_id) if pending.isdigit() else None
+        row = (await self.store.held(int(pending), p.chat_id, "followup")
+               if pending.isdigit() else None)
         number = None
         if row is not None and (choice == "n" or choice.isdigit()):
             number = await self.intake.resolve(row, None if choice == "n" else int(choice),

@@ -5,7 +5,8 @@ A message becomes a *draft* (plain JSON, so it can wait in the database), then a
 follow-up within the window joins the user's one recent open ticket; with several,
 the draft is held and the user asked which one (an unanswered question turns into a
 new ticket after `choice_timeout_minutes`). Files are fetched just before ingest and
-stored right after it, so a re-delivered update can complete a missing file.
+travel on the `Report`, so they commit with it: a stored message always has its files,
+and a re-delivered one is simply stored already.
 """
 
 from __future__ import annotations
@@ -14,20 +15,19 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telegram import Bot
 
-from aggregator.domain import Author, IngestResult, Report
+from aggregator.domain import Attachment, Author, IngestResult, Report
 from aggregator.intake.port import ConnectorContext
+from aggregator.intake.records import Record
 from connectors.telegram import media as files
 from connectors.telegram.parse import Inbound, Media
 from connectors.telegram.settings import TelegramSettings
-from connectors.telegram.store import FileRow, Lookup, TelegramStore
+from connectors.telegram.store import Lookup, TelegramStore
 from connectors.telegram.texts import say
-from storage.models import TelegramPending
-from storage.types import utcnow
 
 log = logging.getLogger("connectors.telegram")
 CHANNEL = "telegram"
@@ -74,13 +74,14 @@ class Intake:
             "reply_to": [m.reply_to] if m.reply_to else [], "meta": meta, "media": media,
         }
 
-    def report(self, d: dict[str, Any], *, ticket_ref: str | None, ack: bool) -> Report:
+    def report(self, d: dict[str, Any], *, ticket_ref: str | None, ack: bool,
+               attachments: Sequence[Attachment] = ()) -> Report:
         return Report(
             source=self.ctx.name, channel=CHANNEL, external_id=d["external_id"], text=d["text"],
             author=Author(handle=d["handle"], name=d["name"]),
             sent_at=datetime.fromisoformat(d["sent_at"]) if d.get("sent_at") else None,
             reply_to=tuple(d.get("reply_to") or ()), ticket_ref=ticket_ref, ack=ack,
-            meta=d.get("meta") or {},
+            meta=d.get("meta") or {}, attachments=tuple(attachments),
         )
 
     # ---------------------------------------------------------------- routing
@@ -89,7 +90,7 @@ class Intake:
         """Start of the follow-up window for `m`, or None when it cannot be a follow-up."""
         if fresh or m.reply_to or m.command or self.settings.followup_window_minutes <= 0:
             return None
-        return utcnow() - timedelta(minutes=self.settings.followup_window_minutes)
+        return datetime.now(UTC) - timedelta(minutes=self.settings.followup_window_minutes)
 
     async def take(self, m: Inbound, cursor: dict[str, Any] | None, look: Lookup, *,
                    fresh: bool = False) -> dict[str, Any] | None:
@@ -97,9 +98,7 @@ class Intake:
         choose (`{"id", "candidates"}`), else None. `look` is the user's state read for
         this message (with `since()`); `fresh`: the user said it is a new complaint
         (/baru), so it does not join a recent ticket."""
-        if look.report_id is not None:  # re-delivered after a crash: only complete a file
-            if m.media is not None and not await self.store.has_attachments(look.report_id):
-                await self.store.add_attachments(look.report_id, [await self._fetch(m.media)])
+        if look.report_id is not None:  # re-delivered after a crash: stored with its files
             return None
         d = self.draft(m)
         album = self._albums.get(m.media_group_id) if m.media_group_id else None
@@ -127,21 +126,17 @@ class Intake:
         self, drafts: Sequence[dict[str, Any]], *, ticket_ref: str | None,
         cursor: dict[str, Any] | None, ack_first: bool = True,
     ) -> list[IngestResult]:
-        """Fetch files, ingest (with the cursor), then store the files."""
-        fetched: list[list[FileRow]] = []
-        for d in drafts:
-            fetched.append([await self._fetch(_media(d["media"]))] if d.get("media") else [])
-        reports = [self.report(d, ticket_ref=ticket_ref, ack=ack_first and i == 0)
-                   for i, d in enumerate(drafts)]
-        results = await self.ctx.ingest(reports, cursor=cursor)
-        for res, rows in zip(results, fetched, strict=True):
-            if rows:
-                await self.store.add_attachments(res.report_id, rows)
-        return results
+        """Fetch files, then ingest the reports with them (and the cursor): one commit."""
+        reports = []
+        for i, d in enumerate(drafts):
+            fetched = [await self._fetch(_media(d["media"]))] if d.get("media") else []
+            reports.append(self.report(d, ticket_ref=ticket_ref, ack=ack_first and i == 0,
+                                       attachments=fetched))
+        return await self.store.ingest(reports, cursor)
 
     # ---------------------------------------------------------------- held questions
 
-    async def resolve(self, row: TelegramPending, choice: int | None,
+    async def resolve(self, row: Record, choice: int | None,
                       cursor: dict[str, Any] | None) -> str | None:
         """Store a held message (and album mates) on the chosen ticket, or as a new
         one when `choice` is None. Returns the ticket number; None for a bad choice."""
@@ -164,7 +159,7 @@ class Intake:
         """Unanswered "which ticket?" questions become new tickets (nothing is lost);
         stale survey-comment prompts are forgotten."""
         done = 0
-        now = utcnow()
+        now = datetime.now(UTC)
         before = now - timedelta(minutes=self.settings.choice_timeout_minutes)
         for row in await self.store.due("followup", before):
             await self.resolve(row, None, None)
@@ -174,7 +169,7 @@ class Intake:
         return done
 
     async def _join_held(self, pending_id: int, chat_id: int, d: dict[str, Any]) -> bool:
-        row = await self.store.held(pending_id, chat_id)
+        row = await self.store.held(pending_id, chat_id, "followup")
         if row is None:
             return False
         await self.store.add_extra(row.id, d)
@@ -198,7 +193,7 @@ class Intake:
         while len(self._albums) > ALBUM_MEMORY:
             self._albums.popitem(last=False)
 
-    async def _fetch(self, media: Media) -> FileRow:
+    async def _fetch(self, media: Media) -> Attachment:
         return await files.fetch(self.bot, media, self.settings.max_file_bytes)
 
 

@@ -8,11 +8,12 @@ inbound reports, so a user's Telegram reply to it threads into the ticket.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from telegram import Bot, Message, ReplyParameters
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
-from aggregator.messages import OutboundMessage, SendResult
+from aggregator.messages import Ack, OutboundMessage, Reply, SendResult, StatusChange
 from connectors.telegram import api
 from connectors.telegram.parse import message_id, split_text, survey_data
 from connectors.telegram.settings import TelegramSettings
@@ -39,21 +40,22 @@ class Outbound:
         if not handle or not handle.lstrip("-").isdigit():
             return SendResult(skipped=True)
         lang = lang_of(await self.store.language(handle), self.settings.language)
-        number = message.payload.get("ticket_number") or message.ticket_number or "-"
+        body = message.body
+        number = message.ticket_number or "-"
         reply_to = None
         markup = None
-        if message.kind == "ack":
-            key = ("ack_new" if message.payload.get("new_ticket", True)
-                   else "ack_joined" if message.payload.get("reason") in JOINED else "ack_added")
+        if isinstance(body, Ack):
+            key = ("ack_new" if body.new_ticket
+                   else "ack_joined" if body.reason in JOINED else "ack_added")
             text = say(lang, key, number=number)
-            reply_to = _own_message(message.payload.get("report_external_id"), handle)
-        elif message.kind == "reply":
-            text = say(lang, "reply", number=number, text=message.payload.get("text", ""),
-                       staff=message.payload.get("staff") or "Petugas")
-            reply_to = _latest_own(message.payload.get("report_external_ids"), handle)
-        elif message.kind == "status":
-            before, after = message.payload.get("from"), message.payload.get("to")
-            if after in (None, "new") or (before, after) in QUIET:
+            reply_to = _own_message(body.report_external_id, handle)
+        elif isinstance(body, Reply):
+            text = say(lang, "reply", number=number, text=body.text,
+                       staff=body.staff or "Petugas")
+            reply_to = _latest_own(body.report_external_ids, handle)
+        elif isinstance(body, StatusChange):
+            before, after = body.before, body.after
+            if not after or after == "new" or (before, after) in QUIET:
                 return SendResult(skipped=True)
             text = say(lang, "changed", number=number, state=state_name(lang, after))
             if after == "waiting":
@@ -105,20 +107,17 @@ class Outbound:
         return SendResult(external_id=message_id(chat_id, last.message_id))
 
 
-def _latest_own(external_ids: object, handle: str) -> int | None:
+def _latest_own(external_ids: Sequence[str], handle: str) -> int | None:
     """The user's newest message on the ticket, so the answer shows under it."""
-    if isinstance(external_ids, list):
-        for ext in external_ids:
-            found = _own_message(ext, handle)
-            if found is not None:
-                return found
+    for ext in external_ids:
+        found = _own_message(ext, handle)
+        if found is not None:
+            return found
     return None
 
 
-def _own_message(external_id: object, handle: str) -> int | None:
+def _own_message(external_id: str, handle: str) -> int | None:
     """The message id to answer, when the report came from this user's chat."""
-    if not isinstance(external_id, str):
-        return None
     chat, _, rest = external_id.partition(":")
     msg = rest.split(":", 1)[0]
     return int(msg) if chat == handle and msg.isdigit() else None

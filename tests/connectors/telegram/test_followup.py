@@ -6,7 +6,7 @@ import asyncio
 
 from sqlalchemy import select
 
-from storage.models import Report, TelegramPending, Ticket
+from storage.models import ConnectorRecord, Report, Ticket
 from tests.connectors.telegram.harness import count, tg_settings, ticket_number_in
 from tests.core.helpers import running
 
@@ -57,7 +57,7 @@ async def test_several_open_tickets_ask_which_one(db_url, tmp_path, fake):
         assert await ticket_of(svc, f"{CITRA}:{msg['message_id']}") == first
         await fake.wait_for(lambda: fake.edits, what="keyboard removed")
         assert fake.edits[-1]["message_id"] == question["message_id"]
-        assert await count(svc, TelegramPending) == 0
+        assert await count(svc, ConnectorRecord) == 0
 
         # Pressing again (or an old keyboard) changes nothing.
         fake.press(CITRA, question, rows[0][0]["callback_data"])

@@ -22,10 +22,14 @@ def chunks(items: Sequence[Any], size: int = 400) -> list[list[Any]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
+def dialect(session: AsyncSession) -> str:
+    """The database's dialect name (`sqlite`, `postgresql`)."""
+    return session.get_bind().dialect.name
+
+
 def insert_ignore(session: AsyncSession, model: Any, index_elements: Sequence[str]) -> Any:
     """`INSERT ... ON CONFLICT DO NOTHING` for whichever database we are on."""
-    dialect = session.bind.dialect.name
-    stmt = (postgresql if dialect == "postgresql" else sqlite).insert(model)
+    stmt = (postgresql if dialect(session) == "postgresql" else sqlite).insert(model)
     return stmt.on_conflict_do_nothing(index_elements=list(index_elements))
 
 
@@ -35,8 +39,7 @@ async def load_cursor(session: AsyncSession, connector: str) -> dict[str, Any]:
 
 
 async def save_cursor(session: AsyncSession, connector: str, cursor: dict[str, Any]) -> None:
-    dialect = session.bind.dialect.name
-    mod = postgresql if dialect == "postgresql" else sqlite
+    mod = postgresql if dialect(session) == "postgresql" else sqlite
     stmt = mod.insert(ConnectorState).values(
         connector=connector, cursor=cursor, updated_at=utcnow()
     )
@@ -80,7 +83,7 @@ async def reserve_ids(session: AsyncSession, model: Any, count: int) -> list[int
     if count <= 0:
         return []
     table = model.__table__
-    if session.bind.dialect.name == "postgresql":
+    if dialect(session) == "postgresql":
         rows = await session.execute(
             text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
                  "FROM generate_series(1, :n)"),

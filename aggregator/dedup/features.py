@@ -245,7 +245,7 @@ def location(meta: Mapping[str, Any]) -> tuple[float | None, float | None]:
         lat = source.get("lat", source.get("latitude"))
         lon = source.get("lon", source.get("lng", source.get("longitude")))
         try:
-            lat_f, lon_f = float(lat), float(lon)  # type: ignore[arg-type]
+            lat_f, lon_f = float(lat), float(lon)
         except (TypeError, ValueError):
             continue
         if math.isfinite(lat_f) and math.isfinite(lon_f) and abs(lat_f) <= 90 \

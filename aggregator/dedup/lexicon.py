@@ -103,9 +103,9 @@ def parse(text: str, dictionary: frozenset[str] = frozenset()) -> Lexicon:
             if section == "names":
                 name_words.update(target)
             for variant in variants.split(","):
-                words = tuple(variant.split())
-                if words and words != target:
-                    replace[words] = target
+                phrase = tuple(variant.split())
+                if phrase and phrase != target:
+                    replace[phrase] = target
 
     def words(name: str) -> frozenset[str]:
         return frozenset(w for line in sections.get(name, []) for w in line.split())

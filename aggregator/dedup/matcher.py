@@ -110,7 +110,7 @@ class LshMatcher:
         by_key: dict[int, list[tuple[Any, int]]] = {}
         since = now - timedelta(days=cfg.max_age_days)
         for chunk in repo.chunks(wanted, 500):
-            result = await session.execute(
+            result: Any = await session.execute(
                 # `at` only orders rows here: read it raw, no datetime conversion.
                 select(DedupKey.key, DedupKey.report_id, literal_column("dedup_keys.at"))
                 .where(DedupKey.key.in_(chunk), DedupKey.at >= since)

@@ -73,7 +73,7 @@ async def merge_tickets(
     forgotten = (await session.execute(
         delete(DedupApart).where(DedupApart.report_id.in_(report_ids or [-1]),
                                  DedupApart.ticket_id == target.id)
-    )).rowcount or 0
+    )).rowcount or 0  # type: ignore[attr-defined]
     reopen = source.state in OPEN_STATES and target.state not in OPEN_STATES
     target.report_count += len(report_ids)
     target.priority = max(target.priority, source.priority)
@@ -169,7 +169,7 @@ async def _ticket(session: AsyncSession, number: str) -> Ticket:
 async def _lock(session: AsyncSession, *ticket_ids: int) -> None:
     """Row locks in id order on PostgreSQL (no deadlock between two merges);
     SQLite's BEGIN IMMEDIATE already makes us the only writer."""
-    if session.bind.dialect.name == "postgresql":
+    if repo.dialect(session) == "postgresql":
         await session.execute(
             select(Ticket.id).where(Ticket.id.in_(sorted(ticket_ids)))
             .order_by(Ticket.id).with_for_update()

@@ -16,6 +16,7 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 from aggregator.dedup.lexicon import Lexicon, default_lexicon
 from aggregator.dedup.weights import is_english
@@ -175,7 +176,7 @@ def _repair_cached(word: str, lex: Lexicon) -> str:
 
 
 @functools.cache
-def _stemmer():  # type: ignore[no-untyped-def]
+def _stemmer() -> Any:
     from Sastrawi.Dictionary.ArrayDictionary import ArrayDictionary
     from Sastrawi.Stemmer.Stemmer import Stemmer
 

@@ -32,12 +32,18 @@ EVENT_THRESHOLD = 0.1
 
 
 class Thresholds(Protocol):
-    threshold: float
-    place_threshold: float
-    contact_threshold: float
-    near_km: float
-    far_km: float
-    time_window_hours: float
+    @property
+    def threshold(self) -> float: ...
+    @property
+    def place_threshold(self) -> float: ...
+    @property
+    def contact_threshold(self) -> float: ...
+    @property
+    def near_km(self) -> float: ...
+    @property
+    def far_km(self) -> float: ...
+    @property
+    def time_window_hours(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)

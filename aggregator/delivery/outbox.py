@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -149,7 +149,7 @@ class OutboxSender:
             .exists()
         )
         async with self.sessions() as session, session.begin():
-            rows = (
+            candidates = (
                 await session.execute(
                     select(Outbox, Reporter, Ticket.number, Ticket.state)
                     .outerjoin(Reporter, Reporter.id == Outbox.reporter_id)
@@ -166,9 +166,9 @@ class OutboxSender:
                     .with_for_update(skip_locked=True, of=Outbox)
                 )
             ).all()
-            if not rows:
+            if not candidates:
                 return []
-            rows = await _in_order(session, rows)
+            rows = await _in_order(session, candidates)
             bodies: dict[int, MessageBody] = {}
             for r in rows:
                 try:
@@ -286,7 +286,7 @@ class OutboxSender:
                     )])
 
 
-_table = Outbox.__table__
+_table: Table = Outbox.__table__  # type: ignore[assignment]
 # Core (not ORM) so that a list of parameter sets runs as one executemany.
 _MARK_DONE = (
     update(_table)
@@ -300,7 +300,7 @@ _MARK_DONE = (
 
 
 
-async def _in_order(session: AsyncSession, rows: Sequence[Row[Any]]) -> list[Row[Any]]:
+async def _in_order(session: AsyncSession, rows: Sequence[Any]) -> list[Any]:
     """Of the candidate rows (id order), those whose recipient has no older pending row
     outside the candidates: one locked by another process's claim in flight, say."""
     top = max(r[0].id for r in rows)
@@ -318,7 +318,7 @@ async def _in_order(session: AsyncSession, rows: Sequence[Row[Any]]) -> list[Row
             )
             for recipient, oid in found:
                 pending.setdefault((source, recipient), []).append(oid)
-    taken: list[Row[Any]] = []
+    taken: list[Any] = []
     position: dict[tuple[str, str], int] = {}
     stopped: set[tuple[str, str]] = set()
     for r in rows:

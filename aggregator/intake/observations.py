@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.domain import TicketState
@@ -56,6 +56,7 @@ async def delivery_feedback(
     if row is None:
         return None
     outbox_id, ticket_id, kind, original = row
+    assert ticket_id is not None  # selected so
     seen = (await session.execute(
         select(TicketEvent.data).where(TicketEvent.ticket_id == ticket_id,
                                        TicketEvent.type.in_([str(t) for t in FEEDBACK_EVENTS]))
@@ -90,7 +91,7 @@ async def record_signals(session: AsyncSession, samples: Sequence[SignalSample])
         if s.meta_key:
             meta[s.report_id] = (s.meta_key, metrics, s.at)
     if rows:
-        await session.execute(EngagementSample.__table__.insert(), rows)
+        await session.execute(insert(EngagementSample), rows)
     if meta:
         await _copy_to_reports(session, meta)
     return len(rows)

@@ -152,8 +152,8 @@ class Pipeline:
     ) -> None:
         rows: dict[tuple[str, str], dict[str, Any]] = {}
         for r in reports:
-            if r.author.handle:
-                a = r.author
+            a = r.author
+            if a.handle:
                 rows.setdefault((r.source, a.handle), {
                     "source": r.source, "handle": a.handle, "name": a.name, "email": a.email,
                     "phone": a.phone, "banned": False, "created_at": batch.now,
@@ -201,7 +201,7 @@ class Pipeline:
                 .order_by(ReportRow.id)
             )
             for rid, digest, tid in rows:
-                if digest in by_reporter[rid]:
+                if rid is not None and digest in by_reporter[rid]:
                     batch.repeats[(rid, digest)] = tid
 
     async def _one(self, session: AsyncSession, report: Report, batch: Batch) -> IngestResult:

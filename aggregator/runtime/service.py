@@ -60,7 +60,8 @@ class Service:
             if not conf.enabled:
                 continue
             ctx = ConnectorContext(name=name, settings=settings, ingestor=self.ingestor,
-                                   sessions=self.sessions, log=connector_logger(name))
+                                   sessions=self.sessions, log=connector_logger(name),
+                                   read_sessions=self.read_sessions)
             cls = connector_type(conf.type)
             if not (isinstance(cls, type) and issubclass(cls, Connector)):
                 raise TypeError(f"connector type {conf.type!r} is not a Connector")

@@ -30,6 +30,7 @@ class TicketView:
     created_at: datetime
     updated_at: datetime
     resolved_at: datetime | None
+    satisfaction: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +62,7 @@ class TrackedReport:
 
 def view(t: Ticket) -> TicketView:
     return TicketView(t.number, t.title, t.state, t.confidential, t.created_at, t.updated_at,
-                      t.resolved_at)
+                      t.resolved_at, t.satisfaction)
 
 
 async def reporter(session: AsyncSession, source: str, handle: str) -> ReporterView | None:
@@ -139,7 +140,7 @@ async def recently_active(
         .group_by(Outbox.ticket_id)
     )
     for tid, at in contacted:
-        if at is not None and _aware(at) > last[tid]:
+        if tid is not None and at is not None and _aware(at) > last[tid]:
             last[tid] = _aware(at)
     recent = sorted((t for t in tickets if last[t] >= since), key=lambda t: last[t],
                     reverse=True)

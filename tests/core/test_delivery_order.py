@@ -14,10 +14,10 @@ from storage.models import Outbox, TicketEvent
 from tests.core.test_outbox import FlakyChannel, ctx, ticket_with_replies
 
 
-async def run_until(sender: OutboxSender, done, timeout: float = 10.0) -> None:
+async def run_until(sender: OutboxSender, done, limit: float = 10.0) -> None:
     sender.start()
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(limit):
             while not done():
                 await asyncio.sleep(0.02)
     finally:

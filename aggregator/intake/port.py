@@ -10,21 +10,20 @@ data.
 
 from __future__ import annotations
 
-import functools
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, ParamSpec, TypeVar
+from typing import Any, ClassVar
 
 from aiohttp import web
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aggregator.config import ConnectorSettings, Settings
 from aggregator.domain import IngestResult, Report
 from aggregator.intake import observations
+from aggregator.intake.errors import StoreUnavailable, guarded
 from aggregator.intake.ingest import Ingestor
 from aggregator.intake.observations import SignalSample
 from aggregator.intake.records import Records
@@ -38,25 +37,6 @@ __all__ = [
     "Thread", "TicketView", "TrackedReport",
 ]
 
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-class StoreUnavailable(RuntimeError):
-    """The database did not answer (down, locked, failing over). The connector should
-    leave its input unacknowledged and try again later; any other error from the port
-    is a fault of the input or a bug."""
-
-
-def _guarded(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return await fn(*args, **kwargs)
-        except (OperationalError, InterfaceError, TimeoutError, ConnectionError, OSError) as exc:
-            raise StoreUnavailable(f"{type(exc).__name__}: {exc}"[:500]) from exc
-
-    return wrapper
 
 
 @dataclass
@@ -85,7 +65,7 @@ class ConnectorContext:
 
     # ------------------------------------------------------------------ intake
 
-    @_guarded
+    @guarded
     async def ingest(
         self, reports: Sequence[Report], cursor: dict[str, Any] | None = None
     ) -> list[IngestResult]:
@@ -93,12 +73,12 @@ class ConnectorContext:
         transaction. Returns only after the commit: acknowledge to the source after."""
         return await self.ingestor.submit(reports, cursor=cursor, connector=self.name)
 
-    @_guarded
+    @guarded
     async def load_cursor(self) -> dict[str, Any]:
         async with self.sessions() as session:
             return await repo.load_cursor(session, self.name)
 
-    @_guarded
+    @guarded
     async def save_cursor(self, cursor: dict[str, Any]) -> None:
         """Move the cursor without reports (input that was read but stores nothing)."""
         async with self.sessions() as session, session.begin():
@@ -106,59 +86,59 @@ class ConnectorContext:
 
     # ------------------------------------------------------------------ reads
 
-    @_guarded
+    @guarded
     async def stored_report_id(self, external_id: str) -> int | None:
         async with self._read() as s:
             return await lookups.stored_report_id(s, self.name, external_id)
 
-    @_guarded
+    @guarded
     async def reporter(self, handle: str) -> ReporterView | None:
         async with self._read() as s:
             return await lookups.reporter(s, self.name, handle)
 
-    @_guarded
+    @guarded
     async def reporter_tickets(self, handle: str, limit: int = 10) -> list[TicketView]:
         """The reporter's tickets (merges followed), most recently active first."""
         async with self._read() as s:
             return [lookups.view(t) for t in
                     await lookups.reporter_tickets(s, self.name, handle, limit)]
 
-    @_guarded
+    @guarded
     async def reporter_ticket(self, handle: str, number: str) -> TicketView | None:
         """Ticket `number` if this reporter may see it; None otherwise."""
         async with self._read() as s:
             t = await lookups.reporter_ticket(s, self.name, handle, number)
             return lookups.view(t) if t is not None else None
 
-    @_guarded
+    @guarded
     async def recently_active(self, reporter_id: int, since: datetime, limit: int = 5
                               ) -> list[TicketView]:
         async with self._read() as s:
             return await lookups.recently_active(s, self.name, reporter_id, since, limit)
 
-    @_guarded
+    @guarded
     async def thread(self, ticket_number: str | None, external_ids: Sequence[str]) -> Thread:
         async with self._read() as s:
             return await lookups.thread(s, self.name, ticket_number, external_ids)
 
-    @_guarded
+    @guarded
     async def tracked_reports(self, since: datetime, limit: int) -> list[TrackedReport]:
         async with self._read() as s:
             return await lookups.tracked_reports(s, self.name, since, limit)
 
-    @_guarded
+    @guarded
     async def sent_counts(self, kind: str, since: datetime) -> dict[str, int]:
         async with self._read() as s:
             return await lookups.sent_counts(s, self.name, kind, since)
 
-    @_guarded
+    @guarded
     async def public_status(self, report_id: int) -> dict[str, Any] | None:
         async with self._read() as s:
             return await lookups.public_status(s, self.name, report_id)
 
     # ------------------------------------------------------------------ writes
 
-    @_guarded
+    @guarded
     async def delivery_feedback(
         self, *, message_ids: Sequence[str], delayed: bool, feedback_id: str,
         data: Mapping[str, Any],
@@ -169,25 +149,25 @@ class ConnectorContext:
                 s, self.name, message_ids=message_ids, delayed=delayed,
                 feedback_id=feedback_id, data=data)
 
-    @_guarded
+    @guarded
     async def record_signals(self, samples: Sequence[SignalSample]) -> int:
         async with self.sessions() as s, s.begin():
             return await observations.record_signals(s, samples)
 
-    @_guarded
+    @guarded
     async def record_survey(self, channel: str, handle: str, number: str, score: int,
                             label: str) -> TicketView | None:
         async with self.sessions() as s, s.begin():
             return await observations.record_survey(s, self.name, channel, handle, number,
                                                     score, label)
 
-    @_guarded
+    @guarded
     async def record_survey_comment(self, handle: str, number: str, text: str) -> bool:
         async with self.sessions() as s, s.begin():
             return await observations.record_survey_comment(s, self.name, handle, number,
                                                             text)
 
-    @_guarded
+    @guarded
     async def set_language(self, handle: str, name: str | None, language: str) -> None:
         async with self.sessions() as s, s.begin():
             await observations.set_language(s, self.name, handle, name, language)

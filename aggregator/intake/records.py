@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aggregator.intake.errors import guarded
 from storage import repo
 from storage.models import ConnectorRecord
 from storage.types import utcnow
@@ -32,6 +33,7 @@ class Records:
         self.sessions = sessions
         self.connector = connector
 
+    @guarded
     async def put(self, kind: str, key: str, data: Mapping[str, Any]) -> int:
         """Keep a record (a second put of the same kind and key keeps the first);
         returns its id."""
@@ -45,6 +47,7 @@ class Records:
                 select(ConnectorRecord.id).where(*self._where(kind, key[:256]))
             )).scalar_one()
 
+    @guarded
     async def get(self, record_id: int) -> Record | None:
         async with self.sessions() as s:
             row = await s.get(ConnectorRecord, record_id)
@@ -52,6 +55,7 @@ class Records:
             return None
         return _record(row)
 
+    @guarded
     async def find(self, kind: str, key: str) -> Record | None:
         async with self.sessions() as s:
             row = (await s.execute(
@@ -59,6 +63,7 @@ class Records:
             )).scalar_one_or_none()
         return _record(row) if row is not None else None
 
+    @guarded
     async def update(self, record_id: int,
                      change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
         """Read-modify-write under the row's lock (two updates never lose one)."""
@@ -68,11 +73,13 @@ class Records:
                 return
             row.data = change(dict(row.data))
 
+    @guarded
     async def delete(self, record_id: int) -> None:
         async with self.sessions() as s, s.begin():
             await s.execute(delete(ConnectorRecord).where(
                 ConnectorRecord.id == record_id, ConnectorRecord.connector == self.connector))
 
+    @guarded
     async def older_than(self, kind: str, before: datetime, limit: int = 100) -> list[Record]:
         async with self.sessions() as s:
             rows = (await s.execute(

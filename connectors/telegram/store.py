@@ -3,49 +3,29 @@
 Reports themselves go through `ingest` (with the cursor and their files); this is
 everything around them: who the user is (language, banned), which tickets are theirs,
 questions the bot is waiting on (the port's records, keyed `"{chat_id}:{ref}"`) and
-survey answers. The adapter adds two things to the port: a language cache (every
-outgoing message needs the user's language) and `StoreUnavailable`, which tells a
-failed read or write apart from a poison update.
+survey answers. The adapter adds a language cache to the port (every outgoing message
+needs the user's language). A database outage surfaces as the port's
+`StoreUnavailable`, which tells a failed read or write apart from a poison update.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from aggregator.domain import IngestResult, Report
-from aggregator.intake.ingest import IngestClosed
-from aggregator.intake.port import ConnectorContext, TicketView
+from aggregator.intake.port import ConnectorContext, StoreUnavailable, TicketView
 from aggregator.intake.records import Record
 
 LANGUAGE_TTL = 300.0  # seconds; another replica's /lang shows up within this
 LANGUAGE_CACHE = 20_000
 CHANNEL = "telegram"
-# Raised by a port call for a bad argument or a bug, not because the database is away:
-# such an update is skipped like any other poison update.
-CALLER_ERRORS = (ValueError, TypeError, LookupError, AttributeError, AssertionError)
 
-
-class StoreUnavailable(Exception):
-    """A read or write through the port failed (the database is away, shutting down):
-    the update must stay with Telegram and be read again."""
-
-
-@asynccontextmanager
-async def _port() -> AsyncIterator[None]:
-    try:
-        yield
-    except (StoreUnavailable, IngestClosed, *CALLER_ERRORS):
-        raise
-    except Exception as exc:  # noqa: BLE001 - see CALLER_ERRORS
-        raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
-
-
+__all__ = ["Lookup", "Profile", "StoreUnavailable", "TelegramStore"]
 @dataclass(frozen=True, slots=True)
 class Profile:
     language: str | None = None
@@ -74,8 +54,7 @@ class TelegramStore:
     async def ingest(self, reports: Sequence[Report], cursor: dict[str, Any] | None
                      ) -> list[IngestResult]:
         """Reports with their files and the cursor, committed together."""
-        async with _port():
-            return await self.ctx.ingest(reports, cursor=cursor)
+        return await self.ctx.ingest(reports, cursor=cursor)
 
     # ---------------------------------------------------------------- the user
 
@@ -98,65 +77,57 @@ class TelegramStore:
                      since: datetime | None = None) -> Lookup:
         """The user's profile; with `external_id`, whether that message is stored; with
         `since`, their open tickets active since then."""
-        async with _port():
-            who = await self.ctx.reporter(handle)
-            if who is None:
-                self._remember_language(handle, None)
-                return Lookup(Profile())
-            profile = Profile(who.language, who.banned)
-            self._remember_language(handle, who.language)
-            report_id = None
-            if external_id is not None:
-                report_id = await self.ctx.stored_report_id(external_id)
-            candidates: tuple[tuple[str, str], ...] = ()
-            if since is not None and report_id is None:
-                candidates = tuple((t.number, t.title)
-                                   for t in await self.ctx.recently_active(who.id, since))
+        who = await self.ctx.reporter(handle)
+        if who is None:
+            self._remember_language(handle, None)
+            return Lookup(Profile())
+        profile = Profile(who.language, who.banned)
+        self._remember_language(handle, who.language)
+        report_id = None
+        if external_id is not None:
+            report_id = await self.ctx.stored_report_id(external_id)
+        candidates: tuple[tuple[str, str], ...] = ()
+        if since is not None and report_id is None:
+            candidates = tuple((t.number, t.title)
+                               for t in await self.ctx.recently_active(who.id, since))
         return Lookup(profile, report_id, candidates)
 
     async def set_language(self, handle: str, name: str | None, language: str) -> None:
-        async with _port():
-            await self.ctx.set_language(handle, name, language)
+        await self.ctx.set_language(handle, name, language)
         self._remember_language(handle, language)
 
     # ---------------------------------------------------------------- tickets
 
     async def my_tickets(self, handle: str, limit: int) -> list[TicketView]:
         """The user's tickets (merges followed), most recently active first."""
-        async with _port():
-            return await self.ctx.reporter_tickets(handle, limit)
+        return await self.ctx.reporter_tickets(handle, limit)
 
     async def my_ticket(self, handle: str, number: str) -> TicketView | None:
         """Ticket `number` if this user reported on it (or on a ticket merged into it);
         None otherwise, so nobody learns about other people's tickets."""
-        async with _port():
-            return await self.ctx.reporter_ticket(handle, number)
+        return await self.ctx.reporter_ticket(handle, number)
 
     # ---------------------------------------------------------------- survey
 
     async def rate(self, handle: str, number: str, score: int, label: str
                    ) -> TicketView | None:
         """Store an IKM answer on a resolved ticket of this user; None if not allowed."""
-        async with _port():
-            return await self.ctx.record_survey(CHANNEL, handle, number, score, label)
+        return await self.ctx.record_survey(CHANNEL, handle, number, score, label)
 
     async def comment(self, handle: str, number: str, text: str) -> bool:
-        async with _port():
-            return await self.ctx.record_survey_comment(handle, number, text)
+        return await self.ctx.record_survey_comment(handle, number, text)
 
     # ---------------------------------------------------------------- held questions
 
     async def hold(self, chat_id: int, kind: str, ref: str, data: dict[str, Any]) -> int:
         """Remember a question (idempotent on chat, kind, ref); returns its id."""
-        async with _port():
-            return await self.records.put(kind, _key(chat_id, ref), data)
+        return await self.records.put(kind, _key(chat_id, ref), data)
 
     async def held(self, pending_id: int, chat_id: int, kind: str | None = None
                    ) -> Record | None:
         """Record `pending_id` if it belongs to this chat (and is of `kind`): a button
         pressed in one chat never touches another chat's question."""
-        async with _port():
-            row = await self.records.get(pending_id)
+        row = await self.records.get(pending_id)
         if row is None or row.key.partition(":")[0] != str(chat_id):
             return None
         if kind is not None and row.kind != kind:
@@ -164,8 +135,7 @@ class TelegramStore:
         return row
 
     async def held_by_ref(self, chat_id: int, kind: str, ref: str) -> Record | None:
-        async with _port():
-            return await self.records.find(kind, _key(chat_id, ref))
+        return await self.records.find(kind, _key(chat_id, ref))
 
     async def add_extra(self, pending_id: int, draft: dict[str, Any]) -> None:
         """Attach another message (an album's next photo) to a held question."""
@@ -176,16 +146,13 @@ class TelegramStore:
                 extra.append(draft)
             return {**data, "extra": extra}
 
-        async with _port():
-            await self.records.update(pending_id, change)
+        await self.records.update(pending_id, change)
 
     async def release(self, pending_id: int) -> None:
-        async with _port():
-            await self.records.delete(pending_id)
+        await self.records.delete(pending_id)
 
     async def due(self, kind: str, before: datetime, limit: int = 100) -> list[Record]:
-        async with _port():
-            return await self.records.older_than(kind, before, limit)
+        return await self.records.older_than(kind, before, limit)
 
 
 def _key(chat_id: int, ref: str) -> str:

@@ -26,7 +26,7 @@ async def run_until(sender: OutboxSender, done, limit: float = 10.0) -> None:
 
 async def test_a_failed_message_is_not_overtaken_by_later_ones(sessions, settings):
     chan = FlakyChannel(ctx(sessions, settings), failures=1)
-    sender = OutboxSender(sessions, {"chan": chan}, base_delay=0.2, max_delay=0.2,
+    sender = OutboxSender(sessions, {"chan": chan}, base_delay=1.5, max_delay=1.5,
                           poll_interval=0.02)
     await ticket_with_replies(sessions, settings, ["satu"])
     sender.start()

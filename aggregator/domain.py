@@ -114,6 +114,12 @@ class Report:
     # Stored in the same transaction as the report (only when the report is new).
     attachments: tuple[Attachment, ...] = ()
 
+    @property
+    def sealed(self) -> bool:
+        """Confidential: a whistleblowing report, or one its sender marked so. Sealed and
+        open reports never share a ticket (see intake.pipeline)."""
+        return self.confidential or self.kind == ReportKind.WHISTLEBLOWING
+
 
 @dataclass(frozen=True, slots=True)
 class IngestResult:

@@ -56,6 +56,10 @@ async def merge_tickets(
         raise ActionError(409, "conflict", f"{source.number} is already merged")
     if source.id == target.id:
         raise ActionError(409, "conflict", "a ticket cannot be merged into itself")
+    if source.confidential != target.confidential:
+        # Reporters on one side would receive replies written to the other side.
+        raise ActionError(409, "conflict",
+                          "a confidential ticket and a non-confidential one cannot be merged")
     await _lock(session, source.id, target.id)
     now = utcnow()
     report_ids = list((await session.execute(

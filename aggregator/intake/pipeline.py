@@ -22,7 +22,6 @@ from aggregator.domain import (
     IngestResult,
     Priority,
     Report,
-    ReportKind,
     TicketState,
 )
 from aggregator.events import Event, EventType, connector_actor
@@ -219,7 +218,7 @@ class Pipeline:
             "reporter_id": reporter_id, "title": report.title or None, "text": report.text,
             "body": report.body, "text_hash": digest, "kind": str(report.kind),
             "anonymous": report.author.anonymous,
-            "confidential": report.confidential or report.kind == ReportKind.WHISTLEBLOWING,
+            "confidential": report.sealed or ticket.confidential,
             "sent_at": report.sent_at, "received_at": batch.now, "match_reason": reason,
             "meta": report.meta,
         })
@@ -235,8 +234,6 @@ class Pipeline:
         if not created:
             ticket.report_count += 1
             ticket.updated_at = batch.now
-            if report.confidential or report.kind == ReportKind.WHISTLEBLOWING:
-                ticket.confidential = True
         actor = connector_actor(report.source)
         batch.events.append(Event(
             ticket.id, EventType.CREATED if created else EventType.REPORT_ADDED, actor,
@@ -267,6 +264,24 @@ class Pipeline:
         )
 
     async def _match(
+        self, session: AsyncSession, report: Report, reporter_id: int | None, digest: str,
+        batch: Batch,
+    ) -> tuple[Ticket | None, str, dict[str, Any]]:
+        """The first candidate that is allowed across the confidentiality boundary."""
+        found = await self._candidate(session, report, reporter_id, digest, batch)
+        ticket, reason, _ = found
+        if ticket is None or report.sealed == ticket.confidential:
+            return found
+        # A sealed report never joins an open ticket (its reporter would hear the other
+        # reporters' replies and the other way round), nor an open report a sealed one,
+        # unless its sender is already a reporter of that sealed ticket and wrote to it
+        # on purpose (a reply or its number): then the report is sealed like its ticket.
+        if (ticket.confidential and reason in ("reply", "ticket_ref") and reporter_id is not None
+                and await _reported_on(session, batch, ticket.id, reporter_id)):
+            return found
+        return None, "new", {"sealed_apart": ticket.number}
+
+    async def _candidate(
         self, session: AsyncSession, report: Report, reporter_id: int | None, digest: str,
         batch: Batch,
     ) -> tuple[Ticket | None, str, dict[str, Any]]:
@@ -347,7 +362,7 @@ class Pipeline:
             state=TicketState.NEW,
             priority=int(priority),
             kind=str(report.kind),
-            confidential=report.confidential or report.kind == ReportKind.WHISTLEBLOWING,
+            confidential=report.sealed,
             escalation_level=0,
             virality_score=0.0,
             report_count=1,
@@ -359,6 +374,18 @@ class Pipeline:
         batch.new_tickets[number] = ticket
         batch.new_by_id[ticket.id] = ticket
         return ticket
+
+
+async def _reported_on(session: AsyncSession, batch: Batch, ticket_id: int,
+                       reporter_id: int) -> bool:
+    if any(r["ticket_id"] == ticket_id and r["reporter_id"] == reporter_id
+           for r in batch.reports):
+        return True
+    found = await session.execute(
+        select(ReportRow.id).where(ReportRow.ticket_id == ticket_id,
+                                   ReportRow.reporter_id == reporter_id).limit(1)
+    )
+    return found.first() is not None
 
 
 def _fresh(

@@ -102,21 +102,45 @@ async def apply_patch(
 
 
 async def add_reply(session: AsyncSession, ticket: Ticket, text: Any, actor: str,
-                    staff_name: str) -> int:
-    """Record a staff reply and queue it to every reporter; returns messages queued."""
+                    staff_name: str, *, report_id: Any = None, everyone: Any = None) -> int:
+    """Record a staff reply and queue it; returns messages queued.
+
+    It goes to the reporter of `report_id` when given, else to every reporter of the
+    ticket; on a confidential ticket, to the reporter of its latest report unless staff
+    explicitly choose `everyone` (two whistleblowers on one case need not know each
+    other)."""
     if not isinstance(text, str) or not text.strip():
         raise ActionError(422, "invalid", "text must be a non-empty string")
     if len(text) > 20_000:
         raise ActionError(413, "too_large", "a reply is limited to 20000 characters")
+    to = await _addressees(session, ticket, report_id, everyone)
     now = utcnow()
     if ticket.first_response_at is None:
         ticket.first_response_at = now
     ticket.updated_at = now
-    to: list[Recipient] = await recipients(session, ticket.id)
-    await record_events(session, [Event(ticket.id, EventType.REPLY, actor, {"text": text})])
+    await record_events(session, [Event(ticket.id, EventType.REPLY, actor, {
+        "text": text, "to": [{"source": r.source, "reporter_id": r.reporter_id} for r in to],
+    })])
     queued = await queue_to_reporters(
         session, ticket.id, lambda r: Reply(text, staff_name, r.report_external_ids[:20]),
         only=to)
     if ticket.state == TicketState.NEW:
         await change_state(session, ticket, TicketState.IN_PROGRESS, actor, "staff replied")
     return queued
+
+
+async def _addressees(session: AsyncSession, ticket: Ticket, report_id: Any, everyone: Any
+                      ) -> list[Recipient]:
+    if everyone is not None and not isinstance(everyone, bool):
+        raise ActionError(422, "invalid", "everyone must be true or false")
+    if report_id is not None:
+        if isinstance(report_id, bool) or not isinstance(report_id, int):
+            raise ActionError(422, "invalid", "report_id must be a number")
+        found = await recipients(session, ticket.id, report_ids=[report_id])
+        if not found:
+            raise ActionError(422, "invalid", f"report {report_id} is not on {ticket.number}")
+        return found
+    found = await recipients(session, ticket.id)
+    if ticket.confidential and not everyone:
+        return found[:1]  # newest report first
+    return found

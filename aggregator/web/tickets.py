@@ -89,6 +89,7 @@ async def post_reply(request: web.Request) -> web.Response:
     async with ctx.sessions() as session, session.begin():
         ticket = await locked_ticket(session, request.match_info["number"])
         queued = await add_reply(session, ticket, data.get("text"), actor(principal),
-                                 principal.name)
+                                 principal.name, report_id=data.get("report_id"),
+                                 everyone=data.get("everyone"))
     ctx.outbox_wake()
     return web.json_response({"ticket": ticket.number, "queued": queued}, status=202)

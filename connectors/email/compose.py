@@ -7,6 +7,7 @@ Pure: builds `email.message.Message` objects; sending is `smtp.py`'s job.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from email import charset as _charset
 from email.header import Header
 from email.message import Message
@@ -90,7 +91,5 @@ class Composer:
         return f"{self.status_url.rstrip('/')}/status/{ticket_number}"
 
 
-def _now() -> Any:
-    from storage.types import utcnow
-
-    return utcnow()
+def _now() -> datetime:
+    return datetime.now(UTC)

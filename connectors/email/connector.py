@@ -12,12 +12,12 @@ import re
 import threading
 import time
 from collections import deque
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from aggregator.config import ConnectorSettings
 from aggregator.intake.port import Connector, ConnectorContext
-from aggregator.messages import OutboundMessage, SendResult
-from connectors.email import records
+from aggregator.messages import Ack, OutboundMessage, Reply, SendResult, StatusChange
 from connectors.email.compose import Composer
 from connectors.email.intake import Counters, CursorBook, FolderIntake
 from connectors.email.settings import EmailSettings
@@ -96,25 +96,26 @@ class EmailConnector(Connector):
             return self._skip("no address")
         if to.lower() in self.settings.our_addresses():
             return self._skip("our own address")
-        p = message.payload
-        number = message.ticket_number or p.get("ticket_number")
+        body = message.body
+        number = message.ticket_number
         name = recipient.name if recipient else None
-        if message.kind == "ack":
-            if p.get("reason") in NO_ACK_REASONS:
+        extra: dict[str, Any] = {}
+        if isinstance(body, Ack):
+            if body.reason in NO_ACK_REASONS:
                 return self._skip("conversation continues")
             if not await self._ack_allowed(message.reporter_handle or to):
                 return self._skip("ack rate limit")
-            template = "ack_new" if p.get("new_ticket", True) else "ack_existing"
-            ids = [p.get("report_external_id") or ""]
-            auto, extra = True, {}
-        elif message.kind == "reply":
+            template = "ack_new" if body.new_ticket else "ack_existing"
+            ids = [body.report_external_id]
+            auto = True
+        elif isinstance(body, Reply):
             template = "reply"
-            ids = list(reversed(p.get("report_external_ids") or []))  # oldest first
-            auto, extra = False, {"text": p.get("text") or "", "staff": p.get("staff")}
-        elif message.kind == "status" and p.get("to") == "resolved":
+            ids = list(reversed(body.report_external_ids))  # oldest first
+            auto, extra = False, {"text": body.text, "staff": body.staff}
+        elif isinstance(body, StatusChange) and body.after == "resolved":
             template = "resolved"
-            ids = list(reversed(p.get("report_external_ids") or []))
-            auto, extra = True, {}
+            ids = list(reversed(body.report_external_ids))
+            auto = True
         else:
             return self._skip(f"kind {message.kind}")
         thread = await self._thread(number, [i for i in ids if i])
@@ -139,7 +140,10 @@ class EmailConnector(Connector):
         subjects = [cache.get(i) for i in ids]
         if ids and all(s is not None for s in subjects):
             return {"subject": next((s for s in subjects if s), ""), "ids": ids}
-        return await records.thread_info(self.ctx.sessions, self.name, number, ids)
+        found = await self.ctx.thread(number, ids)
+        known = [i for i in ids if i in found.titles]
+        subject = next((found.titles[i] for i in known if found.titles[i]), None)
+        return {"subject": subject or found.ticket_title or "", "ids": known}
 
     async def _ack_allowed(self, handle: str) -> bool:
         """At most max_acks_per_hour per sender, counted in memory; the last hour's
@@ -149,8 +153,8 @@ class EmailConnector(Connector):
         if self._acks_before is None:
             async with self._acks_lock:
                 if self._acks_before is None:
-                    self._acks_before = await records.acks_sent_last_hour(
-                        self.ctx.sessions, self.name)
+                    self._acks_before = await self.ctx.sent_counts(
+                        "ack", datetime.now(UTC) - timedelta(hours=1))
         recent = self._acks.get(key)
         if recent is None:
             seeded = min(self._acks_before.get(key, 0), limit)

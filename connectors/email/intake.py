@@ -2,17 +2,18 @@
 
 Order per batch, which is what makes a crash at any point safe:
   1. fetch + parse in the folder's thread (BODY.PEEK: nothing is marked read yet);
-  2. bounces -> ticket events (idempotent);
-  3. reports + cursor {folder: uidvalidity, last_uid, pending} in ONE ingest commit;
-  4. attachment rows for reports that have none (idempotent);
-  5. \\Seen / MOVE on the server.
-`pending` names the UIDs of the last committed batch whose step 4/5 may not have
+  2. bounces -> delivery feedback on the ticket (idempotent);
+  3. reports with their attachments + cursor {folder: uidvalidity, last_uid, pending}
+     in ONE ingest commit;
+  4. \\Seen / MOVE on the server.
+`pending` names the UIDs of the last committed batch whose step 4 may not have
 happened; a restart replays exactly those (ingest is idempotent on Message-ID).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 from collections import OrderedDict
@@ -21,11 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from aggregator.domain import Author, Report
+from aggregator.domain import Attachment, Author, IngestResult, Report
 from aggregator.intake.ingest import IngestClosed
 from aggregator.intake.port import ConnectorContext
 from aggregator.runtime import backoff
-from connectors.email import records
 from connectors.email.imap import IMAP_ERRORS, Fetched, FolderSession
 from connectors.email.parse import Limits, ParsedMail, ticket_ref
 from connectors.email.settings import EmailSettings
@@ -97,7 +97,8 @@ class CursorBook:
     def folder(self, name: str) -> dict[str, Any]:
         return dict(self.state.get(name, {}))
 
-    async def commit(self, folder: str, reports: list[Report], entry: dict[str, Any]) -> list[Any]:
+    async def commit(self, folder: str, reports: list[Report], entry: dict[str, Any]
+                     ) -> list[IngestResult]:
         async with self.lock:
             cursor = {**self.state, folder: entry}
             results = await self.ctx.ingest(reports, cursor=cursor)
@@ -228,8 +229,7 @@ class FolderIntake:
         if bounces:
             # Shielded, like every short write here: a transaction cancelled half-way
             # can leave its pooled connection holding SQLite's write lock.
-            recorded, unmatched = await asyncio.shield(records.record_bounces(
-                self.ctx.sessions, self.ctx.name, bounces))
+            recorded, unmatched = await asyncio.shield(self._record_bounces(bounces))
             self.counters.bounces += recorded
             self.counters.bounces_unmatched += unmatched
         self.counters.notices += sum(f.mail.category == "notice" for f in fetched)
@@ -238,26 +238,50 @@ class FolderIntake:
         for m in mails:
             self.counters.subjects.put(m.external_id, m.subject)
         entry = {"uidvalidity": uidvalidity, "last_uid": last_uid, "pending": batch}
-        results = await self._ingest(reports, entry)
-        self.counters.reports += sum(r.created_report for r in results)
-        stored = await asyncio.shield(records.store_attachments(
-            self.ctx.sessions,
-            [(res.report_id, m.attachments) for res, m in zip(results, mails, strict=True)],
-        ))
-        self.counters.attachments += stored
+        stored = await self._ingest(reports, entry)
+        self.counters.reports += sum(res.created_report for _, res in stored)
+        # Attachments commit with their report, and only with a new one.
+        self.counters.attachments += sum(
+            len(report.attachments) for report, res in stored if res.created_report)
 
-    async def _ingest(self, reports: list[Report], entry: dict[str, Any]) -> list[Any]:
+    async def _record_bounces(self, bounces: list[ParsedMail]) -> tuple[int, int]:
+        """Delivery feedback for each bounce of a mail we sent (matched by the core
+        through the outbox's external id). Returns (recorded, unmatched)."""
+        recorded = unmatched = 0
+        for mail in bounces:
+            info = mail.bounce
+            if info is None:
+                unmatched += 1
+                continue
+            done = await self.ctx.delivery_feedback(
+                message_ids=info.original_ids, delayed=info.action == "delayed",
+                feedback_id=mail.external_id,
+                data={"bounce_id": mail.external_id, "recipients": info.recipients[:10],
+                      "status": info.status, "diagnostic": info.diagnostic,
+                      "subject": mail.subject},
+            )
+            if done is None:
+                unmatched += 1
+            elif done:
+                recorded += 1
+        return recorded, unmatched
+
+    async def _ingest(self, reports: list[Report], entry: dict[str, Any]
+                      ) -> list[tuple[Report, IngestResult]]:
         """One commit for the batch; if it fails, each report alone, and a report that
-        still fails is replaced by a placeholder so one poison mail holds up nothing."""
+        still fails is replaced by a placeholder so one poison mail holds up nothing.
+        Returns each report as stored (the placeholder, if it came to that) with its
+        result."""
         try:
-            return await self.book.commit(self.folder, reports, entry)
+            results = await self.book.commit(self.folder, reports, entry)
+            return list(zip(reports, results, strict=True))
         except IngestClosed:
             raise
         except Exception as exc:  # noqa: BLE001 - isolate the poison below
             if not reports:
                 raise
             self.log.warning("imap %s: batch commit failed (%s); one by one", self.folder, exc)
-        results = []
+        stored: list[tuple[Report, IngestResult]] = []
         for report in reports:
             try:
                 (res,) = await self.ctx.ingest([report])
@@ -267,10 +291,17 @@ class FolderIntake:
                 self.log.error("imap %s: quarantined %s: %s", self.folder,
                                report.external_id, exc)
                 self.counters.quarantined += 1
-                (res,) = await self.ctx.ingest([quarantine(report, exc)])
-            results.append(res)
+                report = quarantine(report, exc)
+                try:
+                    (res,) = await self.ctx.ingest([report])
+                except IngestClosed:
+                    raise
+                except Exception:  # noqa: BLE001 - then the files were the poison
+                    report = dataclasses.replace(report, attachments=())
+                    (res,) = await self.ctx.ingest([report])
+            stored.append((report, res))
         await self.book.commit(self.folder, [], entry)
-        return results
+        return stored
 
     def to_report(self, mail: ParsedMail) -> Report:
         return build_report(mail, self.ctx.name, self.ctx.settings.tickets.prefix,
@@ -320,12 +351,18 @@ def build_report(mail: ParsedMail, source: str, prefix: str, settings: EmailSett
         sent_at=mail.sent_at, reply_to=mail.reply_to_ids,
         ticket_ref=ticket_ref(mail.subject, prefix), ack=mail.no_ack_reason is None,
         meta=meta,
+        attachments=tuple(
+            Attachment(filename=a.filename, content_type=a.content_type, size=a.size,
+                       sha256=a.sha256, data=a.data, note=a.note)
+            for a in mail.attachments
+        ),
     )
 
 
 def quarantine(report: Report, exc: Exception) -> Report:
     """A minimal stand-in for a report the database refused: staff still see that a
-    mail arrived, from whom, and can read it in the mailbox."""
+    mail arrived, from whom, and can read it in the mailbox. It keeps the mail's files
+    (dropped by the caller if they were what the database refused)."""
     return Report(
         source=report.source, channel=report.channel, external_id=report.external_id,
         text=f"Email ini tidak dapat disimpan utuh ({one_line(str(exc), 200)}). "
@@ -333,5 +370,6 @@ def quarantine(report: Report, exc: Exception) -> Report:
         author=Author(handle=(report.author.handle or "")[:320] or None),
         title=one_line(report.title or "", 200) or None,
         meta={"quarantined": True, "folder": report.meta.get("folder")},
+        attachments=report.attachments,
     )
 

@@ -19,7 +19,7 @@ from tweepy.errors import Forbidden
 
 from aggregator.domain import IngestResult, Report
 from aggregator.intake.port import Connector, ConnectorContext
-from aggregator.messages import OutboundMessage, SendResult
+from aggregator.messages import Ack, OutboundMessage, Reply, SendResult, StatusChange
 from connectors.twitter import compose, engagement
 from connectors.twitter.parse import (
     EXPANSIONS,
@@ -169,10 +169,10 @@ class TwitterConnector(Connector):
             self.counts["new_tickets"] += int(res.created_ticket)
             if metrics := report.meta.get("public_metrics"):
                 first.append((engagement.Tracked(res.report_id, res.ticket_id,
-                                                 report.external_id), metrics))
+                                                 report.external_id, report.sent_at), metrics))
         # The metrics seen at intake are the first point of each series.
         self.counts["samples"] += await engagement.record(
-            self.ctx.sessions, first, at=datetime.now(UTC))
+            self.ctx, first, at=datetime.now(UTC))
 
     async def _resolve_account(self) -> str:
         saved = self.cursor.get("account") or {}
@@ -211,10 +211,10 @@ class TwitterConnector(Connector):
         e = self.settings.engagement
         now = datetime.now(UTC)
         tracked = [t for t in await engagement.candidates(
-            self.ctx.sessions, self.name, now=now, max_age_hours=e.max_age_hours,
-            limit=e.max_tweets) if t.tweet_id not in self._gone and self._due(t, now)]
+            self.ctx, now=now, max_age_hours=e.max_age_hours, limit=e.max_tweets)
+            if t.external_id not in self._gone and self._due(t, now)]
         left = self.reads.left(now.timestamp())
-        by_id = {t.tweet_id: t for t in tracked[:left]}
+        by_id = {t.external_id: t for t in tracked[:left]}
         ids = list(by_id)
         observed: list[tuple[engagement.Tracked, dict[str, int]]] = []
         wait = e.refresh_interval
@@ -232,18 +232,18 @@ class TwitterConnector(Connector):
             for tweet in tweets_of(page):
                 if (t := by_id.get(str(tweet["id"]))) and (m := metrics_of(tweet)):
                     observed.append((t, m))
-                    self._refreshed[t.tweet_id] = now.timestamp()
+                    self._refreshed[t.external_id] = now.timestamp()
             for err in page.get("errors") or []:
                 gone = str(err.get("resource_id") or err.get("value") or "")
                 if gone in by_id:
                     self._gone.add(gone)
         self.counts["samples"] += await engagement.record(
-            self.ctx.sessions, observed, at=datetime.now(UTC))
+            self.ctx, observed, at=datetime.now(UTC))
         return wait
 
     def _due(self, tracked: engagement.Tracked, now: datetime) -> bool:
         """Young tweets every refresh_interval; the interval grows with age."""
-        last = self._refreshed.get(tracked.tweet_id)
+        last = self._refreshed.get(tracked.external_id)
         if last is None:
             return True
         e = self.settings.engagement
@@ -259,19 +259,19 @@ class TwitterConnector(Connector):
             return SendResult(skipped=True)
         if self._stop.is_set():
             raise RuntimeError("the connector is stopping")  # retried after restart
-        p = message.payload
-        number = message.ticket_number or p.get("ticket_number")
-        ids = [str(x) for x in p.get("report_external_ids") or []]
+        body = message.body
+        number = message.ticket_number
         fields = {"ticket_number": str(number), "private_channel": s.private_channel}
-        if message.kind == "ack" and p.get("reason") not in ("reply", "existing"):
-            target, text = p.get("report_external_id"), compose.public_notice(
+        target: str | None
+        if isinstance(body, Ack) and body.reason not in ("reply", "existing"):
+            target, text = body.report_external_id, compose.public_notice(
                 s.public_ack_template, **fields)
-        elif message.kind == "reply" and p.get("text"):
-            target, text = (ids or [None])[0], compose.public_reply(
-                s.public_reply_template, str(p["text"]), **fields)
-        elif message.kind == "status" and str(p.get("to")) in s.public_status_states:
-            target, text = (ids or [None])[0], compose.public_notice(
-                s.public_status_template, state=str(p["to"]), **fields)
+        elif isinstance(body, Reply) and body.text:
+            target, text = next(iter(body.report_external_ids), None), compose.public_reply(
+                s.public_reply_template, body.text, **fields)
+        elif isinstance(body, StatusChange) and body.after in s.public_status_states:
+            target, text = next(iter(body.report_external_ids), None), compose.public_notice(
+                s.public_status_template, state=body.after, **fields)
         else:
             return SendResult(skipped=True)
         if not target or not number:

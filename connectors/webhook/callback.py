@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from aggregator.messages import OutboundMessage, SendResult
+from aggregator.messages import OutboundMessage, Reply, SendResult, StatusChange
 from connectors.webhook import signing
 
 KINDS = frozenset({"reply", "status"})
@@ -31,23 +31,23 @@ def build(
     message: OutboundMessage, *, source: str, state: str | None, at: datetime | None
 ) -> dict[str, Any]:
     """The callback body for one outbox message (pure)."""
-    p = message.payload
-    ids = [str(i) for i in p.get("report_external_ids") or []]
+    b = message.body
+    ids = list(b.report_external_ids) if isinstance(b, Reply | StatusChange) else []
     body: dict[str, Any] = {
         "event": message.kind,
         "idempotency_key": idempotency_key(source, message.id),
         "id": ids[0] if ids else None,
         "ids": ids,
-        "ticket": message.ticket_number or p.get("ticket_number"),
+        "ticket": message.ticket_number,
         "state": state,
         "at": at.isoformat() if at else None,
     }
-    if message.kind == "status":
+    if isinstance(b, StatusChange):
         # The state this event moved to, not whatever it is by the time we deliver.
-        body["state"] = p.get("to") or state
-        body["previous_state"] = p.get("from")
-    elif message.kind == "reply":
-        body["reply"] = {"text": p.get("text"), "staff": p.get("staff")}
+        body["state"] = b.after or state
+        body["previous_state"] = b.before
+    elif isinstance(b, Reply):
+        body["reply"] = {"text": b.text, "staff": b.staff}
     return body
 
 

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
 from aggregator.intake.port import Connector, ConnectorContext
 from aggregator.messages import OutboundMessage, SendResult
 from connectors.webhook import callback, status
 from connectors.webhook.intake import Intake
 from connectors.webhook.settings import WebhookSettings
-from storage.models import Outbox, Ticket
 
 
 class WebhookConnector(Connector):
@@ -41,7 +38,7 @@ class WebhookConnector(Connector):
             web.post(self.path, self.intake.handle),
             web.get(
                 f"{self.path}/status/{{ref}}",
-                status.handler(self.ctx.sessions, self.name, self.settings.secrets()),
+                status.handler(self.ctx, self.settings.secrets()),
             ),
         ]
 
@@ -58,25 +55,11 @@ class WebhookConnector(Connector):
     async def send(self, message: OutboundMessage) -> SendResult:
         if message.kind not in callback.KINDS or self.callback is None:
             return SendResult(skipped=True)
-        state, at = await self._ticket_state(message)
-        body = callback.build(message, source=self.name, state=state, at=at)
+        # The ticket's state when the row was claimed, and when the row was queued
+        # (stable across retries, so a receiver sees the same `at` every time).
+        body = callback.build(message, source=self.name, state=message.ticket_state,
+                              at=message.created_at)
         return await self.callback.post(body)
-
-    async def _ticket_state(self, message: OutboundMessage) -> tuple[str | None, datetime | None]:
-        """The ticket's state now and when the outbox row was written (stable across
-        retries, so a receiver sees the same `at` every time)."""
-        async with self.ctx.sessions() as session:
-            at = (
-                await session.execute(select(Outbox.created_at).where(Outbox.id == message.id))
-            ).scalar_one_or_none()
-            state = None
-            if message.ticket_number:
-                state = (
-                    await session.execute(
-                        select(Ticket.state).where(Ticket.number == message.ticket_number)
-                    )
-                ).scalar_one_or_none()
-        return state, at
 
     def health(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -15,11 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage import repo
-from storage.models import Report as ReportRow
-from storage.models import Ticket
+from aggregator.intake.port import ConnectorContext
 
 TOKEN_HEX = 24  # 96 bits
 
@@ -46,34 +43,14 @@ def parse_ref(ref: str, secrets: Sequence[bytes]) -> int | None:
     return report_id if ok else None
 
 
-async def public_status(
-    sessions: async_sessionmaker[AsyncSession], source: str, report_id: int
-) -> dict[str, Any] | None:
-    async with sessions() as session:
-        report = await session.get(ReportRow, report_id)
-        if report is None or report.source != source or report.confidential:
-            return None
-        ticket = await repo.resolve_ticket(session, await session.get(Ticket, report.ticket_id))
-        if ticket is None:
-            return None
-        return {
-            "ticket": ticket.number,
-            "state": ticket.state,
-            "kind": report.kind,
-            "received_at": report.received_at.isoformat(),
-            "updated_at": ticket.updated_at.isoformat(),
-            "resolved_at": ticket.resolved_at.isoformat() if ticket.resolved_at else None,
-        }
-
-
-def handler(
-    sessions: async_sessionmaker[AsyncSession], source: str, secrets: Sequence[bytes]
-) -> Any:
+def handler(ctx: ConnectorContext, secrets: Sequence[bytes]) -> Any:
     async def get_status(request: web.Request) -> web.Response:
         report_id = parse_ref(request.match_info["ref"], secrets)
         found = None
         if report_id is not None:
-            found = await public_status(sessions, source, report_id)
+            # Number, state and dates only; None for confidential reports, as for
+            # unknown ones (and for another source's).
+            found = await ctx.public_status(report_id)
         if found is None:
             return web.json_response({"error": "not_found", "detail": "no such report"},
                                      status=404)

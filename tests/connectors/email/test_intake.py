@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from storage import repo
+from aggregator.delivery.queue import Outgoing, queue
+from aggregator.messages import Reply, StatusChange
 from storage.models import Report, Ticket
 from tests.connectors.email.harness import Harness
 from tests.connectors.email.mails import AGENCY, bounce_of, complaint
@@ -73,12 +74,10 @@ async def test_staff_reply_threads_and_the_answer_comes_back(harness: Harness):
         async with harness.sessions() as s, s.begin():
             reporter_id = (await s.get(Report, (await harness.report(
                 "c1.dewi@mail.example.id")).id)).reporter_id
-            await repo.enqueue(s, source="mail", kind="reply", ticket_id=ticket.id,
-                               reporter_id=reporter_id, payload={
-                                   "text": "Petugas sudah menuju lokasi.", "staff": "Rina",
-                                   "ticket_number": ticket.number,
-                                   "report_external_ids": ["c1.dewi@mail.example.id"],
-                                   "channel": "email"})
+            await queue(s, [Outgoing(
+                "mail", Reply("Petugas sudah menuju lokasi.", "Rina",
+                              ("c1.dewi@mail.example.id",)),
+                ticket_id=ticket.id, reporter_id=reporter_id)])
         harness.outbox.wake()
         msgs = await harness.sink.wait(2)
         staff = msgs[1]
@@ -154,12 +153,10 @@ async def test_resolved_is_announced_other_states_are_not(harness: Harness):
         ticket = await harness.ticket_of("c1.eko@mail.example.id")
         report = await harness.report("c1.eko@mail.example.id")
         async with harness.sessions() as s, s.begin():
-            for to in ("in_progress", "resolved"):
-                await repo.enqueue(s, source="mail", kind="status", ticket_id=ticket.id,
-                                   reporter_id=report.reporter_id, payload={
-                                       "from": "new", "to": to, "ticket_number": ticket.number,
-                                       "report_external_ids": [report.external_id],
-                                       "channel": "email"})
+            await queue(s, [
+                Outgoing("mail", StatusChange("new", to, (report.external_id,)),
+                         ticket_id=ticket.id, reporter_id=report.reporter_id)
+                for to in ("in_progress", "resolved")])
         harness.outbox.wake()
         await harness.until(lambda: _count_rows(harness, 3), what="status rows")
         rows = await harness.outbox_settled()

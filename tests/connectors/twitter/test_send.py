@@ -3,12 +3,10 @@ reveals no personal data and fits in 280 characters."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from aggregator.domain import Author
-from aggregator.messages import OutboundMessage
+from aggregator.messages import Ack, MessageBody, OutboundMessage, Reply, StatusChange
 from connectors.twitter.compose import weighted_length
 from tests.connectors.twitter.fake_x import FakeX
 from tests.connectors.twitter.harness import bare_connector
@@ -18,11 +16,10 @@ KEYS = {"consumer_key": "ck", "consumer_secret": "cs", "access_token": "at",
 WARGA = Author(handle="900000001", name="Budi Santoso", email=None, phone=None)
 
 
-def message(kind: str, payload: dict[str, Any], number: str = "ADU-2026-000042",
+def message(body: MessageBody, number: str = "ADU-2026-000042",
             id_: int = 1) -> OutboundMessage:
-    return OutboundMessage(id=id_, source="x", kind=kind, ticket_number=number,
-                           payload={"ticket_number": number, **payload}, recipient=WARGA,
-                           reporter_handle=WARGA.handle, attempts=0)
+    return OutboundMessage(id=id_, source="x", body=body, ticket_number=number,
+                           recipient=WARGA, attempts=0)
 
 
 @pytest.fixture
@@ -34,20 +31,19 @@ def mention(fake_x: FakeX) -> str:
 
 async def test_nothing_is_posted_by_default(fake_x: FakeX, mention: str) -> None:
     conn = bare_connector(fake_x)
-    for kind, payload in (
-        ("ack", {"report_external_id": mention, "new_ticket": True, "reason": "new"}),
-        ("reply", {"text": "Sudah kami teruskan", "report_external_ids": [mention]}),
-        ("status", {"from": "new", "to": "resolved", "report_external_ids": [mention]}),
+    for body in (
+        Ack(mention, True, "new"),
+        Reply("Sudah kami teruskan", "", (mention,)),
+        StatusChange("new", "resolved", (mention,)),
     ):
-        assert (await conn.send(message(kind, payload))).skipped
+        assert (await conn.send(message(body))).skipped
     await conn.stop()
     assert not fake_x.calls("create")
 
 
 async def test_public_ack_shows_number_and_nothing_personal(fake_x: FakeX, mention: str) -> None:
     conn = bare_connector(fake_x, reply_publicly=True, user_auth=KEYS)
-    result = await conn.send(message("ack", {"report_external_id": mention,
-                                             "new_ticket": True, "reason": "new"}))
+    result = await conn.send(message(Ack(mention, True, "new")))
     await conn.stop()
     (posted,) = fake_x.posted
     assert result.external_id == posted["id"] and not result.skipped
@@ -64,8 +60,7 @@ async def test_long_reply_is_trimmed_with_pointer_and_scrubbed(fake_x: FakeX, me
                              private_channel="DM @pemkot_test")
     text = ("Terima kasih Pak, petugas sudah kami kirim. Untuk koordinasi silakan hubungi "
             "budi.petugas@pemkot.go.id atau 0812-3456-7890. " + "Mohon bersabar. " * 40)
-    result = await conn.send(message("reply", {"text": text, "staff": "Sari",
-                                               "report_external_ids": [mention, "1"]}))
+    result = await conn.send(message(Reply(text, "Sari", (mention, "1"))))
     await conn.stop()
     (posted,) = fake_x.posted
     assert result.external_id == posted["id"]
@@ -79,12 +74,11 @@ async def test_long_reply_is_trimmed_with_pointer_and_scrubbed(fake_x: FakeX, me
 
 async def test_status_and_ack_rules(fake_x: FakeX, mention: str) -> None:
     conn = bare_connector(fake_x, reply_publicly=True, user_auth=KEYS)
-    ids = {"report_external_ids": [mention]}
-    assert (await conn.send(message("status", {"from": "new", "to": "in_progress", **ids}))
+    ids = (mention,)
+    assert (await conn.send(message(StatusChange("new", "in_progress", ids)))
             ).skipped  # only public_status_states are announced
-    assert (await conn.send(message("ack", {"report_external_id": mention,
-                                            "new_ticket": False, "reason": "reply"}))).skipped
-    done = await conn.send(message("status", {"from": "in_progress", "to": "resolved", **ids}))
+    assert (await conn.send(message(Ack(mention, False, "reply")))).skipped
+    done = await conn.send(message(StatusChange("in_progress", "resolved", ids)))
     await conn.stop()
     (posted,) = fake_x.posted
     assert done.external_id == posted["id"]
@@ -94,15 +88,15 @@ async def test_status_and_ack_rules(fake_x: FakeX, mention: str) -> None:
 async def test_limits_and_failures_when_posting(fake_x: FakeX, mention: str) -> None:
     conn = bare_connector(fake_x, reply_publicly=True, user_auth=KEYS, backoff_initial=0.01,
                              budgets={"create": {"per_day": 2}})
-    reply = {"report_external_ids": [mention]}
+    reply = (mention,)
     fake_x.fail("create", 429, headers={"x-rate-limit-reset": "9999999999"})
-    limited = await conn.send(message("reply", {"text": "Satu", **reply}))
+    limited = await conn.send(message(Reply("Satu", "", reply)))
     assert limited.retry_after is not None and limited.retry_after > 3600
     conn.gate.quotas["create"].blocked_until = 0  # X's window passed
     fake_x.fail("create", 500)
     with pytest.raises(RuntimeError, match="HTTP 500"):
-        await conn.send(message("reply", {"text": "Dua", **reply}))
-    spent = await conn.send(message("reply", {"text": "Tiga", **reply}))
+        await conn.send(message(Reply("Dua", "", reply)))
+    spent = await conn.send(message(Reply("Tiga", "", reply)))
     assert spent.retry_after is not None and spent.retry_after > 0  # daily budget of 2
     await conn.stop()
     assert len(fake_x.calls("create")) == 2 and not fake_x.posted
@@ -111,7 +105,7 @@ async def test_limits_and_failures_when_posting(fake_x: FakeX, mention: str) -> 
 async def test_a_resent_post_counts_as_sent(fake_x: FakeX, mention: str) -> None:
     """Outbox delivery is at-least-once; X refuses the duplicate, which means it is out."""
     conn = bare_connector(fake_x, reply_publicly=True, user_auth=KEYS)
-    msg = message("reply", {"text": "Petugas menuju lokasi", "report_external_ids": [mention]})
+    msg = message(Reply("Petugas menuju lokasi", "", (mention,)))
     first = await conn.send(msg)
     again = await conn.send(msg)
     await conn.stop()

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from aggregator.messages import OutboundMessage, SendResult
+from aggregator.messages import Ack, OutboundMessage, Reply, SendResult, StaffNotice, StatusChange
 from connectors.webhook.callback import CallbackError
 from tests.connectors.webhook.harness import SECRET, complaint, serve, webhook_settings
 from tests.connectors.webhook.receiver import receiving
 
 
-def message(kind: str, payload: dict, *, id_: int = 1, number: str | None = None):
-    return OutboundMessage(id=id_, source="lapor", kind=kind, ticket_number=number,
-                           payload=payload, recipient=None, reporter_handle=None, attempts=0)
+def message(body, *, id_: int = 1, number: str | None = None, state: str | None = None):
+    return OutboundMessage(id=id_, source="lapor", body=body, ticket_number=number,
+                           ticket_state=state, recipient=None, attempts=0)
 
 
 @pytest.fixture
@@ -29,12 +29,12 @@ async def test_reply_and_status_are_signed_and_carry_the_source_id(wired):
     hook, rec = wired
     _, created, _ = await hook.post(complaint(1))
     number = created["ticket"]
-    reply = message("reply", {"text": "Sudah kami teruskan ke Dinas PU", "staff": "Ani",
-                              "ticket_number": number, "report_external_ids": ["LAPOR-1"],
-                              "channel": "web-form"}, id_=41, number=number)
+    # The outbox hands over the ticket's state as it was when it claimed the row.
+    reply = message(Reply("Sudah kami teruskan ke Dinas PU", "Ani", ("LAPOR-1",)), id_=41,
+                    number=number, state="new")
     assert await hook.conn.send(reply) == SendResult()
-    state = message("status", {"from": "new", "to": "in_progress", "ticket_number": number,
-                               "report_external_ids": ["LAPOR-1"]}, id_=42, number=number)
+    state = message(StatusChange("new", "in_progress", ("LAPOR-1",)), id_=42, number=number,
+                    state="new")
     assert await hook.conn.send(state) == SendResult()
     first, second = rec.calls
     assert first["signature_ok"] and second["signature_ok"]
@@ -51,8 +51,7 @@ async def test_reply_and_status_are_signed_and_carry_the_source_id(wired):
 
 async def test_failures_raise_so_the_outbox_retries(wired):
     hook, rec = wired
-    msg = message("status", {"from": "new", "to": "resolved",
-                             "report_external_ids": ["X"]}, number="ADU-2026-000009")
+    msg = message(StatusChange("new", "resolved", ("X",)), number="ADU-2026-000009")
     rec.script = [500, 404, 302]
     for _ in range(3):
         with pytest.raises(CallbackError, match="HTTP"):
@@ -73,18 +72,18 @@ async def test_redirects_are_not_followed(db_url, tmp_path, sessions):
         settings = webhook_settings(db_url, tmp_path, callback_url=moved)
         async with serve(settings, sessions) as hook:
             with pytest.raises(CallbackError, match="302"):
-                await hook.conn.send(message("reply", {"text": "x"}))
+                await hook.conn.send(message(Reply("x", "")))
         assert rec.calls == []
 
 
 async def test_acks_and_unconfigured_callbacks_are_skipped(db_url, tmp_path, sessions):
     async with serve(webhook_settings(db_url, tmp_path), sessions) as hook:
-        assert await hook.conn.send(message("reply", {"text": "x"})) == SendResult(skipped=True)
+        assert await hook.conn.send(message(Reply("x", ""))) == SendResult(skipped=True)
     async with receiving(SECRET.encode()) as rec:
         settings = webhook_settings(db_url, tmp_path, callback_url=rec.url)
         async with serve(settings, sessions) as hook:
-            for kind in ("ack", "notify", "survey"):
-                assert await hook.conn.send(message(kind, {})) == SendResult(skipped=True)
+            for body in (Ack("LAPOR-1", True, "new"), StaffNotice("ops", "s", "t")):
+                assert await hook.conn.send(message(body)) == SendResult(skipped=True)
         assert rec.calls == []
 
 
@@ -94,5 +93,5 @@ async def test_callback_secret_signs_callbacks(db_url, tmp_path, sessions):
         settings = webhook_settings(db_url, tmp_path, callback_url=rec.url,
                                     callback_secret=other)
         async with serve(settings, sessions) as hook:
-            await hook.conn.send(message("reply", {"text": "x"}))
+            await hook.conn.send(message(Reply("x", "")))
         assert rec.calls[0]["signature_ok"]

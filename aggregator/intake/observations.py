@@ -61,7 +61,9 @@ async def delivery_feedback(
         select(TicketEvent.data).where(TicketEvent.ticket_id == ticket_id,
                                        TicketEvent.type.in_([str(t) for t in FEEDBACK_EVENTS]))
     )).scalars()
-    if any((d or {}).get("feedback_id") == feedback_id for d in seen):
+    # `bounce_id`: how the first release recorded a bounce's id.
+    if any(feedback_id in ((d or {}).get("feedback_id"), (d or {}).get("bounce_id"))
+           for d in seen):
         return False
     await record_events(session, [Event(
         ticket_id, EventType.DELIVERY_DELAYED if delayed else EventType.DELIVERY_FAILED,

@@ -66,6 +66,7 @@ class FileScore:
     late_cost: float = 0.0  # sum over hit windows of tp - credit (how late they were)
     delays_min: list[float] = field(default_factory=list)  # window start -> 1st detection
     label_delays_min: list[float] = field(default_factory=list)  # label -> 1st detection
+    missed: list[str] = field(default_factory=list)  # start of each window not detected
 
     @property
     def score(self) -> float:
@@ -115,6 +116,7 @@ def nab_score(name: str, stamps: Sequence[datetime], detected: set[int],
         if inside is not None and i == spans[inside][1]:
             prev_right, prev_width, inside = i, float(spans[inside][1] - spans[inside][0] + 1), None
     out.windows = len(credit)
+    out.missed = [str(stamps[spans[k][0]]) for k, c in sorted(credit.items()) if c == -w["fn"]]
     out.hits = sum(1 for c in credit.values() if c != -w["fn"])
     out.late_cost = sum(w["tp"] - c for c in credit.values() if c != -w["fn"])
     out.raw = sum(credit.values()) + out.fp_cost
@@ -238,6 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{100 * sum(s.late_cost for s in scores) / span:.1f}, false alarms "
           f"{-100 * sum(s.fp_cost for s in scores) / span:.1f} "
           f"({sum(s.false_alarms for s in scores)})")
+    for s in scores:
+        if s.missed:
+            print(f"  missed in {s.name}: windows starting {', '.join(s.missed)}")
     print("windows are 10 % of each file centred on the label, so a detection at the label "
           "earns ~0.85 and the delay from window start is hours by construction")
     for z, parts in sorted(baseline.items()):

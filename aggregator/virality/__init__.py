@@ -1,0 +1,1 @@
+"""Online burst ("going viral") detection for report and mention counts."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, StatementError
 
 from aggregator.tickets import ActionError
 
@@ -56,21 +56,57 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         raise ApiError(exc.status, exc.reason, headers=_keep_headers(exc)) from None
     except (web.RequestPayloadError, HttpProcessingError):
         raise ApiError(400, _UNREADABLE) from None
-    except OverflowError:
-        # e.g. an integer beyond 64 bits in a cursor or an id, bound into a query.
-        raise ApiError(400, "a number in the request is out of range") from None
-    except DataError as exc:
-        # The database refused a value (too long, out of range, not storable text).
-        log.warning("database refused a value from a request: %s", exc.orig,
+    except (OverflowError, StatementError) as exc:
+        refusal = _refused_value(exc)
+        if refusal is None:
+            log.exception("unhandled error", extra={"path": request.path})
+            raise ApiError(500, "internal error", "internal") from None
+        log.warning("request value refused (%s): %.300s", type(exc).__name__, exc,
                     extra={"path": request.path})
-        raise ApiError(422, "a value in the request cannot be stored (too long, out of "
-                       "range or not valid text)") from None
+        raise refusal from None
     except Exception:
         log.exception("unhandled error", extra={"path": request.path})
         raise ApiError(500, "internal error", "internal") from None
 
 
 _UNREADABLE = "the body could not be read (a broken gzip or deflate Content-Encoding?)"
+
+
+def _refused_value(exc: Exception) -> ApiError | None:
+    """A 4xx for an error caused by a value the client sent, None for our own bugs."""
+    chain = _causes(exc)
+    if any(isinstance(e, OverflowError) for e in chain):
+        # e.g. an integer beyond 64 bits in a cursor or an id, bound into a query.
+        return ApiError(400, "a number in the request is out of range")
+    if any(isinstance(e, DataError) or _is_driver_data_error(e) for e in chain):
+        # The database refused a value (too long, out of range, not storable text).
+        return ApiError(422, "a value in the request cannot be stored (too long, out of "
+                        "range or not valid text)")
+    if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError) and \
+            isinstance(exc.orig, ValueError | TypeError):
+        # A value a query could not bind (a date without its offset...).
+        return ApiError(400, "a value in the request is out of range or malformed")
+    return None
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc`, the driver error it wraps, and what caused those."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo and len(seen) < 10:
+        one = todo.pop()
+        if one is None or any(one is s for s in seen):
+            continue
+        seen.append(one)
+        todo += [getattr(one, "orig", None), one.__cause__]
+    return seen
+
+
+def _is_driver_data_error(exc: BaseException) -> bool:
+    # asyncpg's DataError (SQLSTATE class 22, or a parameter it cannot encode), without
+    # importing asyncpg, which is optional.
+    return any(c.__name__ == "DataError" and c.__module__.startswith("asyncpg")
+               for c in type(exc).__mro__)
 
 
 def _keep_headers(exc: web.HTTPException) -> dict[str, str]:

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from aggregator.web import admin, tickets
 from aggregator.web.errors import json_errors
+from aggregator.web.headers import security_headers
 from aggregator.web.keys import SERVICE
 
 if TYPE_CHECKING:
@@ -16,7 +17,8 @@ if TYPE_CHECKING:
 
 def build_app(service: Service) -> web.Application:
     app = web.Application(
-        middlewares=[json_errors], client_max_size=service.settings.web.max_body_bytes
+        middlewares=[security_headers, json_errors],
+        client_max_size=service.settings.web.max_body_bytes,
     )
     app[SERVICE] = service
     app.add_routes(admin.routes)

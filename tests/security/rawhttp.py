@@ -21,8 +21,8 @@ class Answer:
 
 
 async def request(base_url: str, method: str, path: str, *, body: bytes = b"",
-                  headers: dict[str, str | bytes] | None = None, host: str | None = None,
-                  timeout: float = 30.0) -> Answer:
+                  headers: dict[str, str | bytes] | None = None,
+                  host: str | None = None) -> Answer:
     url = urlsplit(base_url)
     reader, writer = await asyncio.open_connection(url.hostname, url.port)
     try:
@@ -33,7 +33,8 @@ async def request(base_url: str, method: str, path: str, *, body: bytes = b"",
             head.append(name.encode() + b": " + raw)
         writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
         await writer.drain()
-        data = await asyncio.wait_for(reader.read(), timeout)
+        async with asyncio.timeout(30):
+            data = await reader.read()
     finally:
         writer.close()
     head_raw, _, rest = data.partition(b"\r\n\r\n")

@@ -1,13 +1,17 @@
 # The aggregator daemon. Mount your config at /etc/aggregator/config.yaml and keep the
 # SQLite database (the embedded default) on a volume at /var/lib/aggregator.
+#
+# It listens on 127.0.0.1 inside the container unless you say otherwise: publishing
+# the port needs `-e AGGREGATOR_HOST=0.0.0.0`, which you should pass together with
+# your own secrets (`-e LAPOR_SECRET=...`); see README "Docker" and "Secrets".
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     AGGREGATOR_CONFIG=/etc/aggregator/config.yaml \
-    AGGREGATOR_HOST=0.0.0.0 \
     AGGREGATOR_PORT=8080 \
+    AGGREGATOR_DATA_DIR=/var/lib/aggregator \
     AGGREGATOR_DATABASE_URL=sqlite+aiosqlite:////var/lib/aggregator/aggregator.db
 
 WORKDIR /src
@@ -18,7 +22,8 @@ COPY storage ./storage
 RUN pip install '.[postgres]' && rm -rf /src
 
 RUN useradd --system --uid 10001 --home-dir /var/lib/aggregator --create-home aggregator \
-    && mkdir -p /etc/aggregator && chown aggregator /var/lib/aggregator
+    && mkdir -p /etc/aggregator && chown aggregator /var/lib/aggregator \
+    && chmod 700 /var/lib/aggregator
 COPY config.yaml /etc/aggregator/config.yaml
 
 USER aggregator

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
 import logging
 import signal
@@ -16,6 +15,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aggregator import __version__
+from aggregator.accounts_cli import register as register_account_commands
 from aggregator.config import ConfigError, Settings, config_path, load
 from aggregator.events import cli_actor
 from aggregator.runtime import logs
@@ -34,19 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", help="validate the config file and exit")
     sub.add_parser("migrate", help="apply database migrations")
 
-    users = sub.add_parser("users", help="staff accounts").add_subparsers(
-        dest="users_command", required=True, metavar="ACTION")
-    add = users.add_parser("add", help="add a staff user")
-    add.add_argument("name")
-    add.add_argument("--role", choices=["agent", "supervisor", "admin"], default="agent")
-    add.add_argument("--password-stdin", action="store_true",
-                     help="read a password for the web UI from standard input")
-
-    tokens = sub.add_parser("tokens", help="API tokens").add_subparsers(
-        dest="tokens_command", required=True, metavar="ACTION")
-    create = tokens.add_parser("create", help="create an API token; prints only the token")
-    create.add_argument("name", help="the user the token acts as")
-    create.add_argument("--label", default="cli")
+    register_account_commands(sub)
 
     tickets = sub.add_parser("tickets", help="look at tickets").add_subparsers(
         dest="tickets_command", required=True, metavar="ACTION")
@@ -137,40 +125,15 @@ async def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _users(settings: Settings, args: argparse.Namespace) -> int:
-    from storage.accounts import AccountError, add_user
+    from aggregator import accounts_cli
 
-    password = None
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else \
-            getpass.getpass("password: ")
-        if len(password) < 8:
-            print("password must have at least 8 characters", file=sys.stderr)
-            return 1
-
-    async def _add(session: Any) -> int:
-        try:
-            user = await add_user(session, args.name, args.role, password)
-        except AccountError as exc:
-            print(str(exc), file=sys.stderr)
-            return 1
-        print(f"added {user.name} ({user.role})")
-        return 0
-
-    return await with_session(settings, _add)
+    return await accounts_cli.users(settings, args, with_session)
 
 
 async def _tokens(settings: Settings, args: argparse.Namespace) -> int:
-    from storage.accounts import AccountError, create_token
+    from aggregator import accounts_cli
 
-    async def _create(session: Any) -> int:
-        try:
-            print(await create_token(session, args.name, args.label))
-        except AccountError as exc:
-            print(str(exc), file=sys.stderr)
-            return 1
-        return 0
-
-    return await with_session(settings, _create)
+    return await accounts_cli.tokens(settings, args, with_session)
 
 
 async def _tickets(settings: Settings, args: argparse.Namespace) -> int:

@@ -19,6 +19,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -65,6 +67,36 @@ def _optional(value: object) -> object:
     return None if value == "" else value
 
 
+def _secret_text(value: object) -> object:
+    # YAML turns `12345678`, `yes` or `0x1F` into numbers and booleans whose text is
+    # lost; say so without echoing the value (it is a secret).
+    if value is not None and not isinstance(value, str | SecretStr):
+        raise ValueError("must be text: put the value in quotes, or better in an "
+                         "environment variable (${VAR})")
+    return value
+
+
+# A password, token or key: never shown in repr, logs or error messages.
+Secret = Annotated[SecretStr, BeforeValidator(_secret_text)]
+
+# Values a template or an example ships with; a secret equal to one is public.
+_PLACEHOLDER_WORDS = ("changeme", "replaceme", "placeholder", "yoursecret", "mysecret",
+                      "example", "secretkey", "notsecret", "insecure", "default", "dummy")
+_PLACEHOLDERS = {"secret", "password", "token", "test", "todo", "xxx", "none", "null",
+                 "0123456789abcdef", "1234567890123456", "abcdefghijklmnop"}
+
+
+def is_placeholder(value: str) -> bool:
+    """True for secrets a template or an example would ship with (so anyone knows them):
+    `change-me-in-production`, `your-secret-here`, `xxxxxxxxxxxxxxxx`, ..."""
+    folded = re.sub(r"[^a-z0-9]", "", value.lower())
+    if len(set(folded)) <= 2:
+        return True
+    if folded in _PLACEHOLDERS or any(w in folded for w in _PLACEHOLDER_WORDS):
+        return True
+    return bool(re.fullmatch(r"(secret|password|token|test)+[0-9]*", folded))
+
+
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 # The same, where an empty value (an unset `${VAR:-}`) means "none".
 OptionalHttpUrl = Annotated[HttpUrl | None, BeforeValidator(_optional)]
@@ -83,8 +115,10 @@ class DatabaseSettings(Section):
     def _url(cls, value: str, info: ValidationInfo) -> str:
         try:
             url = make_url(value)
-        except Exception as exc:  # noqa: BLE001 - sqlalchemy raises several types
-            raise ValueError(f"not a database URL ({exc})") from None
+        except Exception:  # noqa: BLE001 - sqlalchemy raises several types
+            # Not the parser's message: it repeats the URL, password included.
+            raise ValueError("not a database URL (e.g. sqlite+aiosqlite:///data/aggregator.db"
+                             " or postgresql+asyncpg://user@host/db)") from None
         backend = url.get_backend_name()
         if backend not in ("sqlite", "postgresql"):
             raise ValueError("only sqlite+aiosqlite:// and postgresql+asyncpg:// are supported")
@@ -108,6 +142,8 @@ class WebSettings(Section):
     # Where the public reaches us (status links in acknowledgements).
     public_url: str | None = None
     max_body_bytes: int = Field(1024 * 1024, gt=0)
+    # API tokens expire this many days after they are created.
+    token_ttl_days: int = Field(90, ge=1, le=3650)
 
 
 class SlaSettings(Section):
@@ -170,6 +206,8 @@ class Settings(Section):
     dedup: DedupSettings = DedupSettings()
     logging: LoggingSettings = LoggingSettings()
     connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
+    # Files the service keeps besides the database (generated secrets); mode 700.
+    data_dir: ConfigPath = Path("data")
     base_dir: Path = Path(".")
 
     @field_validator("connectors", mode="before")
@@ -214,12 +252,14 @@ def parse(raw: dict[str, Any], *, base_dir: Path, env: Mapping[str, str]) -> Set
     data = _substitute(raw, (), env, missing)
     problems: list[str] = []
     connectors_raw = data.pop("connectors", None) or {}
-    context = {"base_dir": base_dir}
+    context: dict[str, Any] = {"base_dir": base_dir}
     try:
         settings = Settings.model_validate({**data, "base_dir": base_dir}, context=context)
     except ValidationError as exc:
         problems += _lines(exc, ())
         settings = None
+    context["data_dir"] = settings.data_dir if settings else base_dir / "data"
+    context["web"] = settings.web if settings else WebSettings()
 
     connectors: dict[str, ConnectorSettings] = {}
     if not isinstance(connectors_raw, dict):
@@ -240,18 +280,19 @@ def parse(raw: dict[str, Any], *, base_dir: Path, env: Mapping[str, str]) -> Set
         except PluginError as exc:
             problems.append(f"connectors.{name}.type: {exc}")
             continue
-        if section.get("enabled", True) is False:
+        if _is_false(section.get("enabled", True)):
             disabled.add(str(name))
         try:
-            connectors[str(name)] = cls.Settings.model_validate(section, context=context)
+            connectors[str(name)] = cls.Settings.model_validate(
+                section, context={**context, "connector": str(name)})
         except ValidationError as exc:
             problems += _lines(exc, where)
             if str(name) in disabled:  # never started; keep it listed
                 connectors[str(name)] = ConnectorSettings(type=str(kind), enabled=False)
 
-    for where, var in missing:
-        key = ".".join(where)
-        if len(where) >= 2 and where[0] == "connectors" and where[1] in disabled:
+    for path, var in missing:
+        key = ".".join(path)
+        if len(path) >= 2 and path[0] == "connectors" and path[1] in disabled:
             # A disabled connector may lack its secrets (and so fail their checks).
             problems = [p for p in problems if not p.startswith(f"{key}:")]
             continue
@@ -281,19 +322,28 @@ def _substitute(
         missing.append((where, name))
         return ""
 
-    whole = _VAR.fullmatch(value)
-    result = _VAR.sub(_one, value)
-    # "${PORT}" alone may stand for a number or a boolean: let YAML type it.
-    if whole and result != "":
-        typed = yaml.safe_load(result)
-        if isinstance(typed, int | float | bool):
-            return typed
-    return result
+    # Always text: a password `12345678` or `yes` stays exactly what the variable holds.
+    # Numbers and booleans are read from text by the fields that expect them.
+    return _VAR.sub(_one, value)
+
+
+_BOOL = TypeAdapter(bool)
+
+
+def _is_false(value: object) -> bool:
+    try:
+        return _BOOL.validate_python(value) is False
+    except ValidationError:
+        return False
+
+
+# Key names whose values are never repeated in an error message.
+_SECRET_KEY = re.compile(r"secret|password|passwd|token|key|credential|url", re.IGNORECASE)
 
 
 def _lines(exc: ValidationError, prefix: tuple[str, ...]) -> list[str]:
     lines = []
-    for err in exc.errors(include_url=False):
+    for err in exc.errors(include_url=False, include_input=True):
         loc = [*prefix, *(str(p) for p in err["loc"])]
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
@@ -302,7 +352,14 @@ def _lines(exc: ValidationError, prefix: tuple[str, ...]) -> list[str]:
             msg = "required key is missing"
         elif msg.startswith("Value error, "):
             msg = msg.removeprefix("Value error, ")
-        elif "input" in err and err["type"] not in ("missing",):
+        elif _may_show(loc, err.get("input")):
+            # Only numbers and booleans of keys that cannot hold a secret are repeated.
             msg = f"{msg} (got {err['input']!r})"
         lines.append(f"{'.'.join(loc) or '(top level)'}: {msg}")
     return lines
+
+
+def _may_show(loc: list[str], value: object) -> bool:
+    if not isinstance(value, int | float | bool):
+        return False
+    return not any(_SECRET_KEY.search(part) for part in loc)

@@ -1,25 +1,59 @@
-"""Staff users and API tokens. Tokens are random and stored only as SHA-256 hashes;
-passwords use scrypt from the standard library."""
+"""Staff users and API tokens.
+
+Tokens are random, stored only as SHA-256 hashes, and stop working when they expire
+(`web.token_ttl_days` after creation), are revoked, or their user is disabled.
+Passwords (for the web UI) are scrypt hashes, see `storage.passwords`; `check_password`
+(alias `login`) throttles failures per user name and per client address.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import hmac
+import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import passwords
 from storage.models import ApiToken, User
+from storage.passwords import hash_password, verify_password  # noqa: F401 (re-exported)
+from storage.throttle import SlidingWindow
 from storage.types import utcnow
 
 ROLES = ("agent", "supervisor", "admin")
 TOKEN_PREFIX = "adu_"
+DEFAULT_TTL_DAYS = 90
+MIN_PASSWORD, MAX_PASSWORD = 8, 1024
+# last_used_at is written at most this often per token (each write is a transaction).
+TOUCH_EVERY = timedelta(minutes=1)
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{1,200}")
 
 
 class AccountError(ValueError):
-    pass
+    """Refused; `status` is the HTTP status the staff API answers with."""
+
+    status = 422
+
+
+class NotFound(AccountError):
+    status = 404
+
+
+class Conflict(AccountError):
+    status = 409
+
+
+class LoginThrottled(AccountError):
+    status = 429
+
+    def __init__(self, retry_after: float):
+        super().__init__("too many failed logins; try again later")
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -27,64 +61,266 @@ class Principal:
     user_id: int
     name: str
     role: str
+    token_id: int | None = None
 
 
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
-    return f"scrypt${salt.hex()}${digest.hex()}"
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    user: str
+    label: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    def state(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expires_at <= now else "active"
 
 
-def verify_password(password: str, stored: str | None) -> bool:
-    if not stored or not stored.startswith("scrypt$"):
-        return False
-    _, salt, digest = stored.split("$")
-    check = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1)
-    return hmac.compare_digest(check.hex(), digest)
+# ------------------------------------------------------------------------ checks
+
+
+def check_name(name: object) -> str:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise AccountError("name must be 1-100 letters, digits, '.', '-' or '_'")
+    return name
+
+
+def check_role(role: object) -> str:
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    return str(role)
+
+
+def check_new_password(password: object) -> str:
+    if not isinstance(password, str):
+        raise AccountError("password must be a string")
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise AccountError(f"password must have {MIN_PASSWORD}-{MAX_PASSWORD} characters")
+    if "\x00" in password:
+        raise AccountError("password must not contain NUL characters")
+    return password
 
 
 def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-async def add_user(session: AsyncSession, name: str, role: str,
-                   password: str | None = None) -> User:
-    if role not in ROLES:
-        raise AccountError(f"role must be one of {', '.join(ROLES)}")
-    if not name or len(name) > 100 or not name.replace(".", "").replace("-", "").replace(
-        "_", ""
-    ).isalnum():
-        raise AccountError("name must be 1-100 letters, digits, '.', '-' or '_'")
-    exists = (await session.execute(select(User).where(User.name == name))).scalar_one_or_none()
+def looks_like_token(token: str) -> bool:
+    """Printable ASCII of the Bearer token68 alphabet, as every token we make is."""
+    return bool(_TOKEN.fullmatch(token))
+
+
+# ------------------------------------------------------------------------- users
+
+
+async def get_user(session: AsyncSession, name: object) -> User:
+    user = None
+    if isinstance(name, str) and _NAME.fullmatch(name):
+        user = (await session.execute(select(User).where(User.name == name))
+                ).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"no user named {name!r}")
+    return user
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    return list((await session.execute(select(User).order_by(User.name))).scalars())
+
+
+async def add_user(session: AsyncSession, name: object, role: object,
+                   password: object = None) -> User:
+    name, role = check_name(name), check_role(role)
+    hashed = None
+    if password is not None:
+        hashed = await asyncio.to_thread(passwords.hash_password, check_new_password(password))
+    exists = (await session.execute(select(User.id).where(User.name == name))).first()
     if exists is not None:
-        raise AccountError(f"user {name!r} already exists")
-    user = User(name=name, role=role,
-                password_hash=hash_password(password) if password else None)
+        raise Conflict(f"user {name!r} already exists")
+    user = User(name=name, role=role, password_hash=hashed, disabled=False)
     session.add(user)
     await session.flush()
     return user
 
 
-async def create_token(session: AsyncSession, user_name: str, label: str = "cli") -> str:
-    user = (await session.execute(select(User).where(User.name == user_name))).scalar_one_or_none()
-    if user is None:
-        raise AccountError(f"no user named {user_name!r}")
+async def _other_active_admins(session: AsyncSession, user: User) -> int:
+    return (await session.execute(
+        select(func.count()).select_from(User)
+        .where(User.role == "admin", User.disabled.is_(False), User.id != user.id)
+    )).scalar_one()
+
+
+async def set_disabled(session: AsyncSession, name: object, disabled: bool) -> User:
+    """Disable (their tokens stop working at once) or enable a user."""
+    user = await get_user(session, name)
+    if disabled and user.role == "admin" and not await _other_active_admins(session, user):
+        raise Conflict("cannot disable the last active admin")
+    user.disabled = disabled
+    await session.flush()
+    return user
+
+
+async def set_role(session: AsyncSession, name: object, role: object) -> User:
+    role = check_role(role)
+    user = await get_user(session, name)
+    if user.role == "admin" and role != "admin" and not user.disabled \
+            and not await _other_active_admins(session, user):
+        raise Conflict("cannot take the admin role from the last active admin")
+    user.role = role
+    await session.flush()
+    return user
+
+
+async def set_password(session: AsyncSession, name: object, password: object) -> User:
+    user = await get_user(session, name)
+    user.password_hash = await asyncio.to_thread(
+        passwords.hash_password, check_new_password(password))
+    await session.flush()
+    return user
+
+
+# ------------------------------------------------------------------------ tokens
+
+
+async def create_token(session: AsyncSession, user_name: str, label: str = "cli",
+                       ttl_days: float = DEFAULT_TTL_DAYS) -> str:
+    user = await get_user(session, user_name)
+    if user.disabled:
+        raise AccountError(f"user {user.name!r} is disabled")
+    if not 0 < ttl_days <= 3650:
+        raise AccountError("a token lives between 1 day and 3650 days")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, name=label, token_hash=token_hash(token)))
+    now = utcnow()
+    session.add(ApiToken(user_id=user.id, name=label[:100], token_hash=token_hash(token),
+                         created_at=now, expires_at=now + timedelta(days=ttl_days)))
     await session.flush()
     return token
 
 
-async def principal_for_token(session: AsyncSession, token: str) -> Principal | None:
-    row = (
-        await session.execute(
-            select(ApiToken.id, User.id, User.name, User.role, User.disabled)
-            .join(User, User.id == ApiToken.user_id)
-            .where(ApiToken.token_hash == token_hash(token))
-        )
-    ).first()
-    if row is None or row[4]:
+def _expiry(row: ApiToken, ttl_days: float) -> datetime:
+    return row.expires_at or row.created_at + timedelta(days=ttl_days)
+
+
+async def list_tokens(session: AsyncSession, user_name: str | None = None, *,
+                      ttl_days: float = DEFAULT_TTL_DAYS) -> list[TokenInfo]:
+    stmt = select(ApiToken, User.name).join(User, User.id == ApiToken.user_id)
+    if user_name is not None:
+        stmt = stmt.where(User.id == (await get_user(session, user_name)).id)
+    rows = (await session.execute(stmt.order_by(ApiToken.id))).all()
+    return [TokenInfo(t.id, name, t.name, t.created_at, _expiry(t, ttl_days), t.last_used_at,
+                      t.revoked_at) for t, name in rows]
+
+
+async def revoke_token(session: AsyncSession, token_id: int, *,
+                       owner_id: int | None = None) -> bool:
+    """Revoke one token (of `owner_id` only, when given); False if there is no such
+    token (or it is someone else's). Revoking twice is harmless."""
+    row = await session.get(ApiToken, token_id)
+    if row is None or (owner_id is not None and row.user_id != owner_id):
+        return False
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        await session.flush()
+    return True
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    principal: Principal
+    touch: bool  # last_used_at is due for an update
+
+
+async def check_token(session: AsyncSession, token: str, *,
+                      ttl_days: float = DEFAULT_TTL_DAYS) -> TokenCheck | None:
+    """Who `token` acts for, if it is live: known, not revoked, not expired, and its
+    user not disabled. Reads only; see `touch_token`."""
+    if not looks_like_token(token):
         return None
-    await session.execute(update(ApiToken).where(ApiToken.id == row[0]).values(
-        last_used_at=utcnow()))
-    return Principal(user_id=row[1], name=row[2], role=row[3])
+    row = (await session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_hash(token))
+    )).first()
+    if row is None:
+        return None
+    tok, user = row
+    now = utcnow()
+    if user.disabled or tok.revoked_at is not None or _expiry(tok, ttl_days) <= now:
+        return None
+    touch = tok.last_used_at is None or now - tok.last_used_at >= TOUCH_EVERY
+    return TokenCheck(Principal(user.id, user.name, user.role, tok.id), touch)
+
+
+async def touch_token(session: AsyncSession, token_id: int) -> None:
+    await session.execute(update(ApiToken).where(ApiToken.id == token_id)
+                          .values(last_used_at=utcnow()))
+
+
+async def principal_for_token(session: AsyncSession, token: str, *,
+                              ttl_days: float = DEFAULT_TTL_DAYS) -> Principal | None:
+    checked = await check_token(session, token, ttl_days=ttl_days)
+    if checked is None:
+        return None
+    if checked.touch and checked.principal.token_id is not None:
+        await touch_token(session, checked.principal.token_id)
+    return checked.principal
+
+
+# ---------------------------------------------------------------------- passwords
+
+
+class LoginGuard:
+    """Failed logins allowed per user name and per client address in a sliding window."""
+
+    def __init__(self, per_user: int = 5, per_client: int = 20, window: float = 900.0):
+        self.users = SlidingWindow(per_user, window)
+        self.clients = SlidingWindow(per_client, window)
+
+    def retry_after(self, name: str, client: str) -> float:
+        return max(self.users.retry_after(name.lower()), self.clients.retry_after(client))
+
+    def failed(self, name: str, client: str) -> None:
+        self.users.add(name.lower())
+        self.clients.add(client)
+
+    def succeeded(self, name: str) -> None:
+        self.users.clear(name.lower())
+
+
+LOGIN_GUARD = LoginGuard()
+
+
+async def check_password(session: AsyncSession, name: str, password: str, *, client: str,
+                         guard: LoginGuard = LOGIN_GUARD) -> Principal | None:
+    """The user if `password` is theirs and they are enabled, else None.
+
+    Raises `LoginThrottled` (with `retry_after` seconds) after too many failures for
+    this name or from this client address. A hash with old parameters is replaced on
+    success. Unknown names cost the same time as known ones."""
+    name = name if isinstance(name, str) else ""
+    wait = guard.retry_after(name, client)
+    if wait > 0:
+        raise LoginThrottled(wait)
+    user = None
+    if _NAME.fullmatch(name):
+        user = (await session.execute(select(User).where(User.name == name))
+                ).scalar_one_or_none()
+    if not isinstance(password, str) or user is None or user.password_hash is None:
+        await asyncio.to_thread(passwords.burn_time, password if isinstance(password, str)
+                                else "")
+        ok = False
+    else:
+        ok = await asyncio.to_thread(passwords.verify_password, password, user.password_hash)
+    if not ok or user is None or user.disabled:
+        guard.failed(name, client)
+        return None
+    guard.succeeded(name)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = await asyncio.to_thread(passwords.hash_password, password)
+        await session.flush()
+    return Principal(user.id, user.name, user.role)
+
+
+login = check_password

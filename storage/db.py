@@ -3,6 +3,10 @@
 SQLite gets WAL, a busy timeout and `BEGIN IMMEDIATE`: with a plain deferred BEGIN,
 concurrent read-then-write transactions fail with "database is locked" no matter the
 timeout, because SQLite cannot upgrade a reader to a writer while another writes.
+
+The SQLite file holds every complaint and reporter: its folder is made 700 and the
+database 600 before SQLite opens it (SQLite gives the -wal and -shm files the
+database file's mode), and files an older version left readable are tightened.
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.files import private_file, tighten
+
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -34,7 +42,7 @@ def create_engine(
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            prepare_sqlite_file(Path(parsed.database))
         if read_only:
             kwargs.setdefault("execution_options", {})[READ_ONLY] = True
         else:
@@ -57,6 +65,13 @@ def create_engine(
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, echo=echo, **kwargs)
+
+
+def prepare_sqlite_file(db: Path) -> None:
+    """Folder 700 (when we create it), database 600, side files of ours 600."""
+    private_file(db)
+    for suffix in SQLITE_SIDE_FILES:
+        tighten(db.with_name(db.name + suffix))
 
 
 def _sqlite_setup(engine: AsyncEngine) -> None:

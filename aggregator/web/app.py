@@ -8,6 +8,7 @@ from aiohttp import web
 
 from aggregator.web import admin, outbox, tickets
 from aggregator.web.errors import json_errors
+from aggregator.web.headers import security_headers
 from aggregator.web.keys import SERVICE, WebContext
 
 
@@ -15,7 +16,8 @@ def build_app(
     ctx: WebContext, extra_routes: Iterable[web.AbstractRouteDef] = ()
 ) -> web.Application:
     app = web.Application(
-        middlewares=[json_errors], client_max_size=ctx.settings.web.max_body_bytes
+        middlewares=[security_headers, json_errors],
+        client_max_size=ctx.settings.web.max_body_bytes,
     )
     app[SERVICE] = ctx
     app.add_routes(admin.routes)

@@ -60,7 +60,7 @@ class FolderSession:
         try:
             if s.security == "starttls":
                 client.starttls(context)
-            client.login(s.username, s.password)
+            client.login(s.username, s.password.get_secret_value())
             caps = client.capabilities()
             self.can_idle = s.idle and b"IDLE" in caps
             self.can_move = b"MOVE" in caps

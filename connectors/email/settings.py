@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from aggregator.config import ConfigPath, ConnectorSettings, Section
+from aggregator.config import ConfigPath, ConnectorSettings, Secret, Section
 
 Security = Literal["tls", "starttls", "plain"]
 
@@ -30,7 +30,7 @@ class ImapSettings(TlsMixin):
     port: int | None = Field(None, ge=1, le=65535)  # default: 993 for tls, else 143
     security: Security = "tls"
     username: str
-    password: str
+    password: Secret
     folders: list[str] = Field(default_factory=lambda: ["INBOX"], min_length=1)
     # Use IMAP IDLE where the server offers it; otherwise poll every poll_interval s.
     idle: bool = True
@@ -50,7 +50,7 @@ class SmtpSettings(TlsMixin):
     port: int | None = Field(None, ge=1, le=65535)  # default: 465 tls, 587 starttls, 25
     security: Security = "starttls"
     username: str | None = None
-    password: str | None = None
+    password: Secret | None = None
     from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     from_name: str | None = None
     timeout: float = Field(30.0, gt=0)

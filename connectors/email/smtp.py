@@ -68,7 +68,8 @@ class SmtpSender:
             hostname=s.host, port=s.effective_port, use_tls=s.security == "tls",
             start_tls=True if s.security == "starttls" else False,
             tls_context=context, timeout=s.timeout,
-            username=s.username, password=s.password,
+            username=s.username,
+            password=s.password.get_secret_value() if s.password else None,
         )
         await client.connect()
         return client

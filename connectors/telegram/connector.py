@@ -20,7 +20,6 @@ the ingestor group their commits.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import time
 import weakref
 from collections.abc import Awaitable, Iterable
@@ -263,10 +262,8 @@ class TelegramConnector(Connector):
         return [web.post(self.webhook_path, self._on_webhook)]
 
     async def _on_webhook(self, request: web.Request) -> web.StreamResponse:
-        secret = self.settings.webhook_secret
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if secret is None or not hmac.compare_digest(given.encode(),
-                                                     secret.get_secret_value().encode()):
+        if not self.settings.secret_token_matches(given):
             return web.json_response({"ok": False, "error": "bad secret token"}, status=401)
         if (request.content_length or 0) > MAX_WEBHOOK_BODY:
             return web.json_response({"ok": False, "error": "too large"}, status=413)

@@ -6,11 +6,24 @@ on long polling. The token is a secret: write `token: ${TELEGRAM_BOT_TOKEN}`.
 
 from __future__ import annotations
 
+import hmac
+import re
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from aggregator.config import BaseUrl, ConnectorSettings, OptionalHttpUrl, Section
+from aggregator.config import (
+    BaseUrl,
+    ConnectorSettings,
+    OptionalHttpUrl,
+    Secret,
+    Section,
+    is_placeholder,
+)
+
+# The Bot API allows 1-256 of these in secret_token; we ask for 16 or more, so the
+# secret cannot be guessed by trying.
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,256}")
 
 
 class UserRateLimit(Section):
@@ -23,12 +36,12 @@ class UserRateLimit(Section):
 
 class TelegramSettings(ConnectorSettings):
     type: Literal["telegram"] = "telegram"
-    token: SecretStr = Field(min_length=1)
+    token: Secret = Field(min_length=1)
     # Passed to python-telegram-bot as `{api_base_url}/bot` (and `/file/bot` for files).
     api_base_url: BaseUrl = "https://api.telegram.org"
     mode: Literal["polling", "webhook"] = "polling"
     # Webhook mode: Telegram sends it as X-Telegram-Bot-Api-Secret-Token.
-    webhook_secret: SecretStr | None = None
+    webhook_secret: Secret | None = None
     # Webhook mode: the public URL Telegram posts to. Default: web.public_url + path.
     webhook_url: OptionalHttpUrl = None
     # Webhook mode: our route (default /hooks/{connector name}).
@@ -62,16 +75,18 @@ class TelegramSettings(ConnectorSettings):
             raise ValueError("must start with / (e.g. /hooks/telegram)")
         return value
 
-    @field_validator("webhook_secret")
+    @field_validator("webhook_secret", mode="before")
     @classmethod
-    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
+    def _secret(cls, value: object, info: ValidationInfo) -> object:
+        # Checked before SecretStr wraps it, so the message never echoes the value.
+        if value is None or value == "":
             return None
-        raw = value.get_secret_value()
-        # Telegram's rule for secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
-        if not 1 <= len(raw) <= 256 or not all(c.isascii() and (c.isalnum() or c in "_-")
-                                                for c in raw):
-            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ or -")
+        if not isinstance(value, str) or not SECRET_TOKEN.fullmatch(value):
+            raise ValueError("must be 16-256 characters of A-Z, a-z, 0-9, _ or - "
+                             "(e.g. `openssl rand -hex 32`)")
+        if info.data.get("enabled", True) and is_placeholder(value):
+            raise ValueError("is a placeholder from a template, known to anyone: set a "
+                             "long random value (e.g. `openssl rand -hex 32`)")
         return value
 
     @field_validator("banned_users", mode="before")
@@ -86,6 +101,14 @@ class TelegramSettings(ConnectorSettings):
         if self.mode == "webhook" and self.webhook_secret is None:
             raise ValueError("webhook mode needs webhook_secret (checked on every delivery)")
         return self
+
+    def secret_token_matches(self, given: str) -> bool:
+        """Whether an X-Telegram-Bot-Api-Secret-Token header is ours, in constant time.
+        Any header text works (aiohttp keeps undecodable bytes as surrogates)."""
+        if self.webhook_secret is None:
+            return False
+        expected = self.webhook_secret.get_secret_value().encode("ascii")
+        return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected)
 
     @property
     def api_root(self) -> str:

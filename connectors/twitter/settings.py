@@ -10,9 +10,9 @@ from __future__ import annotations
 import string
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from aggregator.config import BaseUrl, ConnectorSettings, Section
+from aggregator.config import BaseUrl, ConnectorSettings, Secret, Section
 from aggregator.domain import TicketState
 
 DEFAULT_API = "https://api.twitter.com"
@@ -66,15 +66,15 @@ class EngagementSettings(Section):
 class UserAuth(Section):
     """OAuth 1.0a user context of the agency's account: needed only to post replies."""
 
-    consumer_key: SecretStr
-    consumer_secret: SecretStr
-    access_token: SecretStr
-    access_token_secret: SecretStr
+    consumer_key: Secret
+    consumer_secret: Secret
+    access_token: Secret
+    access_token_secret: Secret
 
 
 class TwitterSettings(ConnectorSettings):
     type: Literal["twitter"] = "twitter"
-    bearer_token: SecretStr = Field(min_length=1)
+    bearer_token: Secret = Field(min_length=1)
     user_auth: UserAuth | None = None
     # The agency's account: its mentions timeline is polled. One of the two is enough.
     account_id: str | None = Field(None, pattern=r"^[0-9]{1,20}$")

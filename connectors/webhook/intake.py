@@ -16,9 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import ValidationError
 
 from aggregator.intake.port import ConnectorContext
+from aggregator.web.errors import json_media_type_problem
 from connectors.webhook import schema, signing, status
 from connectors.webhook.ratelimit import RateLimiter, retry_after_header
 from connectors.webhook.settings import WebhookSettings
@@ -66,15 +68,17 @@ class Intake:
         limit = self.settings.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
             return self._too_large(limit)
-        if request.content_type != "application/json" or (
-            request.charset not in (None, "utf-8", "utf8")
-        ):
-            return error(415, "unsupported_media_type",
-                         "send Content-Type: application/json (UTF-8)")
+        refused = json_media_type_problem(request.headers.get("Content-Type", ""))
+        if refused is not None:
+            return error(415, "unsupported_media_type", refused)
         wait = self.per_client.check(request.remote or "")
         if wait:
             return self._rate_limited(wait, "this address")
-        raw = await _read_capped(request, limit)
+        try:
+            raw = await _read_capped(request, limit)
+        except (web.RequestPayloadError, HttpProcessingError):
+            return error(400, "bad_request", "the body could not be read (a broken gzip or "
+                         "deflate Content-Encoding?)")
         if raw is None:
             return self._too_large(limit)
         why = signing.verify(self.secrets, request.headers, raw, now=self.clock(),
@@ -108,10 +112,21 @@ class Intake:
         )
 
     def _base_url(self, request: web.Request) -> str:
-        public = self.ctx.settings.web.public_url
-        if public:
-            return public.rstrip("/")
-        return f"{request.scheme}://{request.host}"
+        """`web.public_url`, else the address we listen on; never the Host header,
+        which the client chooses (a forged one would put another site in the link)."""
+        web_settings = self.ctx.settings.web
+        if web_settings.public_url:
+            return web_settings.public_url.rstrip("/")
+        host, port = web_settings.host, web_settings.port
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        if isinstance(sockname, tuple) and len(sockname) >= 2:
+            if host in ("", "0.0.0.0", "::"):
+                host = str(sockname[0])
+            if port == 0:
+                port = int(sockname[1])
+        if host in ("", "0.0.0.0", "::"):
+            host = "127.0.0.1"
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
     def _too_large(self, limit: int) -> web.Response:
         response = error(413, "too_large", f"the body is over {limit} bytes", max_bytes=limit)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import unicodedata
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -40,6 +42,14 @@ def _clean(value: str) -> str:
     except UnicodeEncodeError:
         raise ValueError("must be valid Unicode text") from None
     return value
+
+
+def _utc(value: datetime) -> datetime:
+    # "9999-12-31T23:59:59-23:00" is valid RFC 3339 but has no UTC equivalent.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("date is out of range") from None
 
 
 def _nonblank(value: str) -> str:
@@ -126,7 +136,8 @@ class WebhookReport(_Model):
     confidential: bool = Field(
         False, description="Keep off public status views (whistleblowing always is)."
     )
-    created_at: AwareDatetime | None = Field(None, description="RFC 3339, with offset")
+    created_at: Annotated[AwareDatetime, AfterValidator(_utc)] | None = Field(
+        None, description="RFC 3339, with offset")
     reporter: Reporter | None = None
     location: Location | None = None
     attachments: list[Attachment] = Field(default_factory=list, max_length=50)
@@ -203,8 +214,16 @@ def normalise_phone(phone: str) -> str:
     return digits
 
 
+def name_key(name: str) -> str:
+    """A name folded so "Budi  Santoso" and "budi santoso" are the same person."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
 def reporter_handle(reporter: Reporter | None, anon_key: bytes) -> str | None:
-    """The stable per-source key: phone, else email, else Telegram name.
+    """The stable per-source key: phone, else email, else Telegram name, else (a
+    reporter who gave only a name) `name:` + a hash of the folded name, so the name is
+    kept on a reporter row instead of being dropped. Such a handle only groups reports
+    by the same name within this source; it is no contact, and nothing is sent to it.
 
     An anonymous reporter gets a keyed hash instead, so the handle shown next to a
     report cannot reveal who they are, and their anonymous reports never share a
@@ -217,6 +236,8 @@ def reporter_handle(reporter: Reporter | None, anon_key: bytes) -> str | None:
         handle = reporter.email.strip().lower()
     elif reporter.telegram:
         handle = "tg:" + reporter.telegram.lstrip("@").lower()
+    elif reporter.name and reporter.name.strip():
+        handle = "name:" + hashlib.sha256(name_key(reporter.name).encode()).hexdigest()[:24]
     else:
         return None
     if reporter.anonymous:
@@ -228,7 +249,7 @@ def to_report(body: WebhookReport, source: str, anon_key: bytes) -> Report:
     r = body.reporter
     author = Author(
         handle=reporter_handle(r, anon_key),
-        name=r.name if r else None,
+        name=r.name.strip() or None if r and r.name else None,
         email=r.email.strip().lower() if r and r.email else None,
         phone=normalise_phone(r.phone) if r and r.phone else None,
         anonymous=bool(r and r.anonymous),
@@ -246,6 +267,8 @@ def to_report(body: WebhookReport, source: str, anon_key: bytes) -> Report:
         # Under "reporter": the staff API drops it, like the identity, for anonymous
         # reports shown below supervisor role.
         meta["reporter"] = {"telegram": r.telegram}
+    elif r and not (r.phone or r.email) and r.name and r.name.strip():
+        meta["reporter"] = {"name_only": True}
     if body.meta:
         meta["source_meta"] = body.meta
     return Report(

@@ -174,6 +174,9 @@ class User(Base):
 
 
 class ApiToken(Base):
+    """A bearer token, stored only as its SHA-256. It stops working when it expires,
+    is revoked, or its user is disabled; the row stays for the record."""
+
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -182,3 +185,6 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # None on tokens made before expiry existed: created_at + web.token_ttl_days.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -69,12 +69,13 @@ async def test_media_locations_albums_and_edits(db_url, tmp_path, fake):
 
 
 async def test_webhook_mode_checks_the_secret_and_stores_once(db_url, tmp_path, fake):
-    settings = tg_settings(db_url, tmp_path, fake, mode="webhook", webhook_secret="s3cret_TOKEN",
+    settings = tg_settings(db_url, tmp_path, fake, mode="webhook",
+                           webhook_secret="s3cret_TOKEN_for_tests_0123",
                            web={"public_url": "https://aduan.example.go.id"})
     async with running(settings) as svc:
         await fake.wait_for(lambda: fake.webhook, what="setWebhook")
         assert fake.webhook["url"] == "https://aduan.example.go.id/hooks/tg"
-        assert fake.webhook["secret_token"] == "s3cret_TOKEN"
+        assert fake.webhook["secret_token"] == "s3cret_TOKEN_for_tests_0123"
         update = {"update_id": 42, "message": {
             "message_id": 7, "date": 1767225600, "text": "Puskesmas tutup di jam pelayanan",
             "chat": {"id": FAJAR, "type": "private", "first_name": "Fajar"},
@@ -86,7 +87,7 @@ async def test_webhook_mode_checks_the_secret_and_stores_once(db_url, tmp_path, 
             async with http.post(url, json=update, headers={
                     "X-Telegram-Bot-Api-Secret-Token": "wrong"}) as resp:
                 assert resp.status == 401
-            good = {"X-Telegram-Bot-Api-Secret-Token": "s3cret_TOKEN"}
+            good = {"X-Telegram-Bot-Api-Secret-Token": "s3cret_TOKEN_for_tests_0123"}
             async with http.post(url, data=b"{not json", headers=good) as resp:
                 assert resp.status == 400
             for _ in range(2):  # Telegram retries a delivery it thinks failed

@@ -66,7 +66,11 @@ def test_anonymous_handle_is_keyed_and_stable():
     assert handle(False) == "budi@example.id"
     assert handle(True) == handle(True) != handle(True, b"x" * 32)
     assert "budi" not in handle(True)
-    assert schema.reporter_handle(schema.Reporter(name="Tanpa kontak"), KEY) is None
+    # A name alone is kept: a hash of the folded name, never the name itself.
+    only_name = schema.reporter_handle(schema.Reporter(name="Tanpa  Kontak"), KEY)
+    assert only_name == schema.reporter_handle(schema.Reporter(name="tanpa kontak"), KEY)
+    assert only_name.startswith("name:") and "tanpa" not in only_name
+    assert schema.reporter_handle(schema.Reporter(), KEY) is None
 
 
 def test_whistleblowing_is_always_confidential():

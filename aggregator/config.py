@@ -12,96 +12,35 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
-    SecretStr,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
     field_validator,
 )
-from pydantic.functional_validators import AfterValidator, BeforeValidator
 from sqlalchemy.engine import make_url
+
+from aggregator.escalation.settings import EscalationSettings
+from aggregator.sections import (  # noqa: F401 - re-exported for connectors' settings
+    BaseUrl,
+    ConfigError,
+    ConfigPath,
+    Duration,
+    HttpUrl,
+    OptionalHttpUrl,
+    Secret,
+    Section,
+    is_placeholder,
+)
+from aggregator.sla.settings import SlaSettings
+from aggregator.virality.settings import ViralitySettings
 
 DEFAULT_PATH = "config.yaml"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; `problems` holds one line per bad key."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-class Section(BaseModel):
-    """Base for every config section: unknown keys are mistakes, not extensions."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _resolve_path(value: Path, info: ValidationInfo) -> Path:
-    base = (info.context or {}).get("base_dir")
-    if base is not None and not value.is_absolute():
-        return (Path(base) / value).resolve()
-    return value
-
-
-# A filesystem path; relative ones resolve against the config file's folder.
-ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
-
-
-def _http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise ValueError("must be an http:// or https:// URL")
-    return value
-
-
-def _optional(value: object) -> object:
-    return None if value == "" else value
-
-
-def _secret_text(value: object) -> object:
-    # YAML turns `12345678`, `yes` or `0x1F` into numbers and booleans whose text is
-    # lost; say so without echoing the value (it is a secret).
-    if value is not None and not isinstance(value, str | SecretStr):
-        raise ValueError("must be text: put the value in quotes, or better in an "
-                         "environment variable (${VAR})")
-    return value
-
-
-# A password, token or key: never shown in repr, logs or error messages.
-Secret = Annotated[SecretStr, BeforeValidator(_secret_text)]
-
-# Values a template or an example ships with; a secret equal to one is public.
-_PLACEHOLDER_WORDS = ("changeme", "replaceme", "placeholder", "yoursecret", "mysecret",
-                      "example", "secretkey", "notsecret", "insecure", "default", "dummy")
-_PLACEHOLDERS = {"secret", "password", "token", "test", "todo", "xxx", "none", "null",
-                 "0123456789abcdef", "1234567890123456", "abcdefghijklmnop"}
-
-
-def is_placeholder(value: str) -> bool:
-    """True for secrets a template or an example would ship with (so anyone knows them):
-    `change-me-in-production`, `your-secret-here`, `xxxxxxxxxxxxxxxx`, ..."""
-    folded = re.sub(r"[^a-z0-9]", "", value.lower())
-    if len(set(folded)) <= 2:
-        return True
-    if folded in _PLACEHOLDERS or any(w in folded for w in _PLACEHOLDER_WORDS):
-        return True
-    return bool(re.fullmatch(r"(secret|password|token|test)+[0-9]*", folded))
-
-
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
-# The same, where an empty value (an unset `${VAR:-}`) means "none".
-OptionalHttpUrl = Annotated[HttpUrl | None, BeforeValidator(_optional)]
-# The base URL of an API (paths are appended), without a trailing slash.
-BaseUrl = Annotated[HttpUrl, AfterValidator(lambda v: v.rstrip("/"))]
 
 
 class DatabaseSettings(Section):
@@ -144,15 +83,6 @@ class WebSettings(Section):
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     # API tokens expire this many days after they are created.
     token_ttl_days: int = Field(90, ge=1, le=3650)
-
-
-class SlaSettings(Section):
-    """Hours to resolve, by priority (Permenpan-RB style targets are set per agency)."""
-
-    low: float = Field(168, gt=0)
-    normal: float = Field(72, gt=0)
-    high: float = Field(24, gt=0)
-    urgent: float = Field(4, gt=0)
 
 
 class TicketSettings(Section):
@@ -205,6 +135,8 @@ class Settings(Section):
     tickets: TicketSettings = TicketSettings()
     dedup: DedupSettings = DedupSettings()
     logging: LoggingSettings = LoggingSettings()
+    virality: ViralitySettings = ViralitySettings()
+    escalation: EscalationSettings = EscalationSettings()
     connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
     # Files the service keeps besides the database (generated secrets); mode 700.
     data_dir: ConfigPath = Path("data")
@@ -298,9 +230,25 @@ def parse(raw: dict[str, Any], *, base_dir: Path, env: Mapping[str, str]) -> Set
             continue
         problems = [p for p in problems if not p.startswith(f"{key}:")]
         problems.append(f"{key}: environment variable {var} is not set")
+    if settings is not None:
+        problems += _cross_checks(settings, connectors)
     if problems or settings is None:
         raise ConfigError(sorted(set(problems), key=problems.index))
     return settings.model_copy(update={"connectors": connectors})
+
+
+def _cross_checks(settings: Settings, connectors: Mapping[str, ConnectorSettings]
+                  ) -> list[str]:
+    """Keys that refer to other sections."""
+    out = []
+    esc = settings.escalation
+    for name, target in esc.targets.items():
+        if target.connector is not None and esc.enabled:
+            conf = connectors.get(target.connector)
+            if conf is None or not conf.enabled:
+                out.append(f"escalation.targets.{name}.connector: no enabled connector "
+                           f"named {target.connector!r}")
+    return out
 
 
 def _substitute(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from aggregator.domain import Author
 
@@ -145,6 +145,12 @@ class SendResult:
     external_id: str | None = None  # the id the channel gave it (Message-ID, tweet id)
     skipped: bool = False  # the channel does not carry this kind of message
     retry_after: float | None = None  # the channel asked us to wait (rate limit)
+
+
+class Sender(Protocol):
+    """Anything the outbox can hand a message to: a connector, a notification sender."""
+
+    async def send(self, message: OutboundMessage) -> SendResult: ...
 
 
 def _ids(p: Mapping[str, Any]) -> tuple[str, ...]:

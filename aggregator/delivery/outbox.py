@@ -22,10 +22,10 @@ from sqlalchemy.orm import aliased
 from aggregator.domain import Author
 from aggregator.events import SYSTEM, Event, EventType
 from aggregator.events import record as record_events
-from aggregator.intake.port import Connector
 from aggregator.messages import (
     MessageBody,
     OutboundMessage,
+    Sender,
     SendResult,
     UnknownKind,
     parse_body,
@@ -42,7 +42,7 @@ class OutboxSender:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        connectors: Mapping[str, Connector],
+        connectors: Mapping[str, Sender],
         *,
         batch: int = 50,
         lease: float = 120.0,

@@ -28,7 +28,7 @@ from aggregator.events import Event, EventType, connector_actor
 from aggregator.events import record as record_events
 from aggregator.intake.matching import Ingested, IngestHook, NearDuplicateMatcher, text_hash
 from aggregator.messages import Ack
-from aggregator.tickets.rules import make_title, sla_due
+from aggregator.tickets.rules import first_response_due, make_title, sla_due
 from storage import repo
 from storage.models import Attachment, Outbox, Reporter, Ticket
 from storage.models import Report as ReportRow
@@ -367,6 +367,7 @@ class Pipeline:
             virality_score=0.0,
             report_count=1,
             sla_due_at=sla_due(self.settings, priority, batch.now),
+            first_response_due_at=first_response_due(self.settings, priority, batch.now),
             created_at=batch.now,
             updated_at=batch.now,
         )

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aggregator.config import Settings
 from aggregator.intake.matching import IngestHook, NearDuplicateMatcher
+from aggregator.messages import Sender
 from aggregator.runtime.jobs import Job
 from aggregator.tickets.query import Section
 
@@ -58,6 +59,10 @@ class Feature:
 
     def jobs(self) -> Sequence[Job]:
         return ()
+
+    def senders(self) -> dict[str, Sender]:
+        """Outbox senders by source name, beside the connectors (notification targets)."""
+        return {}
 
     @classmethod
     def add_commands(cls, groups: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from aiohttp import web
 from aggregator.config import Settings
 from aggregator.dedup.feature import DedupFeature
 from aggregator.delivery.outbox import OutboxSender
+from aggregator.escalation.feature import EscalationFeature
 from aggregator.intake.ingest import Ingestor
 from aggregator.intake.pipeline import Pipeline
 from aggregator.intake.plugins import connector_type
@@ -28,6 +29,7 @@ from aggregator.runtime.jobs import JobRunner
 from aggregator.runtime.logs import connector_logger
 from aggregator.runtime.supervisor import Supervisor
 from aggregator.signals.feature import SignalsFeature
+from aggregator.virality.feature import ViralityFeature
 from aggregator.web.app import build_app
 from aggregator.web.keys import WebContext
 from storage.db import create_engine, is_sqlite, session_factory
@@ -36,7 +38,9 @@ from storage.migrate import current_revision, upgrade
 log = logging.getLogger("aggregator.service")
 
 # Every optional capability, in the order its contributions apply.
-FEATURES: tuple[type[Feature], ...] = (DedupFeature, SignalsFeature)
+FEATURES: tuple[type[Feature], ...] = (
+    DedupFeature, SignalsFeature, ViralityFeature, EscalationFeature,
+)
 
 
 class Service:
@@ -69,7 +73,8 @@ class Service:
         self.jobs = {job.name: JobRunner(job, self.sessions)
                      for f in self.features for job in f.jobs()}
         self.supervisor = Supervisor(self.connectors, self.jobs)
-        self.outbox = OutboxSender(self.sessions, self.connectors)
+        senders = {k: v for f in self.features for k, v in f.senders().items()}
+        self.outbox = OutboxSender(self.sessions, {**senders, **self.connectors})
         self._runner: web.AppRunner | None = None
         self.web_url: str | None = None
 

@@ -3,7 +3,7 @@ between two moments, in the agency's time zone (WIB, WITA, WIT...).
 
 Pure functions over a `Calendar`; no I/O. Moments are aware datetimes (UTC in, UTC out).
 A calendar with no working hours set counts every minute (24/7 services: ambulances,
-call centres).
+call centres). With working hours, a target in days counts working days.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$", re.IGNORECASE)
-_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
+_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def parse_duration(value: str | float | int) -> timedelta:
-    """`15m`, `4h`, `3d`, `1w`, or a number of hours."""
+    """`30s`, `15m`, `4h`, `3d`, `1w`, or a number of hours."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         if value <= 0:
             raise ValueError("a duration must be positive")
@@ -66,7 +66,25 @@ class Calendar:
             day += timedelta(days=1)
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
-        """The moment `duration` of working time after `start`."""
+        """The deadline `duration` after `start` as an agency counts it: whole days are
+        working days ("3 hari kerja": the same time three working days on), the rest is
+        working time."""
+        if self.around_the_clock:
+            return start + duration
+        local = self._next_working(start.astimezone(self.tz))
+        for _ in range(duration.days):
+            day = local.date() + timedelta(days=1)
+            while not self._open_day(day):
+                day += timedelta(days=1)
+            local = datetime.combine(day, local.time(), self.tz)
+        return self.add_working_time(local, duration - timedelta(days=duration.days))
+
+    def _next_working(self, local: datetime) -> datetime:
+        a, _ = next(iter(self._spans(local)))
+        return a
+
+    def add_working_time(self, start: datetime, duration: timedelta) -> datetime:
+        """The moment `duration` of working time (hours that count) after `start`."""
         if self.around_the_clock:
             return start + duration
         left = duration

@@ -27,7 +27,7 @@ class Targets:
     def resumed(self, due: datetime, paused_at: datetime, now: datetime) -> datetime:
         """A due time pushed back by the working time spent waiting on the reporter."""
         waited = self.calendar.between(paused_at, now)
-        return self.calendar.add(due, waited) if waited > timedelta(0) else due
+        return self.calendar.add_working_time(due, waited) if waited > timedelta(0) else due
 
 
 def state(due: datetime | None, done_at: datetime | None, now: datetime,

@@ -13,7 +13,7 @@ from aggregator.domain import TRANSITIONS, Priority, TicketState
 from aggregator.events import Event, EventType
 from aggregator.events import record as record_events
 from aggregator.messages import Reply, StatusChange
-from aggregator.tickets.rules import sla_due
+from aggregator.tickets.rules import pause_or_resume, reprioritised
 from storage.models import Ticket
 from storage.types import utcnow
 
@@ -33,7 +33,8 @@ def parse_priority(value: Any) -> Priority:
 
 
 async def change_state(
-    session: AsyncSession, ticket: Ticket, new: str, actor: str, why: str | None = None
+    session: AsyncSession, ticket: Ticket, new: str, actor: str, why: str | None = None,
+    settings: Settings | None = None,
 ) -> None:
     try:
         target = TicketState(new)
@@ -48,6 +49,8 @@ async def change_state(
     if target not in TRANSITIONS[current]:
         raise ActionError(409, "conflict", f"cannot move a {current} ticket to {target}")
     now = utcnow()
+    if settings is not None:
+        pause_or_resume(settings, ticket, current, target, now)
     ticket.state = target
     ticket.updated_at = now
     if target == TicketState.RESOLVED:
@@ -89,8 +92,7 @@ async def apply_patch(
         prio = parse_priority(patch["priority"])
         old_prio = Priority(ticket.priority)
         if old_prio != prio:
-            ticket.priority = int(prio)
-            ticket.sla_due_at = sla_due(settings, prio, ticket.created_at)
+            reprioritised(settings, ticket, prio)
             ticket.updated_at = utcnow()
             events.append(Event(ticket.id, EventType.PRIORITY_CHANGED, actor,
                                 {"from": old_prio.name.lower(), "to": prio.name.lower()}))
@@ -98,7 +100,7 @@ async def apply_patch(
     if "state" in patch:
         if not isinstance(patch["state"], str):
             raise ActionError(422, "invalid", "state must be a string")
-        await change_state(session, ticket, patch["state"], actor)
+        await change_state(session, ticket, patch["state"], actor, settings=settings)
 
 
 async def add_reply(session: AsyncSession, ticket: Ticket, text: Any, actor: str,

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from aggregator.config import ConnectorSettings
 from aggregator.intake.port import Connector, ConnectorContext
-from aggregator.messages import Ack, OutboundMessage, Reply, SendResult, StatusChange
+from aggregator.messages import Ack, OutboundMessage, Reply, SendResult, StaffNotice, StatusChange
 from connectors.email.compose import Composer
 from connectors.email.intake import Counters, CursorBook, FolderIntake
 from connectors.email.settings import EmailSettings
@@ -90,6 +90,8 @@ class EmailConnector(Connector):
     async def send(self, message: OutboundMessage) -> SendResult:
         if self.smtp is None or self.composer is None:
             return self._skip("no smtp configured")
+        if isinstance(message.body, StaffNotice):
+            return await self._notice(message, message.body)
         recipient = message.recipient
         to = (recipient.email if recipient else None) or message.reporter_handle
         if not to or "@" not in to:
@@ -129,6 +131,22 @@ class EmailConnector(Connector):
             await self.smtp.send(mail)
         except PermanentFailure as exc:
             self.log.warning("email %s to %s refused for good: %s", message.kind, to, exc)
+            return self._skip("recipient refused")
+        return SendResult(external_id=msg_id)
+
+    async def _notice(self, message: OutboundMessage, body: StaffNotice) -> SendResult:
+        """A notification to staff: to the configured address, not threaded."""
+        assert self.smtp is not None and self.composer is not None
+        if "@" not in body.target:
+            return self._skip("no address")
+        msg_id = self.composer.message_id(message.ticket_number, message.kind, message.id)
+        mail = self.composer.build("notify", to=body.target, message_id=msg_id, thread_ids=[],
+                                   auto=True, subject=body.subject, text=body.text,
+                                   ticket_number=message.ticket_number)
+        try:
+            await self.smtp.send(mail)
+        except PermanentFailure as exc:
+            self.log.warning("notification to %s refused for good: %s", body.target, exc)
             return self._skip("recipient refused")
         return SendResult(external_id=msg_id)
 

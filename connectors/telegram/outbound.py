@@ -1,4 +1,5 @@
-"""Outbox messages as bot messages: acknowledgements, staff replies, status changes.
+"""Outbox messages as bot messages: acknowledgements, staff replies, status changes,
+and notifications to a staff group chat.
 
 The recipient's chat is their user id (the bot only talks in private chats). The id
 Telegram gives a sent message is returned as `"{chat}:{message}"`, the namespace of
@@ -13,7 +14,14 @@ from collections.abc import Sequence
 from telegram import Bot, Message, ReplyParameters
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
-from aggregator.messages import Ack, OutboundMessage, Reply, SendResult, StatusChange
+from aggregator.messages import (
+    Ack,
+    OutboundMessage,
+    Reply,
+    SendResult,
+    StaffNotice,
+    StatusChange,
+)
 from connectors.telegram import api
 from connectors.telegram.parse import message_id, split_text, survey_data
 from connectors.telegram.settings import TelegramSettings
@@ -35,6 +43,11 @@ class Outbound:
         self.bot = bot
 
     async def send(self, message: OutboundMessage) -> SendResult:
+        if isinstance(message.body, StaffNotice):  # to a staff group chat, as written
+            chat = message.body.target
+            if not chat.lstrip("-").isdigit():
+                return SendResult(skipped=True)
+            return await self._deliver(int(chat), message.body.text, None, None)
         handle = message.reporter_handle or (message.recipient.handle
                                              if message.recipient else None)
         if not handle or not handle.lstrip("-").isdigit():

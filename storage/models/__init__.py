@@ -17,6 +17,7 @@ from storage.models.core import (
 from storage.models.dedup import DedupApart, DedupDoc, DedupKey
 from storage.models.runtime import ConnectorRecord, Lease
 from storage.models.signals import EngagementSample
+from storage.models.watch import Escalation, Virality
 
 __all__ = [
     "ApiToken",
@@ -28,6 +29,7 @@ __all__ = [
     "DedupDoc",
     "DedupKey",
     "EngagementSample",
+    "Escalation",
     "Lease",
     "Outbox",
     "Report",
@@ -36,4 +38,5 @@ __all__ = [
     "TicketCounter",
     "TicketEvent",
     "User",
+    "Virality",
 ]

@@ -59,7 +59,11 @@ class Ticket(Base):
     # Always set (intake, merge, split); the column stays nullable because SQLite cannot
     # tighten a referenced table in place.
     sla_due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=True)
+    first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # While the ticket waits on the reporter its SLA clock stops; due times move on
+    # by the working time spent waiting when it leaves that state.
+    sla_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     satisfaction: Mapped[int | None] = mapped_column(Integer)
     satisfaction_comment: Mapped[str | None] = mapped_column(Text)

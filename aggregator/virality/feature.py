@@ -1,0 +1,43 @@
+"""Virality as a feature: the burst watch (a single-instance job) and the ticket-detail
+section with the level, the score and the evidence behind them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aggregator.runtime.features import Feature
+from aggregator.runtime.jobs import Job
+from aggregator.tickets.query import Section
+from aggregator.virality.detector import DetectorSettings
+from aggregator.virality.watch import run_round
+from storage.models import Ticket, Virality
+
+
+class ViralityFeature(Feature):
+    name = "virality"
+
+    def enabled(self) -> bool:
+        return self.ctx.settings.virality.enabled
+
+    def jobs(self) -> Sequence[Job]:
+        settings = DetectorSettings()
+
+        async def round_() -> None:
+            async with self.ctx.sessions() as session, session.begin():
+                await run_round(session, settings)
+
+        interval = self.ctx.settings.virality.interval.total_seconds()
+        return [Job("virality", round_, interval=interval, single_instance=True)]
+
+    def sections(self) -> dict[str, Section]:
+        async def virality(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
+            row = await session.get(Virality, ticket.id)
+            if row is None:
+                return {"level": 0, "score": 0.0}
+            return {"level": row.level, "peak_level": row.peak_level, "score": row.score,
+                    "evidence": row.evidence, "updated_at": row.updated_at.isoformat()}
+
+        return {"virality": virality}

@@ -243,6 +243,10 @@ def _cross_checks(settings: Settings, connectors: Mapping[str, ConnectorSettings
     out = []
     esc = settings.escalation
     for name, target in esc.targets.items():
+        secret = target.secret.get_secret_value() if target.secret is not None else None
+        if esc.enabled and secret is not None and (len(secret) < 16 or is_placeholder(secret)):
+            out.append(f"escalation.targets.{name}.secret: set a random secret of at "
+                       "least 16 characters (shared with the receiver)")
         if target.connector is not None and esc.enabled:
             conf = connectors.get(target.connector)
             if conf is None or not conf.enabled:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -86,7 +86,7 @@ class Ingestor:
             raise ValueError("a cursor needs the connector it belongs to")
         if self._writer is None:
             await self.start()
-        job = _Job(list(reports), cursor, connector)
+        job = _Job([storable(r) for r in reports], cursor, connector)
         await self._queue.put(job)
         # Shielded: a caller that gives up (client disconnect) does not cancel a
         # commit that may already be under way; the result is simply not read.
@@ -156,4 +156,31 @@ def _retryable(exc: Exception) -> bool:
     return any(
         s in text
         for s in ("unique", "duplicate key", "database is locked", "deadlock", "serializ")
+    )
+
+
+def _text(value: str) -> str:
+    """Text any database can hold: no NUL (PostgreSQL refuses it), no lone surrogates
+    (not encodable as UTF-8); both come from broken clients, never from people."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def _maybe(value: str | None) -> str | None:
+    return None if value is None else _text(value)
+
+
+def storable(r: Report) -> Report:
+    """The report with every text field cleaned (see `_text`)."""
+    a = r.author
+    return replace(
+        r, text=_text(r.text), title=_maybe(r.title), body=_maybe(r.body),
+        external_id=_text(r.external_id),
+        author=replace(a, handle=_maybe(a.handle), name=_maybe(a.name),
+                       email=_maybe(a.email), phone=_maybe(a.phone)),
     )

@@ -11,7 +11,7 @@ from aggregator.domain import Author, Report
 from aggregator.intake.ingest import Ingestor
 from aggregator.intake.pipeline import Pipeline
 from storage.db import create_engine, session_factory
-from storage.models import ConnectorState, Outbox, Ticket, TicketEvent
+from storage.models import ConnectorState, Outbox, Reporter, Ticket, TicketEvent
 from storage.models import Report as ReportRow
 
 
@@ -134,3 +134,18 @@ async def test_reports_in_one_batch_see_each_other(sessions, settings):
         t = (await s.execute(select(Ticket).where(Ticket.number == first.ticket_number))
              ).scalar_one()
     assert t.report_count == 4
+
+
+async def test_nul_and_lone_surrogates_are_cleaned_before_storage(sessions, settings):
+    """Broken clients send NUL and unpaired surrogates; PostgreSQL cannot store them."""
+    ing = Ingestor(sessions, Pipeline(settings))
+    (res,) = await ing.submit([Report(
+        source="tg", channel="telegram", external_id="1",
+        text="Air\x00 mati di RT 05 \ud800", title="Air\x00mati",
+        author=Author(handle="77", name="Bu\x00di"))])
+    await ing.close()
+    async with sessions() as s:
+        row = await s.get(ReportRow, res.report_id)
+        who = await s.get(Reporter, row.reporter_id)
+    assert row.text == "Air mati di RT 05 ?" and row.title == "Airmati"
+    assert who.name == "Budi"

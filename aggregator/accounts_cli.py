@@ -38,6 +38,9 @@ def register(sub: Any) -> None:
     role = users.add_parser("role", help="change a user's role")
     role.add_argument("name")
     role.add_argument("role", choices=accounts.ROLES)
+    units = users.add_parser("units", help="set the units whose tickets a user works")
+    units.add_argument("name")
+    units.add_argument("unit", nargs="*", help="unit names (none: no unit)")
     passwd = users.add_parser("passwd", help="set a user's password")
     passwd.add_argument("name")
     passwd.add_argument("--password-stdin", action="store_true", required=True,
@@ -104,13 +107,16 @@ async def users(settings: Settings, args: argparse.Namespace, with_session: With
             elif command == "list":
                 for u in await accounts.list_users(session):
                     state = "disabled" if u.disabled else "active"
-                    print(f"{u.name:<24} {u.role:<10} {state}")
+                    print(f"{u.name:<24} {u.role:<10} {state:<9} {','.join(u.units or [])}")
             elif command in ("disable", "enable"):
                 user = await accounts.set_disabled(session, args.name, command == "disable")
                 print(f"{user.name} {command}d")
             elif command == "role":
                 user = await accounts.set_role(session, args.name, args.role)
                 print(f"{user.name} is now {user.role}")
+            elif command == "units":
+                user = await accounts.set_units(session, args.name, list(args.unit))
+                print(f"{user.name} works for: {', '.join(user.units or []) or '-'}")
             elif command == "passwd":
                 user = await accounts.set_password(session, args.name, password)
                 print(f"password of {user.name} changed")

@@ -150,7 +150,7 @@ async def _tickets(settings: Settings, args: argparse.Namespace) -> int:
             print(str(exc), file=sys.stderr)
             return 2
         page = await query.queue(session, query.QueueFilter(states=states, limit=args.limit),
-                                 cli_user)
+                                 cli_user, settings.access)
         if args.json:
             print(json.dumps(page.tickets, indent=2, ensure_ascii=False))
             return 0
@@ -160,7 +160,7 @@ async def _tickets(settings: Settings, args: argparse.Namespace) -> int:
         return 0
 
     async def _show(session: Any) -> int:
-        body = await query.ticket_detail(session, args.number, cli_user)
+        body = await query.ticket_detail(session, args.number, cli_user, settings.access)
         if body is None:
             print(f"no ticket {args.number}", file=sys.stderr)
             return 1

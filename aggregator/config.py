@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 
 from aggregator.escalation.settings import EscalationSettings
 from aggregator.sections import (  # noqa: F401 - re-exported for connectors' settings
+    AccessSettings,
     BaseUrl,
     ConfigError,
     ConfigPath,
@@ -135,6 +136,7 @@ class Settings(Section):
     tickets: TicketSettings = TicketSettings()
     dedup: DedupSettings = DedupSettings()
     logging: LoggingSettings = LoggingSettings()
+    access: AccessSettings = AccessSettings()
     virality: ViralitySettings = ViralitySettings()
     escalation: EscalationSettings = EscalationSettings()
     connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)

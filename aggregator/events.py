@@ -43,6 +43,7 @@ class EventType(enum.StrEnum):
     NOTIFIED = "notified"  # level, targets, repeat
     ESCALATION_ACKNOWLEDGED = "escalation_acknowledged"  # level
     SLA_BREACHED = "sla_breached"  # target (first_response | resolution), due
+    IDENTITY_VIEWED = "identity_viewed"  # report_ids (a confidential reporter's identity)
 
 
 @dataclass(frozen=True, slots=True)

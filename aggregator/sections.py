@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationInfo
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo
 from pydantic.functional_validators import AfterValidator, BeforeValidator
 
 from aggregator.sla.calendar import parse_duration
@@ -93,3 +93,15 @@ def _duration(value: object) -> object:
 
 # `15m`, `4h`, `3d`, `1w`, or a number of hours.
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+RoleName = Literal["agent", "supervisor", "admin"]
+SEALED_ROLES: tuple[RoleName, ...] = ("supervisor", "admin")
+
+
+class AccessSettings(Section):
+    """`access`: who sees which tickets (see aggregator/tickets/access.py)."""
+
+    agents_see: Literal["own_units", "all"] = "own_units"
+    confidential_roles: list[RoleName] = Field(default_factory=lambda: list(SEALED_ROLES))
+    integrity_units: list[str] = Field(default_factory=list)  # e.g. inspektorat

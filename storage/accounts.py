@@ -62,6 +62,7 @@ class Principal:
     name: str
     role: str
     token_id: int | None = None
+    units: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,21 @@ async def set_role(session: AsyncSession, name: object, role: object) -> User:
     return user
 
 
+def check_units(units: object) -> list[str]:
+    if not isinstance(units, list) or not all(isinstance(u, str) for u in units):
+        raise AccountError("units must be a list of unit names")
+    clean = sorted({u.strip() for u in units if u.strip()})
+    if any(len(u) > 100 for u in clean) or len(clean) > 100:
+        raise AccountError("a unit name has at most 100 characters (at most 100 units)")
+    return clean
+
+
+async def set_units(session: AsyncSession, name: object, units: object) -> User:
+    user = await get_user(session, name)
+    user.units = check_units(units)
+    return user
+
+
 async def set_password(session: AsyncSession, name: object, password: object) -> User:
     user = await get_user(session, name)
     user.password_hash = await asyncio.to_thread(
@@ -250,7 +266,8 @@ async def check_token(session: AsyncSession, token: str, *,
     if user.disabled or tok.revoked_at is not None or _expiry(tok, ttl_days) <= now:
         return None
     touch = tok.last_used_at is None or now - tok.last_used_at >= TOUCH_EVERY
-    return TokenCheck(Principal(user.id, user.name, user.role, tok.id), touch)
+    return TokenCheck(Principal(user.id, user.name, user.role, tok.id,
+                                frozenset(user.units or ())), touch)
 
 
 async def touch_token(session: AsyncSession, token_id: int) -> None:
@@ -320,7 +337,7 @@ async def check_password(session: AsyncSession, name: str, password: str, *, cli
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = await asyncio.to_thread(passwords.hash_password, password)
         await session.flush()
-    return Principal(user.id, user.name, user.role)
+    return Principal(user.id, user.name, user.role, units=frozenset(user.units or ()))
 
 
 login = check_password

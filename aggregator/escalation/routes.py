@@ -8,7 +8,7 @@ from aiohttp import web
 from aggregator.escalation.runner import as_dict
 from aggregator.events import Event, EventType
 from aggregator.events import record as record_events
-from aggregator.tickets import query
+from aggregator.tickets import access, query
 from aggregator.web.auth import actor, require
 from aggregator.web.errors import ApiError
 from aggregator.web.keys import SERVICE
@@ -24,7 +24,8 @@ async def acknowledge(request: web.Request) -> web.Response:
     number = request.match_info["number"]
     async with request.app[SERVICE].sessions() as session, session.begin():
         ticket = await query.by_number(session, number, lock=True)
-        if ticket is None:
+        if ticket is None or not access.can_see(ticket, principal,
+                                                request.app[SERVICE].settings.access):
             raise ApiError(404, f"no ticket {number}")
         row = await session.get(Escalation, ticket.id)
         if row is None or row.level == 0:

@@ -18,6 +18,8 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.domain import OPEN_STATES, Priority, Role, TicketState
+from aggregator.sections import AccessSettings
+from aggregator.tickets import access
 from storage.accounts import Principal
 from storage.models import Report as ReportRow
 from storage.models import Reporter, Ticket, TicketEvent
@@ -69,9 +71,11 @@ def order() -> tuple[Any, ...]:
             Ticket.id)
 
 
-async def queue(session: AsyncSession, f: QueueFilter, principal: Principal) -> QueuePage:
+async def queue(session: AsyncSession, f: QueueFilter, principal: Principal,
+                rules: AccessSettings) -> QueuePage:
     limit = min(MAX_LIMIT, max(1, f.limit))
-    stmt = _filtered(select(Ticket).where(Ticket.merged_into_id.is_(None)), f)
+    stmt = _filtered(select(Ticket).where(Ticket.merged_into_id.is_(None),
+                                          access.visible(principal, rules)), f)
     if f.cursor:
         stmt = stmt.where(_after(*decode_cursor(f.cursor)))
     tickets = list((await session.execute(stmt.order_by(*order()).limit(limit + 1))).scalars())
@@ -164,13 +168,14 @@ async def ticket_summary(session: AsyncSession, ticket: Ticket) -> dict[str, Any
 
 
 async def ticket_detail(
-    session: AsyncSession, number: str, principal: Principal,
+    session: AsyncSession, number: str, principal: Principal, rules: AccessSettings,
     sections: dict[str, Section] | None = None,
 ) -> dict[str, Any] | None:
     """The ticket with every report (identities masked by role) and event, plus the
-    sections features contribute; None when there is no such ticket."""
+    sections features contribute; None when there is no such ticket or the principal
+    may not see it."""
     ticket = await by_number(session, number)
-    if ticket is None:
+    if ticket is None or not access.can_see(ticket, principal, rules):
         return None
     rows = (await session.execute(
         select(ReportRow, Reporter)

@@ -2,7 +2,7 @@
 
 GET    /api/users                  admin: every user
 POST   /api/users                  admin: {"name", "role", "password"?}
-PATCH  /api/users/{name}           admin: any of {"role", "disabled", "password"}
+PATCH  /api/users/{name}           admin: any of {"role", "disabled", "password", "units"}
 GET    /api/tokens[?user=NAME]     admins see every token, others their own
 DELETE /api/tokens/{id}            admins revoke any token, others their own
 """
@@ -33,6 +33,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 def user_json(user: User) -> dict[str, Any]:
     return {"name": user.name, "role": user.role, "disabled": user.disabled,
+            "units": list(user.units or []),
             "has_password": user.password_hash is not None,
             "created_at": iso(user.created_at)}
 
@@ -82,8 +83,8 @@ async def create_user(request: web.Request) -> web.Response:
 @routes.patch("/api/users/{name}")
 async def change_user(request: web.Request) -> web.Response:
     await require(request, Role.ADMIN)
-    data = await _object(request, {"role", "disabled", "password"},
-                         "any of role, disabled, password")
+    data = await _object(request, {"role", "disabled", "password", "units"},
+                         "any of role, disabled, password, units")
     if not data:
         raise ApiError(422, "nothing to change")
     if "disabled" in data and not isinstance(data["disabled"], bool):
@@ -98,6 +99,8 @@ async def change_user(request: web.Request) -> web.Response:
                 user = await accounts.set_disabled(session, name, data["disabled"])
             if "password" in data:
                 user = await accounts.set_password(session, name, data["password"])
+            if "units" in data:
+                user = await accounts.set_units(session, name, data["units"])
             body = user_json(user)
     except accounts.AccountError as exc:
         raise _account_error(exc) from None

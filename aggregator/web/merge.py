@@ -15,10 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.dedup.merge import merge_tickets, split_report
 from aggregator.domain import Role
-from aggregator.tickets import query
+from aggregator.sections import AccessSettings
+from aggregator.tickets import access, query
 from aggregator.web.auth import actor, require
 from aggregator.web.errors import ApiError, read_json
 from aggregator.web.keys import SERVICE
+from storage.accounts import Principal
+from storage.models import Report as ReportRow
+from storage.models import Ticket
 
 routes = web.RouteTableDef()
 
@@ -32,6 +36,8 @@ async def merge(request: web.Request) -> web.Response:
         raise ApiError(422, 'send {"into": "<ticket number>"}')
     service = request.app[SERVICE]
     async with service.sessions() as session, session.begin():
+        for number in (request.match_info["number"], into):
+            await _seen(session, number, principal, service.settings.access)
         result = await merge_tickets(session, request.match_info["number"], into,
                                      actor(principal))
         target = await _summary(session, result.target)
@@ -49,11 +55,23 @@ async def split(request: web.Request) -> web.Response:
         raise ApiError(404, "no such report") from None
     service = request.app[SERVICE]
     async with service.sessions() as session, session.begin():
+        report = await session.get(ReportRow, report_id) if report_id < 2**62 else None
+        ticket_row = await session.get(Ticket, report.ticket_id) if report else None
+        if ticket_row is None or not access.can_see(ticket_row, principal,
+                                                    service.settings.access):
+            raise ApiError(404, "no such report")
         result = await split_report(session, report_id, actor(principal))
         ticket = await _summary(session, result.ticket)
     service.outbox_wake()
     return web.json_response({"report_id": result.report_id, "from": result.source,
                               "ticket": ticket}, status=201)
+
+
+async def _seen(session: AsyncSession, number: str, principal: Principal,
+                rules: AccessSettings) -> None:
+    ticket = await query.by_number(session, number)
+    if ticket is None or not access.can_see(ticket, principal, rules):
+        raise ApiError(404, f"no ticket {number}")
 
 
 async def _summary(session: AsyncSession, number: str) -> dict[str, Any]:

@@ -3,14 +3,20 @@ Reads go through `aggregator.tickets.query`; writes through `aggregator.tickets.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aggregator.tickets import query
+from aggregator.events import Event, EventType
+from aggregator.events import record as record_events
+from aggregator.sections import AccessSettings
+from aggregator.tickets import access, query
 from aggregator.tickets.actions import add_reply, apply_patch
 from aggregator.web.auth import actor, require
 from aggregator.web.errors import ApiError, read_json
-from aggregator.web.keys import SERVICE
+from aggregator.web.keys import SERVICE, WebContext
+from storage.accounts import Principal
 from storage.models import Ticket
 
 routes = web.RouteTableDef()
@@ -37,9 +43,10 @@ def queue_filter(q: web.Request) -> query.QueueFilter:
 async def list_tickets(request: web.Request) -> web.Response:
     principal = await require(request)
     f = queue_filter(request)
-    async with request.app[SERVICE].read_sessions() as session:
+    ctx = request.app[SERVICE]
+    async with ctx.read_sessions() as session:
         try:
-            page = await query.queue(session, f, principal)
+            page = await query.queue(session, f, principal, ctx.settings.access)
         except query.QueryError as exc:
             raise ApiError(400, str(exc)) from None
     return web.json_response({"tickets": page.tickets, "next_cursor": page.next_cursor})
@@ -51,15 +58,33 @@ async def get_ticket(request: web.Request) -> web.Response:
     ctx = request.app[SERVICE]
     async with ctx.read_sessions() as session:
         body = await query.ticket_detail(session, request.match_info["number"], principal,
-                                         ctx.sections)
+                                         ctx.settings.access, ctx.sections)
     if body is None:
         raise ApiError(404, f"no ticket {request.match_info['number']}")
+    await _audit_identity_read(ctx, body, principal)
     return web.json_response(body)
 
 
-async def locked_ticket(session: AsyncSession, number: str) -> Ticket:
+async def _audit_identity_read(ctx: WebContext, body: dict[str, Any], principal: Principal
+                               ) -> None:
+    """Reading who reported on a confidential ticket is itself on the record."""
+    if not body["confidential"]:
+        return
+    shown = [r["id"] for r in body["reports"] if r["author"].get("handle") is not None]
+    if not shown:
+        return
+    async with ctx.sessions() as session, session.begin():
+        ticket = await query.by_number(session, body["number"])
+        if ticket is not None:
+            await record_events(session, [Event(
+                ticket.id, EventType.IDENTITY_VIEWED, actor(principal), {"report_ids": shown})])
+
+
+async def locked_ticket(session: AsyncSession, number: str, principal: Principal,
+                        rules: AccessSettings) -> Ticket:
+    """The ticket to change, locked; 404 when it does not exist or is not theirs to see."""
     ticket = await query.by_number(session, number, lock=True)
-    if ticket is None:
+    if ticket is None or not access.can_see(ticket, principal, rules):
         raise ApiError(404, f"no ticket {number}")
     return ticket
 
@@ -71,8 +96,11 @@ async def patch_ticket(request: web.Request) -> web.Response:
     if not isinstance(patch, dict):
         raise ApiError(422, "send a JSON object")
     ctx = request.app[SERVICE]
+    if "unit" in patch and not access.may_move_to(patch["unit"], principal):
+        raise ApiError(403, "agents hand tickets only to their own units")
     async with ctx.sessions() as session, session.begin():
-        ticket = await locked_ticket(session, request.match_info["number"])
+        ticket = await locked_ticket(session, request.match_info["number"], principal,
+                                     ctx.settings.access)
         await apply_patch(session, ctx.settings, ticket, patch, actor(principal))
         body = await query.ticket_summary(session, ticket)
     ctx.outbox_wake()
@@ -87,7 +115,8 @@ async def post_reply(request: web.Request) -> web.Response:
         raise ApiError(422, "send a JSON object with text")
     ctx = request.app[SERVICE]
     async with ctx.sessions() as session, session.begin():
-        ticket = await locked_ticket(session, request.match_info["number"])
+        ticket = await locked_ticket(session, request.match_info["number"], principal,
+                                     ctx.settings.access)
         queued = await add_reply(session, ticket, data.get("text"), actor(principal),
                                  principal.name, report_id=data.get("report_id"),
                                  everyone=data.get("everyone"))

@@ -202,3 +202,8 @@ class Connector(ABC):
     def health(self) -> dict[str, Any]:
         """Extra health details shown under /healthz (quota, last poll...)."""
         return {}
+
+    def exclusive(self) -> bool:
+        """True for a connector that polls its source: only one process at a time may
+        drive it (aggregator/runtime/leased.py). Webhook-fed ones run everywhere."""
+        return False

@@ -26,7 +26,9 @@ from aggregator.intake.port import Connector, ConnectorContext
 from aggregator.runtime import leases
 from aggregator.runtime.features import Feature, FeatureContext
 from aggregator.runtime.jobs import JobRunner
+from aggregator.runtime.leased import Leased
 from aggregator.runtime.logs import connector_logger
+from aggregator.runtime.single import RunLock
 from aggregator.runtime.supervisor import Supervisor
 from aggregator.signals.feature import SignalsFeature
 from aggregator.virality.feature import ViralityFeature
@@ -72,11 +74,15 @@ class Service:
             self.connectors[name] = cls(conf, ctx)
         self.jobs = {job.name: JobRunner(job, self.sessions)
                      for f in self.features for job in f.jobs()}
-        self.supervisor = Supervisor(self.connectors, self.jobs)
+        # Polling connectors run in one process at a time (a lease in the database).
+        supervised = {n: Leased(c, self.sessions) if c.exclusive() else c
+                      for n, c in self.connectors.items()}
+        self.supervisor = Supervisor(supervised, self.jobs)
         senders = {k: v for f in self.features for k, v in f.senders().items()}
         self.outbox = OutboxSender(self.sessions, {**senders, **self.connectors})
         self._runner: web.AppRunner | None = None
         self.web_url: str | None = None
+        self.run_lock = RunLock(settings.database.url)
 
     def outbox_wake(self) -> None:
         self.outbox.wake()
@@ -96,6 +102,8 @@ class Service:
             await upgrade(self.engine)
 
     async def start(self) -> None:
+        if is_sqlite(self.settings.database.url):
+            self.run_lock.acquire()
         await self.migrate_if_needed()
         await self.ingestor.start()
         if self.settings.web.enabled:
@@ -128,6 +136,7 @@ class Service:
         await self.outbox.stop()
         await self.engine.dispose()
         await self.read_engine.dispose()
+        self.run_lock.release()
         log.info("service stopped")
 
     async def __aenter__(self) -> Service:

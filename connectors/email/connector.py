@@ -74,6 +74,9 @@ class EmailConnector(Connector):
         if self.smtp is not None:
             await self.smtp.close()
 
+    def exclusive(self) -> bool:
+        return True  # one IMAP poller per mailbox
+
     def health(self) -> dict[str, Any]:
         c = self.counters
         return {

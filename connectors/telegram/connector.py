@@ -289,6 +289,9 @@ class TelegramConnector(Connector):
         await self._ready()
         return await self.outbound.send(message)
 
+    def exclusive(self) -> bool:
+        return self.settings.mode == "polling"  # Telegram allows one getUpdates
+
     def health(self) -> dict[str, Any]:
         return {
             "mode": self.settings.mode,

@@ -296,6 +296,9 @@ class TwitterConnector(Connector):
 
     # ------------------------------------------------------------------ health
 
+    def exclusive(self) -> bool:
+        return True  # one poller per X account (budgets are per account)
+
     def health(self) -> dict[str, Any]:
         return {
             "account_id": self.account_id,

@@ -84,6 +84,27 @@ class WebSettings(Section):
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     # API tokens expire this many days after they are created.
     token_ttl_days: int = Field(90, ge=1, le=3650)
+    # Reverse proxies (CIDRs) whose X-Forwarded-For is believed for client addresses.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        """`10.0.0.0/8, 172.16.0.0/12` from an environment variable is a list too."""
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) \
+            else value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for v in value:
+            try:
+                ipaddress.ip_network(v, strict=False)
+            except ValueError:
+                raise ValueError(f"{v!r} is not an address or network (10.0.0.0/8)") from None
+        return value
 
 
 class TicketSettings(Section):

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -36,6 +37,7 @@ from storage.models import Outbox, Reporter, Ticket
 from storage.types import utcnow
 
 log = logging.getLogger("aggregator.delivery.outbox")
+UNSENDABLE_EVERY = 30.0  # seconds between two counts of messages nobody here can send
 
 
 class OutboxSender:
@@ -71,6 +73,11 @@ class OutboxSender:
         self._stopping = False
         self.sent = 0
         self.failed = 0
+        # Pending messages of sources this process has no sender for, by source: in a
+        # multi-process deployment another process may send them; if none does, they
+        # show here (and in /healthz) instead of waiting silently.
+        self.unsendable: dict[str, int] = {}
+        self._looked_at = 0.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -100,6 +107,12 @@ class OutboxSender:
         while not self._stopping:
             # Clear before the round: a wake-up that arrives during it starts the next.
             self._wake.clear()
+            if time.monotonic() - self._looked_at > UNSENDABLE_EVERY:
+                self._looked_at = time.monotonic()
+                try:
+                    self.unsendable = await self._unsendable()
+                except Exception:  # noqa: BLE001 - only a health figure
+                    log.warning("could not count unsendable messages", exc_info=True)
             try:
                 worked = await self.run_once()
             except asyncio.CancelledError:
@@ -113,6 +126,21 @@ class OutboxSender:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             except TimeoutError:
                 pass
+
+    async def _unsendable(self) -> dict[str, int]:
+        """Pending messages overdue by a minute whose source has no sender here."""
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(Outbox.source, func.count())
+                .where(Outbox.state == "pending",
+                       Outbox.next_attempt_at <= utcnow() - timedelta(minutes=1),
+                       Outbox.source.not_in(list(self.connectors) or [""]))
+                .group_by(Outbox.source)
+            )
+            return {source: int(n) for source, n in rows}
+
+    def health(self) -> dict[str, object]:
+        return {"sent": self.sent, "failed": self.failed, "unsendable": dict(self.unsendable)}
 
     async def run_once(self) -> int:
         """Claim and deliver one batch; returns how many rows were attempted."""

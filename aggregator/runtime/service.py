@@ -88,7 +88,8 @@ class Service:
         self.outbox.wake()
 
     def health(self) -> dict[str, Any]:
-        return {"process": leases.PROCESS_ID, **self.supervisor.snapshot()}
+        return {"process": leases.PROCESS_ID, **self.supervisor.snapshot(),
+                "outbox": self.outbox.health()}
 
     def web_context(self) -> WebContext:
         return WebContext(

@@ -20,6 +20,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import ValidationError
 
 from aggregator.intake.port import ConnectorContext
+from aggregator.web.clients import client_address, networks
 from aggregator.web.errors import json_media_type_problem
 from connectors.webhook import schema, signing, status
 from connectors.webhook.ratelimit import RateLimiter, retry_after_header
@@ -53,6 +54,7 @@ class Intake:
         self.clock = clock
         rl = settings.rate_limit
         self.per_client = RateLimiter(rl.per_client_rate, rl.per_client_burst)
+        self.proxies = networks(ctx.settings.web.trusted_proxies)
         self.per_source = RateLimiter(rl.rate, rl.burst)
         self.secrets = settings.secrets()
         self.counts: Counter[str] = Counter()
@@ -71,7 +73,7 @@ class Intake:
         refused = json_media_type_problem(request.headers.get("Content-Type", ""))
         if refused is not None:
             return error(415, "unsupported_media_type", refused)
-        wait = self.per_client.check(request.remote or "")
+        wait = self.per_client.check(client_address(request, self.proxies))
         if wait:
             return self._rate_limited(wait, "this address")
         try:
@@ -84,7 +86,8 @@ class Intake:
         why = signing.verify(self.secrets, request.headers, raw, now=self.clock(),
                              window=self.settings.replay_window_seconds)
         if why is not None:
-            self.log.info("webhook refused: %s", why, extra={"remote": request.remote})
+            self.log.info("webhook refused: %s", why,
+                          extra={"remote": client_address(request, self.proxies)})
             return error(401, "unauthorized", why)
         wait = self.per_source.check()
         if wait:

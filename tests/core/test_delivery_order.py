@@ -84,3 +84,20 @@ async def test_bodies_are_typed_when_they_reach_the_channel(sessions, settings):
     reply = next(m for m in seen if m.kind == "reply")
     assert reply.body == Reply("halo", "ani", ("m1",))
     assert reply.ticket_number.startswith("ADU-") and reply.created_at is not None
+
+
+async def test_messages_no_process_can_send_are_reported(sessions, settings):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from storage.types import utcnow
+
+    chan = FlakyChannel(ctx(sessions, settings))
+    await ticket_with_replies(sessions, settings, ["halo"])
+    async with sessions() as s, s.begin():  # as if queued for a channel nobody runs now
+        await s.execute(update(Outbox).values(source="sms-gateway",
+                                              next_attempt_at=utcnow() - timedelta(minutes=5)))
+    sender = OutboxSender(sessions, {"chan": chan}, poll_interval=0.02)
+    await run_until(sender, lambda: sender.unsendable)
+    assert sender.health()["unsendable"] == {"sms-gateway": 3}  # ack, status, reply

@@ -3,6 +3,7 @@ format (`data`, `includes.users`, `meta`) exactly as the API returns it."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -24,19 +25,37 @@ METRIC_KEYS = (
 )
 
 
+# The API is an upstream like any other: a page of the wrong shape (a proxy's error
+# page, a changed field) yields fewer tweets, never a crash.
+
+
+def _valid_id(value: Any) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool) and value > 0) or (
+        isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 30)
+
+
 def tweets_of(page: Mapping[str, Any]) -> list[dict[str, Any]]:
-    data = page.get("data") or []
-    return [t for t in data if isinstance(t, dict) and t.get("id")] if isinstance(
-        data, list) else []
+    data = page.get("data") if isinstance(page, Mapping) else None
+    if not isinstance(data, list):
+        return []
+    return [t for t in data if isinstance(t, dict) and _valid_id(t.get("id"))]
 
 
 def users_of(page: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    users = (page.get("includes") or {}).get("users") or []
-    return {str(u["id"]): u for u in users if isinstance(u, dict) and u.get("id")}
+    includes = page.get("includes") if isinstance(page, Mapping) else None
+    users = includes.get("users") if isinstance(includes, dict) else None
+    if not isinstance(users, list):
+        return {}
+    return {str(u["id"]): u for u in users if isinstance(u, dict) and _valid_id(u.get("id"))}
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def referenced(tweet: Mapping[str, Any], kind: str) -> str | None:
-    for ref in tweet.get("referenced_tweets") or []:
+    refs = tweet.get("referenced_tweets")
+    for ref in refs if isinstance(refs, list) else []:
         if isinstance(ref, dict) and ref.get("type") == kind and ref.get("id"):
             return str(ref["id"])
     return None
@@ -54,7 +73,9 @@ def metrics_of(tweet: Mapping[str, Any]) -> dict[str, int] | None:
     raw = tweet.get("public_metrics")
     if not isinstance(raw, dict):
         return None
-    return {k: int(raw[k]) for k in METRIC_KEYS if isinstance(raw.get(k), int | float)}
+    return {k: int(raw[k]) for k in METRIC_KEYS
+            if isinstance(raw.get(k), int | float) and not isinstance(raw.get(k), bool)
+            and math.isfinite(raw[k]) and abs(raw[k]) < 2**62}
 
 
 def reply_refs(tweet: Mapping[str, Any]) -> tuple[str, ...]:
@@ -88,9 +109,9 @@ def to_report(
     timeline: str, ack: bool = False,
 ) -> Report:
     tid = str(tweet["id"])
-    author_id = str(tweet.get("author_id") or "") or None
+    author_id = str(tweet["author_id"]) if _valid_id(tweet.get("author_id")) else None
     user = users.get(author_id or "", {})
-    username = user.get("username")
+    username = _text_or_none(user.get("username"))
     meta: dict[str, Any] = {
         "tweet_id": tid,
         "timeline": timeline,
@@ -112,7 +133,7 @@ def to_report(
         channel=CHANNEL,
         external_id=tid,
         text=tweet_text(tweet),
-        author=Author(handle=author_id, name=user.get("name") or username),
+        author=Author(handle=author_id, name=_text_or_none(user.get("name")) or username),
         sent_at=parse_time(tweet.get("created_at")),
         reply_to=reply_refs(tweet),
         ack=ack,

@@ -37,7 +37,7 @@ class Daemon:
         self.proc: asyncio.subprocess.Process | None = None
         self.url = f"http://127.0.0.1:{port}"
 
-    async def start(self, ready_within: float = 10.0) -> float:
+    async def start(self, ready_within: float = 30.0) -> float:
         """Start and wait for /healthz; returns seconds it took."""
         loop = asyncio.get_running_loop()
         t0 = loop.time()

@@ -73,7 +73,8 @@ async def test_queue_order_filters_and_paging(db_url, tmp_path):
 
 async def test_patch_and_reply_write_events_and_outbox(db_url, tmp_path):
     async with running(service_settings(db_url, tmp_path)) as svc:
-        token = await token_for(svc, "ani", "agent")
+        # A supervisor: agents hand tickets only to their own units (tests/core/test_access).
+        token = await token_for(svc, "ani", "supervisor")
         api = Api(svc.web_url, token)
         (first,) = await svc.ingestor.submit([report(1)])
         await svc.ingestor.submit([report(2, text="x", ticket_ref=first.ticket_number,

@@ -46,7 +46,7 @@ async def test_sigterm_during_ingest_loses_nothing(db_url, tmp_path):
                               "per_client_burst": 10000}}})
     daemon = Daemon(config, port)
     started = await daemon.start()
-    assert started < 10
+    assert started < 30  # start-up time is measured by bench/, not here
     try:
         connector = aiohttp.TCPConnector(limit=50)
         async with aiohttp.ClientSession(connector=connector) as http:

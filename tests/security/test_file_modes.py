@@ -35,7 +35,8 @@ async def _use(url: str, tmp_path: Path) -> None:
             assert len((await s.execute(select(ReportRow))).all()) == 1
         folder = Path(url.removeprefix("sqlite+aiosqlite:///")).parent
         files = sorted(p.name for p in folder.iterdir())
-        assert files == ["aggregator.db", "aggregator.db-shm", "aggregator.db-wal"]
+        assert files == ["aggregator.db", "aggregator.db-shm", "aggregator.db-wal",
+                         "aggregator.db.run.lock"]
         for name in files:
             assert mode(folder / name) == 0o600, name
 

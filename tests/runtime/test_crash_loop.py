@@ -115,7 +115,9 @@ async def test_twenty_kills_lose_nothing_and_duplicate_nothing(db_url, tmp_path)
         tickets = (await s.execute(select(func.count()).select_from(Ticket))).scalar_one()
     await engine.dispose()
     expected = {f"T{t}" for t in range(TICKETS)} | {f"R{i}" for i in range(sent)}
-    assert sorted(ids) == sorted(expected)  # every accepted report once, none twice
+    assert len(ids) == len(set(ids))  # none twice
+    # Every accepted report is there; the one in flight when the stream stopped may be.
+    assert expected <= set(ids) <= expected | {f"R{sent}"}
     assert tickets >= TICKETS and sent >= CYCLES
     for number, texts in replies.items():
         got = [c["body"]["reply"]["text"] for c in portal.accepted

@@ -25,6 +25,14 @@ Method, and why:
   level exceeds the highest level of the current episode, which ends after
   `refractory_s` at level 0: one burst gives one alarm per level, and a burst that keeps
   growing escalates.
+- Significance alone is not enough: a busy stream has many bursts that are "significant"
+  against its mean and yet no bigger than last week's. So any level also needs
+  prominence: the count of the last `prominence_scale` buckets (an hour) must reach
+  `prominence_min` of its recent peak, a running maximum of that count which halves every
+  `prominence_half_life_s` (never below the expected count). A burst has to stand out
+  against the stream's own recent peaks, not only against its average; a stream with many
+  spikes raises its own bar and a quiet one keeps it low. On NAB's Twitter series this
+  cut the false alarms by a third at the same hits (bench/viral_eval.py).
 
 Only data up to the moment of each decision is used. The state is a few numbers and the
 last `max(scales)` bucket counts, so it fits in a database row (`to_state`/`from_state`).
@@ -38,7 +46,7 @@ from datetime import UTC, datetime
 from statistics import NormalDist
 from typing import Any
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -60,12 +68,17 @@ class DetectorSettings:
     growth_levels: tuple[float, ...] = (2.0, 4.0, 8.0)  # count / expected, per level
     min_count: float = 10.0  # events in the longest window, below this never a burst
     refractory_s: float = 18 * 3600.0  # quiet time that ends an episode
+    prominence_scale: int = 12  # buckets in the window compared with its recent peak (1 h)
+    prominence_half_life_s: float = 4 * 86400.0  # how fast a past peak is forgotten
+    prominence_min: float = 0.7  # that window must reach this share of its recent peak
 
     def __post_init__(self) -> None:
         if not self.scales or min(self.scales) < 1:
             raise ValueError("scales must be positive bucket counts")
         if len(self.z_levels) != len(self.growth_levels) or not self.z_levels:
             raise ValueError("z_levels and growth_levels need one entry per level")
+        if not 1 <= self.prominence_scale <= max(self.scales):
+            raise ValueError("prominence_scale must be within the longest window")
 
 
 @dataclass(frozen=True)
@@ -75,7 +88,7 @@ class Decision:
     level: 0 normal, 1..len(z_levels) rising severity. alarm: the level rose above the
     highest level of this episode (notify once per level). score: the combined z (0 when
     nothing is above expectation). evidence: window counts, expectations, per-window z,
-    growth ratios and the baseline rate behind it, for people to check.
+    growth ratios, prominence and the baseline rate behind it, for people to check.
     """
 
     level: int
@@ -118,6 +131,7 @@ class BurstDetector:
         self._level = 0
         self._peak = 0  # highest level of the current episode
         self._calm_since: float | None = None  # when the level last fell to 0
+        self._recent_peak = 0.0  # decaying maximum of the prominence window's count
 
     # -- public API ---------------------------------------------------------------------
     def observe(self, at: datetime, count: float) -> Decision:
@@ -141,7 +155,7 @@ class BurstDetector:
         return {"v": STATE_VERSION, "bucket": self._bucket, "ring": list(self._ring),
                 "mu": self._mu, "seen": self._seen, "var": list(self._var),
                 "tail": list(self._tail), "level": self._level, "peak": self._peak,
-                "calm_since": self._calm_since}
+                "calm_since": self._calm_since, "recent_peak": self._recent_peak}
 
     @classmethod
     def from_state(cls, state: dict[str, Any],
@@ -161,6 +175,7 @@ class BurstDetector:
         det._level, det._peak = int(state["level"]), int(state["peak"])
         calm = state["calm_since"]
         det._calm_since = None if calm is None else float(calm)
+        det._recent_peak = float(state["recent_peak"])
         return det
 
     # -- internals ----------------------------------------------------------------------
@@ -209,6 +224,9 @@ class BurstDetector:
             clipped = min(max(oldest, expected - s.clip_sd * sd), expected + s.clip_sd * sd)
             self._mu += alpha * (clipped - self._mu)
             self._seen += 1.0
+        k = min(s.prominence_scale, len(self._ring))
+        decay = 0.5 ** (s.bucket_seconds / s.prominence_half_life_s)
+        self._recent_peak = max(self._recent_peak * decay, sum(self._ring[-k:]))
         self._ring.append(0.0)
 
     def _decide(self, now: float) -> Decision:
@@ -226,8 +244,10 @@ class BurstDetector:
             zs[name] = self._window_z(i, count, expected)
         score = sum(zs.values()) / len(zs)
         top_growth = max(growth.values())
+        k = min(s.prominence_scale, len(self._ring))
+        prominence = sum(self._ring[-k:]) / max(self._recent_peak, self._expected(k))
         level = 0
-        if sum(self._ring) >= s.min_count:
+        if sum(self._ring) >= s.min_count and prominence >= s.prominence_min:
             for lvl, (z, g) in enumerate(zip(s.z_levels, s.growth_levels, strict=True), 1):
                 if score < z or top_growth < g:
                     break
@@ -242,6 +262,7 @@ class BurstDetector:
         self._peak = max(self._peak, level)
         self._level = level
         evidence = {"counts": counts, "expected": expect, "z": zs, "growth": growth,
-                    "max_growth": top_growth, "episode_level": self._peak,
+                    "max_growth": top_growth, "prominence": prominence,
+                    "episode_level": self._peak,
                     "baseline_per_hour": self._expected(1) * 3600.0 / s.bucket_seconds}
         return Decision(level, score, alarm, evidence)

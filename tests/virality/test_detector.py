@@ -146,3 +146,38 @@ def test_nab_scorer_extremes_on_a_tiny_series() -> None:
     assert in_probation.score == pytest.approx(100.0)
     late = nab_score("tiny", stamps, {39, 79}, windows)  # last row of each window
     assert 0 < late.score < 100 and late.hits == 2
+
+
+def steady_with_bursts(days: int, bursts: dict[int, float], seed: int = 3
+                       ) -> Iterator[tuple[datetime, float]]:
+    """5-minute counts around 20 for `days` days; `bursts` maps a bucket index to the
+    multiplier of the hour starting there."""
+    rng = random.Random(seed)
+    factor = {i + j: f for i, f in bursts.items() for j in range(12)}
+    for i in range(days * 288):
+        rate = 20.0 * factor.get(i, 1.0)
+        yield T0 + i * FIVE, float(sum(rng.random() < rate / 400 for _ in range(400)))
+
+
+def test_a_burst_smaller_than_recent_peaks_does_not_alarm_a_bigger_one_does() -> None:
+    first, smaller, bigger = 4 * 288, 6 * 288, 8 * 288
+    det = BurstDetector()
+    decisions = [det.observe(t, v) for t, v in
+                 steady_with_bursts(9, {first: 12.0, smaller: 4.0, bigger: 12.0})]
+    hour = slice(smaller, smaller + 12)
+    assert [d for d in decisions[first:first + 12] if d.alarm]
+    # four times the usual rate is significant, but well below the peak two days ago
+    assert max(d.score for d in decisions[hour]) > DetectorSettings().z_levels[0]
+    assert max(d.evidence["prominence"] for d in decisions[hour]) < 0.7
+    assert all(d.level == 0 for d in decisions[hour])
+    assert [d for d in decisions[bigger:bigger + 12] if d.alarm]
+    quiet = decisions[750:first] + decisions[first + 300:bigger]
+    assert not any(d.alarm for d in quiet)
+
+
+def test_state_of_an_older_layout_is_refused() -> None:
+    det = BurstDetector()
+    det.observe(T0, 3)
+    state = det.to_state()
+    with pytest.raises(ValueError):
+        BurstDetector.from_state({**state, "v": 1})

@@ -23,7 +23,10 @@ from tests.core.daemon import Daemon, free_port, write_config
 
 SECRET = "crash-loop-secret-5f1e0c9d"
 CYCLES = 20
-TICKETS = 3
+TOPICS = ("Jalan ambles di ruas Jl. Sudirman dekat jembatan Kali Malang",
+          "Lampu penerangan taman kota Merdeka mati total sejak Senin malam",
+          "Pungutan liar di loket pembuatan KTP Kecamatan Cibeunying Kidul")
+TICKETS = len(TOPICS)
 
 
 async def post_until_accepted(http: aiohttp.ClientSession, url: str, body: dict) -> dict:
@@ -69,10 +72,10 @@ async def test_twenty_kills_lose_nothing_and_duplicate_nothing(db_url, tmp_path)
         hook = f"{daemon.url}/hooks/lapor"
         await daemon.start(ready_within=30)
         numbers = []
-        for t in range(TICKETS):  # one ticket per place: replies go to each in order
-            got = await post_until_accepted(http, hook, {
-                "id": f"T{t}", "text": f"Jalan ambles di ruas {t} dekat jembatan kali"})
+        for t, topic in enumerate(TOPICS):  # three tickets: replies go to each in order
+            got = await post_until_accepted(http, hook, {"id": f"T{t}", "text": topic})
             numbers.append(got["ticket"])
+        assert len(set(numbers)) == TICKETS
         sent, replies = 0, {n: [] for n in numbers}
 
         async def stream() -> None:

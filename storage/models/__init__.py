@@ -15,6 +15,7 @@ from storage.models.core import (
     User,
 )
 from storage.models.dedup import DedupApart, DedupDoc, DedupKey
+from storage.models.monitoring import SurveyAnswer
 from storage.models.runtime import ConnectorRecord, Lease
 from storage.models.signals import EngagementSample
 from storage.models.watch import Escalation, Virality
@@ -34,6 +35,7 @@ __all__ = [
     "Outbox",
     "Report",
     "Reporter",
+    "SurveyAnswer",
     "Ticket",
     "TicketCounter",
     "TicketEvent",

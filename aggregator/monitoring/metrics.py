@@ -16,7 +16,13 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
@@ -32,6 +38,8 @@ from storage.models import Outbox, Ticket, TicketEvent
 from storage.types import utcnow
 
 STATES = ("starting", "running", "backoff", "stopped")
+# `*_created` timestamps beside every counter only add noise to a scrape.
+disable_created_metrics()
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 

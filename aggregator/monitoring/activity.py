@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.events import EventType
-from aggregator.monitoring.figures import Cohort
+from aggregator.monitoring.figures import Cohort, ranked
 from aggregator.monitoring.period import Period, Scope
 from aggregator.monitoring.scope import ticket_conditions
 from aggregator.sections import AccessSettings
@@ -39,7 +39,7 @@ async def escalations(session: AsyncSession, period: Period, scope: Scope,
         .where(TicketEvent.type.in_([str(EventType.ESCALATED),
                                      str(EventType.VIRALITY_CHANGED)]),
                *_in(period), *ticket_conditions(principal, rules, scope, live=False))
-    )).tuples().all()
+    )).all()
     levels: Counter[str] = Counter()
     escalated: set[int] = set()
     viral: set[int] = set()
@@ -56,7 +56,7 @@ async def escalations(session: AsyncSession, period: Period, scope: Scope,
             peak[_level(data.get("to"))] += 1
     return {
         "escalated": sum(levels.values()), "escalated_tickets": len(escalated),
-        "by_level": dict(levels.most_common()),
+        "by_level": ranked(levels),
         "viral_episodes": episodes, "viral_tickets": len(viral),
         "viral_start_levels": {str(k): v for k, v in sorted(peak.items())},
     }
@@ -79,7 +79,7 @@ async def recurring(session: AsyncSession, period: Period, scope: Scope,
         .where(TicketEvent.type == str(EventType.STATE_CHANGED), *_in(period),
                TicketEvent.data["from"].as_string().in_(FINISHED), *conds)
         .group_by(TicketEvent.ticket_id)
-    )).tuples().all()
+    )).all()
     top_reopened = sorted(reopened, key=lambda r: (-r[1], r[0]))[:TOP]
     order = np.lexsort((cohort.ids, -cohort.report_count))[:TOP]
     biggest = [int(cohort.ids[i]) for i in order if cohort.report_count[i] > 1]
@@ -98,7 +98,7 @@ async def _tickets(session: AsyncSession, ids: list[int]) -> dict[int, dict[str,
     rows = (await session.execute(
         select(Ticket.id, Ticket.number, Ticket.title, Ticket.report_count, Ticket.state,
                Ticket.unit, Ticket.confidential).where(Ticket.id.in_(sorted(set(ids))))
-    )).tuples().all()
+    )).all()
     return {tid: {"number": number, "title": CONFIDENTIAL if sealed else title,
                   "reports": count, "state": state, "unit": unit}
             for tid, number, title, count, state, unit, sealed in rows}
@@ -119,7 +119,7 @@ async def places(session: AsyncSession, period: Period, scope: Scope,
     if scope.channel:
         stmt = stmt.where(Report.channel == scope.channel)
     seen: Counter[str] = Counter()
-    for (raw,) in (await session.execute(stmt)).tuples():
+    for (raw,) in (await session.execute(stmt)):
         # "kind:name words|kind:name words": each place once per report.
         seen.update({" ".join(p.replace(":", " ").split()) for p in raw.split("|") if p})
-    return [{"place": name, "reports": n} for name, n in seen.most_common(TOP)]
+    return [{"place": name, "reports": n} for name, n in list(ranked(seen).items())[:TOP]]

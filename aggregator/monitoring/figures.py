@@ -33,6 +33,11 @@ NONE_UNIT = ""  # how tickets without a unit are keyed in per-unit figures
 OPEN = [s.value for s in OPEN_STATES]
 
 
+def ranked(counts: Counter[str]) -> dict[str, int]:
+    """Most first; ties by name, so the order never depends on the database's."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 @dataclass
 class Cohort:
     """The tickets received in the period, one array entry per ticket."""
@@ -66,7 +71,7 @@ async def load_cohort(session: AsyncSession, period: Period, scope: Scope,
             *ticket_conditions(principal, rules, scope))
     if extra:
         stmt = stmt.order_by(Ticket.created_at, Ticket.id)
-    rows = (await session.execute(stmt)).tuples().all()
+    rows = (await session.execute(stmt)).all()
     cols = list(zip(*rows, strict=True)) if rows else [()] * (11 + len(extra))
 
     def floats(i: int) -> np.ndarray:
@@ -135,7 +140,7 @@ async def daily_reports(session: AsyncSession, period: Period, scope: Scope,
         stmt = stmt.where(Report.channel == scope.channel)
     epoch_day = date(1970, 1, 1)
     return [(epoch_day + timedelta(days=int(d)), ch, kind, int(n))
-            for d, ch, kind, n in (await session.execute(stmt)).tuples()]
+            for d, ch, kind, n in (await session.execute(stmt)).all()]
 
 
 def volume(c: Cohort, reports: list[tuple[date, str, str, int]], period: Period
@@ -163,10 +168,10 @@ def volume(c: Cohort, reports: list[tuple[date, str, str, int]], period: Period
         reports_by_kind[kind] += n
     return {
         "reports": sum(reports_by_channel.values()), "tickets": len(c),
-        "reports_by_channel": dict(reports_by_channel.most_common()),
-        "reports_by_kind": dict(reports_by_kind.most_common()),
-        "tickets_by_channel": dict(Counter(c.channel).most_common()),
-        "tickets_by_kind": dict(Counter(c.kind).most_common()),
+        "reports_by_channel": ranked(reports_by_channel),
+        "reports_by_kind": ranked(reports_by_kind),
+        "tickets_by_channel": ranked(Counter(c.channel)),
+        "tickets_by_kind": ranked(Counter(c.kind)),
         "days": series,
     }
 
@@ -193,14 +198,14 @@ async def backlog(session: AsyncSession, scope: Scope, principal: Principal,
     rows = (await session.execute(
         select(epoch(Ticket.created_at), Ticket.state)
         .where(Ticket.state.in_(OPEN), *ticket_conditions(principal, rules, scope))
-    )).tuples().all()
+    )).all()
     ages = (now.timestamp() - np.array([r[0] for r in rows], dtype=np.float64)) / 86400.0
     upper = np.array([b[0] for b in AGE_BUCKETS[:-1]])
     counts = np.bincount(np.searchsorted(upper, ages, side="right"),
                          minlength=len(AGE_BUCKETS))
     return {
         "open": len(rows),
-        "by_state": dict(Counter(r[1] for r in rows).most_common()),
+        "by_state": ranked(Counter(r[1] for r in rows)),
         "by_age": [{"bucket": id_, "bucket_en": en, "max_days": None if hi == float("inf")
                     else hi, "count": int(n)}
                    for (hi, id_, en), n in zip(AGE_BUCKETS, counts, strict=True)],

@@ -72,10 +72,10 @@ class Metrics:
         self.snapshot = snap
         snap["tickets"] = dict((await session.execute(
             select(Ticket.state, func.count()).where(Ticket.merged_into_id.is_(None))
-            .group_by(Ticket.state))).tuples().all())
+            .group_by(Ticket.state))).all())
         snap["outbox"] = dict((await session.execute(
             select(Outbox.state, func.count()).where(Outbox.state.in_(("pending", "dead")))
-            .group_by(Outbox.state))).tuples().all())
+            .group_by(Outbox.state))).all())
         oldest = (await session.execute(
             select(func.min(epoch(Outbox.created_at))).where(Outbox.state == "pending")
         )).scalar_one_or_none()
@@ -86,7 +86,7 @@ class Metrics:
                    Ticket.state.in_([s.value for s in (TicketState.NEW,
                                                        TicketState.IN_PROGRESS,
                                                        TicketState.WAITING)]))
-            .group_by(Ticket.escalation_level))).tuples().all())
+            .group_by(Ticket.escalation_level))).all())
         snap["escalations"] = (await session.execute(
             select(func.count()).select_from(TicketEvent)
             .where(TicketEvent.type == str(EventType.ESCALATED)))).scalar_one()

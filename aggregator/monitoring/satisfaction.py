@@ -34,7 +34,7 @@ async def satisfaction(session: AsyncSession, period: Period, scope: Scope,
         .join(Ticket, Ticket.id == SurveyAnswer.ticket_id)
         .where(*conds)
         .group_by(Ticket.unit, SurveyAnswer.element, SurveyAnswer.score)
-    )).tuples().all()
+    )).all()
     # A respondent: one person's questionnaire on one ticket (any of the nine elements).
     people = (
         select(Ticket.unit.label("unit"), SurveyAnswer.ticket_id, SurveyAnswer.respondent)
@@ -44,14 +44,14 @@ async def satisfaction(session: AsyncSession, period: Period, scope: Scope,
         .distinct().subquery()
     )
     respondents: dict[str | None, int] = dict((await session.execute(
-        select(people.c.unit, func.count()).group_by(people.c.unit))).tuples().all())
+        select(people.c.unit, func.count()).group_by(people.c.unit))).all())
     served: dict[str | None, int] = dict((await session.execute(
         select(Ticket.unit, func.count(func.distinct(
             func.coalesce(Report.reporter_id, -Report.id))))
         .join(Report, Report.ticket_id == Ticket.id)
         .where(Ticket.resolved_at >= period.start, Ticket.resolved_at < period.end, *conds)
         .group_by(Ticket.unit)
-    )).tuples().all())
+    )).all())
 
     tallies: dict[str, ikm.Tally] = {}
     for unit, element, score, n in counted:

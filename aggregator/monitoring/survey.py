@@ -125,7 +125,7 @@ async def _previous(session: AsyncSession, who: Respondent) -> dict[str, int]:
     rows = (await session.execute(
         select(SurveyAnswer.element, SurveyAnswer.score)
         .where(SurveyAnswer.ticket_id == who.ticket.id, SurveyAnswer.respondent == who.key)
-        .order_by(SurveyAnswer.id))).tuples().all()
+        .order_by(SurveyAnswer.id))).all()
     return dict(rows)  # the latest answer per element wins
 
 

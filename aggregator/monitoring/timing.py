@@ -117,12 +117,15 @@ def percentiles(values: Floats, qs: tuple[float, ...] = (50.0, 90.0)) -> list[fl
 
 
 def durations(values: Floats) -> dict[str, Any]:
-    """Count, median and 90th percentile of durations given in seconds, in hours."""
+    """Count, median and 90th percentile of durations given in seconds: in hours (two
+    decimals, for people) and in seconds (for scripts)."""
     median, p90 = percentiles(values)
     return {
         "count": int(np.count_nonzero(~np.isnan(values))),
         "median_hours": None if median is None else round(median / HOUR, 2),
         "p90_hours": None if p90 is None else round(p90 / HOUR, 2),
+        "median_seconds": None if median is None else round(median, 3),
+        "p90_seconds": None if p90 is None else round(p90, 3),
     }
 
 

@@ -53,8 +53,10 @@ async def test_working_hour_percentiles(month):
     # Resolutions: 6, 21, 9 -> median 9, p90 9 + 0.8 x 12 = 18.6.
     assert f["working_hours"] is True
     assert f["response_times"] == {
-        "first_response": {"count": 4, "median_hours": 1.5, "p90_hours": 2.7},
-        "resolution": {"count": 3, "median_hours": 9.0, "p90_hours": 18.6},
+        "first_response": {"count": 4, "median_hours": 1.5, "p90_hours": 2.7,
+                           "median_seconds": 5400.0, "p90_seconds": 9720.0},
+        "resolution": {"count": 3, "median_hours": 9.0, "p90_hours": 18.6,
+                       "median_seconds": 32400.0, "p90_seconds": 66960.0},
     }
 
 

@@ -53,9 +53,11 @@ def test_working_hours_by_hand():
 def test_percentiles_interpolate_between_order_statistics():
     hours = np.array([1.0, 2.0, 3.0, 4.0, NAN]) * 3600
     # Median of 1, 2, 3, 4 = 2.5; 90th: rank 0.9 x (4 - 1) = 2.7 -> 3 + 0.7 x (4 - 3) = 3.7.
-    assert timing.durations(hours) == {"count": 4, "median_hours": 2.5, "p90_hours": 3.7}
-    assert timing.durations(np.array([NAN])) == {"count": 0, "median_hours": None,
-                                                "p90_hours": None}
+    assert timing.durations(hours) == {"count": 4, "median_hours": 2.5, "p90_hours": 3.7,
+                                       "median_seconds": 9000.0, "p90_seconds": 13320.0}
+    assert timing.durations(np.array([NAN])) == {
+        "count": 0, "median_hours": None, "p90_hours": None, "median_seconds": None,
+        "p90_seconds": None}
 
 
 def test_sla_outcomes_and_share():

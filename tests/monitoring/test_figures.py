@@ -15,6 +15,7 @@ from storage.accounts import Principal
 from tests.monitoring import dataset
 
 ADMIN = Principal(user_id=0, name="t", role="admin")
+EVERYTHING = Scope()
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ async def month(sessions, db_url, tmp_path: Path):
     async with sessions() as s, s.begin():
         await dataset.load(s)
 
-    async def figures(scope: Scope = Scope(), who: Principal = ADMIN) -> dict:
+    async def figures(scope: Scope = EVERYTHING, who: Principal = ADMIN) -> dict:
         period = month_period("2026-11", settings.tickets.sla.calendar.calendar())
         async with sessions() as s:
             return await stats.compute(s, settings, period, scope, who,

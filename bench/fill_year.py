@@ -82,8 +82,10 @@ class Year:
         self.rng = random.Random(seed)
         self.n = tickets
         tz = self.targets.calendar.tz
-        self.now = datetime.combine(end, datetime.min.time(), tz).astimezone(UTC) + timedelta(
-            hours=17)
+        # The afternoon of the last day, never later than the real now: a refresh of the
+        # figure cells takes anything after its last look as news.
+        self.now = min(datetime.now(UTC), datetime.combine(
+            end, datetime.min.time(), tz).astimezone(UTC) + timedelta(hours=17))
         self.start = self.now - timedelta(days=365)
         self.rows: dict[Any, list[dict[str, Any]]] = {
             m: [] for m in (Reporter, Ticket, Report, TicketEvent, Outbox, SurveyAnswer,

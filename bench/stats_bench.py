@@ -23,15 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from aggregator.config import parse
-from aggregator.monitoring import activity, figures, stats
+from aggregator.monitoring import exports, figures, stats
+from aggregator.monitoring.feature import MonitoringFeature
 from aggregator.monitoring.period import Period, Scope, month_period
-from aggregator.monitoring.satisfaction import satisfaction
+from aggregator.monitoring.timing import Days
 from aggregator.runtime.service import Service
 from storage.accounts import Principal, add_user, create_token
-from storage.models import Ticket
+from storage.models import MonitoringCell, MonitoringRollup, Ticket
 from storage.types import utcnow
 
 ADMIN = Principal(user_id=0, name="bench", role="admin")
@@ -90,21 +91,16 @@ async def main() -> None:
                 assert resp.status == 200, await resp.text()
                 await resp.read()
 
-        async def part(name: str) -> None:
+        feature = next(f for f in svc.features if isinstance(f, MonitoringFeature))
+        days = Days(cal)
+
+        async def cells() -> None:
             async with svc.read_sessions() as s:
-                if name == "cohort":
-                    await figures.load_cohort(s, year, scope, ADMIN, rules)
-                elif name == "daily reports":
-                    await figures.daily_reports(s, year, scope, ADMIN, rules)
-                elif name == "backlog":
-                    await figures.backlog(s, scope, ADMIN, rules, utcnow())
-                elif name == "escalations":
-                    await activity.escalations(s, year, scope, ADMIN, rules)
-                elif name == "recurring":
-                    cohort, _ = await figures.load_cohort(s, year, scope, ADMIN, rules)
-                    await activity.recurring(s, year, scope, ADMIN, rules, cohort)
-                elif name == "satisfaction":
-                    await satisfaction(s, year, scope, ADMIN, rules)
+                await figures.compute(s, year, days, scope, ADMIN, rules, time.time())
+
+        async def ticket_rows() -> None:
+            async with svc.read_sessions() as s:
+                await exports.ticket_rows(s, year, scope, ADMIN, rules, utcnow())
 
         runs: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
             ("baseline: the year's tickets (id, created_at)", baseline),
@@ -117,11 +113,22 @@ async def main() -> None:
             runs.append((f"GET /api/stats (month {args.month})",
                          lambda: get(f"/api/stats?month={args.month}")))
             runs.append((f"figures of {args.month}, in process", lambda: in_process(month)))
-        for name in ("cohort", "daily reports", "backlog", "escalations", "recurring",
-                     "satisfaction"):
-            runs.append((f"  part: {name}", lambda n=name: part(n)))  # type: ignore[misc]
+        runs += [
+            ("  part: refresh with nothing changed", feature.rollup.refresh),
+            ("  part: the year's cells summed (no titles, backlog)", cells),
+            ("the year's tickets as CSV rows (not cached)", ticket_rows),
+        ]
         print(f"database {args.db.split('://')[0]}, {count:,} tickets; year "
               f"{year.first}..{year.last}; median of {args.repeat} runs")
+        async with svc.sessions() as s, s.begin():  # as if the data were new
+            await s.execute(delete(MonitoringRollup))
+        t0 = time.perf_counter()
+        built = await feature.rollup.refresh()
+        async with svc.read_sessions() as s:
+            cells_n = (await s.execute(select(func.count()).select_from(MonitoringCell).where(
+                MonitoringCell.day >= days.number(year.first)))).scalar_one()
+        print(f"building the figure cells from scratch (once): {built} days in "
+              f"{time.perf_counter() - t0:.1f} s; the year is {cells_n:,} cells", flush=True)
         base = None
         for label, fn in runs:
             times = await timed(fn, args.repeat)

@@ -9,15 +9,15 @@ import asyncio
 import sys
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from aggregator.config import Settings
 from aggregator.events import cli_actor
 from aggregator.monitoring import exports, pages, stats
 from aggregator.monitoring.period import PeriodError, Scope, month_period
+from aggregator.monitoring.rollup import Rollup
 from aggregator.monitoring.routes import month_name
-from aggregator.runtime.db import with_session
 from storage.accounts import Principal
+from storage.db import create_engine, session_factory
+from storage.migrate import current_revision, upgrade
 from storage.types import utcnow
 
 
@@ -34,12 +34,18 @@ async def write_report(settings: Settings, args: argparse.Namespace) -> int:
     out = Path(args.out)
     now = utcnow()
 
-    async def build(session: AsyncSession) -> tuple[dict[str, object], list[list[object]]]:
-        f = await stats.compute(session, settings, period, scope, who, now)
-        tickets = await exports.ticket_rows(session, period, scope, who, settings.access, now)
-        return f, tickets
-
-    f, tickets = await with_session(settings, build)
+    engine = create_engine(settings.database.url)
+    try:
+        if await current_revision(engine) is None:
+            await upgrade(engine)
+        sessions = session_factory(engine)
+        await Rollup(settings, sessions).refresh()
+        async with sessions() as session:
+            f = await stats.compute(session, settings, period, scope, who, now)
+            tickets = await exports.ticket_rows(session, period, scope, who, settings.access,
+                                                now)
+    finally:
+        await engine.dispose()
     suffix = f"{period.first:%Y-%m}"
     if scope.unit:
         suffix += "-" + "".join(c if c.isalnum() else "_" for c in scope.unit)[:40]

@@ -15,8 +15,10 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.domain import Priority
-from aggregator.monitoring import figures, timing
+from aggregator.monitoring import cohort as cohort_
+from aggregator.monitoring import timing
 from aggregator.monitoring.period import Period, Scope
+from aggregator.monitoring.scope import ticket_conditions
 from aggregator.sections import AccessSettings
 from storage.accounts import Principal
 from storage.models import Ticket
@@ -54,16 +56,16 @@ def _hours(seconds: float) -> str:
 async def ticket_rows(session: AsyncSession, period: Period, scope: Scope,
                       principal: Principal, rules: AccessSettings, now: datetime
                       ) -> list[list[Any]]:
-    cohort, extra = await figures.load_cohort(
-        session, period, scope, principal, rules,
+    cohort, extra = await cohort_.load(
+        session, period.start, period.end, ticket_conditions(principal, rules, scope),
         extra=(Ticket.number, Ticket.title, Ticket.priority, Ticket.escalation_level,
                Ticket.satisfaction, Ticket.confidential))
-    m = figures.measure(cohort, period, now.timestamp())
+    m = cohort_.measure(cohort, period.cal, now.timestamp())
     rows = []
     for i, (number, title, priority, level, satisfaction, sealed) in enumerate(extra):
         rows.append([
             number, _local(cohort.created[i], period), cell(cohort.channel[i]),
-            cohort.kind[i], cell(cohort.unit[i]), Priority(priority).name.lower(),
+            cohort.kind[i], cell(cohort.unit[i] or ""), Priority(priority).name.lower(),
             cohort.state[i], int(cohort.report_count[i]),
             _local(cohort.first_response[i], period), _hours(m.first_response[i]),
             _local(cohort.first_response_due[i], period), OUTCOME[int(m.sla_first[i])],

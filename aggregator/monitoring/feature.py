@@ -17,10 +17,12 @@ from aggregator.intake.ingest import CommitHook
 from aggregator.monitoring import routes as monitoring_routes
 from aggregator.monitoring.metrics import Metrics
 from aggregator.monitoring.metrics import route as metrics_route
+from aggregator.monitoring.rollup import Rollup
 from aggregator.monitoring.settings import GENERATE
 from aggregator.monitoring.survey import SurveyLinks
 from aggregator.monitoring.survey import handlers as survey_handlers
 from aggregator.runtime.features import Feature, FeatureContext
+from aggregator.runtime.jobs import Job
 from aggregator.secretfile import generated_secret
 
 
@@ -30,6 +32,7 @@ class MonitoringFeature(Feature):
     def __init__(self, ctx: FeatureContext):
         super().__init__(ctx)
         self.metrics = Metrics()
+        self.rollup = Rollup(ctx.settings, ctx.sessions, ctx.read_sessions)
 
     def enabled(self) -> bool:
         return self.ctx.settings.monitoring.enabled
@@ -45,13 +48,20 @@ class MonitoringFeature(Feature):
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
         conf = self.ctx.settings.monitoring
-        out: list[web.AbstractRouteDef] = list(monitoring_routes.routes)
+        out: list[web.AbstractRouteDef] = list(monitoring_routes.routes(self.rollup))
         if conf.metrics.enabled:
             token = conf.metrics.token.get_secret_value() if conf.metrics.token else None
             out.append(metrics_route(self.metrics, token))
         if conf.survey.enabled:
             out += survey_handlers(self.links, conf.language)
         return out
+
+    def jobs(self) -> Sequence[Job]:
+        async def round_() -> None:
+            await self.rollup.refresh()
+
+        interval = self.ctx.settings.monitoring.refresh_interval.total_seconds()
+        return [Job("monitoring", round_, interval=interval, single_instance=True)]
 
     def commit_hooks(self) -> Sequence[CommitHook]:
         return [self.metrics.observe]

@@ -8,6 +8,7 @@ aggregator/tickets/access.py) and may pick only their own units.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +17,7 @@ from aiohttp import web
 from aggregator.domain import Role
 from aggregator.monitoring import exports, pages, stats
 from aggregator.monitoring.period import Period, PeriodError, Scope, month_period, parse_period
+from aggregator.monitoring.rollup import Rollup
 from aggregator.monitoring.texts import lang_of
 from aggregator.tickets.access import role_of
 from aggregator.web.auth import require
@@ -46,18 +48,20 @@ def _period(ctx: WebContext, params: Mapping[str, str], principal: Principal
     return period, scope
 
 
-async def figures_for(request: web.Request, params: Mapping[str, str] | None = None
+async def figures_for(rollup: Rollup, request: web.Request,
+                      params: Mapping[str, str] | None = None
                       ) -> tuple[dict[str, Any], Period, Scope, Principal]:
     principal = await require(request)
     ctx = request.app[SERVICE]
     period, scope = _period(ctx, params or request.query, principal)
+    await rollup.refresh()  # figures as of now
     async with ctx.read_sessions() as session:
         f = await stats.compute(session, ctx.settings, period, scope, principal)
     return f, period, scope, principal
 
 
-async def api_stats(request: web.Request) -> web.Response:
-    f, *_ = await figures_for(request)
+async def api_stats(rollup: Rollup, request: web.Request) -> web.Response:
+    f, *_ = await figures_for(rollup, request)
     return web.json_response(f)
 
 
@@ -79,8 +83,8 @@ def _file_name(kind: str, period: Period, scope: Scope) -> str:
     return f"{kind}-{period.first}_{period.last}{unit}.csv"
 
 
-async def api_stats_csv(request: web.Request) -> web.StreamResponse:
-    f, period, scope, _ = await figures_for(request)
+async def api_stats_csv(rollup: Rollup, request: web.Request) -> web.StreamResponse:
+    f, period, scope, _ = await figures_for(rollup, request)
     rows = exports.figure_rows(f)
     return await _stream_csv(request, _file_name("figures", period, scope),
                              exports.write(rows, exports.FIGURE_COLUMNS))
@@ -120,10 +124,10 @@ def choices(f: dict[str, Any]) -> dict[str, list[str]]:
     return {"units": sorted(units), "channels": sorted(c for c in channels if c)}
 
 
-async def dashboard(request: web.Request) -> web.Response:
+async def dashboard(rollup: Rollup, request: web.Request) -> web.Response:
     ctx = request.app[SERVICE]
     lang = lang_of(request.query.get("lang"), ctx.settings.monitoring.language)
-    f, period, scope, _ = await figures_for(request)
+    f, period, scope, _ = await figures_for(rollup, request)
     common = {"from": period.first.isoformat(), "to": period.last.isoformat(),
               "unit": scope.unit, "channel": scope.channel}
     links = {
@@ -141,7 +145,7 @@ def month_name(period: Period, lang: str) -> str:
     return f"{MONTHS[lang][period.first.month - 1]} {period.first.year}"
 
 
-async def report(request: web.Request) -> web.Response:
+async def report(rollup: Rollup, request: web.Request) -> web.Response:
     ctx = request.app[SERVICE]
     lang = lang_of(request.query.get("lang"), ctx.settings.monitoring.language)
     month = request.query.get("month") or utcnow().astimezone(
@@ -153,15 +157,16 @@ async def report(request: web.Request) -> web.Response:
     params = {**request.query, "from": period.first.isoformat(),
               "to": period.last.isoformat()}
     params.pop("month", None)
-    f, period, _, _ = await figures_for(request, params)
+    f, period, _, _ = await figures_for(rollup, request, params)
     return _html(pages.page("report.html", f, lang, month_name=month_name(period, lang),
                             agency=None))
 
 
-routes = [
-    web.get("/api/stats", api_stats),
-    web.get("/api/stats.csv", api_stats_csv),
-    web.get("/api/tickets.csv", api_tickets_csv),
-    web.get("/monitoring", dashboard),
-    web.get("/monitoring/report", report),
-]
+def routes(rollup: Rollup) -> list[web.RouteDef]:
+    return [
+        web.get("/api/stats", partial(api_stats, rollup)),
+        web.get("/api/stats.csv", partial(api_stats_csv, rollup)),
+        web.get("/api/tickets.csv", api_tickets_csv),
+        web.get("/monitoring", partial(dashboard, rollup)),
+        web.get("/monitoring/report", partial(report, rollup)),
+    ]

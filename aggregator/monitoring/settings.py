@@ -3,11 +3,12 @@ links and the Prometheus endpoint."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from aggregator.sections import Secret, Section, is_placeholder
+from aggregator.sections import Duration, Secret, Section, is_placeholder
 
 MIN_SECRET = 16
 GENERATE = "generate"
@@ -61,5 +62,8 @@ class SurveySettings(Section):
 class MonitoringSettings(Section):
     enabled: bool = True
     language: Literal["id", "en"] = "id"  # of the dashboard and reports unless ?lang=
+    # How often the figure cells catch up with changes in the background (figures
+    # requests catch up themselves too).
+    refresh_interval: Duration = timedelta(seconds=60)
     metrics: MetricsSettings = MetricsSettings()
     survey: SurveySettings = SurveySettings()

@@ -1,5 +1,6 @@
 """All figures of one period as one JSON-ready dict: what GET /api/stats answers, what
-the dashboard and the monthly report draw, what the CSV exports flatten."""
+the dashboard and the monthly report draw, what the CSV exports flatten. Read from the
+figure cells; refresh them first (`Rollup.refresh`) for figures up to this moment."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.config import Settings
-from aggregator.monitoring import activity, figures
+from aggregator.monitoring import figures, timing
 from aggregator.monitoring.period import Period, Scope
-from aggregator.monitoring.satisfaction import satisfaction
 from storage.accounts import Principal
 from storage.types import utcnow
 
@@ -20,21 +20,22 @@ async def compute(session: AsyncSession, settings: Settings, period: Period, sco
                   principal: Principal, now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
     rules = settings.access
-    cohort, _ = await figures.load_cohort(session, period, scope, principal, rules)
-    measured = figures.measure(cohort, period, now.timestamp())
-    reports = await figures.daily_reports(session, period, scope, principal, rules)
+    days = timing.Days(period.cal, now)
+    f = await figures.compute(session, period, days, scope, principal, rules,
+                              now.timestamp())
     return {
         "period": period.as_dict(),
         "scope": scope.as_dict(),
         "generated_at": now.isoformat(timespec="seconds"),
         "working_hours": not period.cal.around_the_clock,
-        "volume": figures.volume(cohort, reports, period),
-        "response_times": figures.times(measured),
-        "sla": figures.slas(measured),
-        "units": figures.units(cohort, measured),
-        "backlog": await figures.backlog(session, scope, principal, rules, now),
-        "escalations": await activity.escalations(session, period, scope, principal, rules),
-        "recurring": await activity.recurring(session, period, scope, principal, rules,
-                                              cohort),
-        "satisfaction": await satisfaction(session, period, scope, principal, rules),
+        "volume": f["volume"],
+        "response_times": f["response_times"],
+        "sla": f["sla"],
+        "units": f["units"],
+        "backlog": await figures.backlog(session, scope, principal, rules,
+                                         days.of_one(now.timestamp())),
+        "escalations": f["escalations"],
+        "recurring": {**await figures.titles(session, f["recurring"]),
+                      "top_places": f["places"]},
+        "satisfaction": f["satisfaction"],
     }

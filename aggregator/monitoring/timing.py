@@ -103,6 +103,35 @@ class WorkingClock:
         return np.where(np.isnan(out), np.nan, np.maximum(out, 0.0))
 
 
+class Days:
+    """Local days as numbers (days since 1970-01-01 on the agency's clock), under the
+    calendar zone's UTC offset now: exact for zones without daylight saving time (all
+    of Indonesia's); elsewhere a moment within an hour of midnight may land on the
+    neighbouring day."""
+
+    EPOCH = date(1970, 1, 1)
+
+    def __init__(self, cal: Calendar, at: datetime | None = None):
+        moment = at or datetime.now(UTC)
+        self.offset = (moment.astimezone(cal.tz).utcoffset() or timedelta(0)).total_seconds()
+
+    def of(self, moments: Floats) -> npt.NDArray[np.int64]:
+        return np.floor((moments + self.offset) / 86400.0).astype(np.int64)
+
+    def of_one(self, moment: float) -> int:
+        return int((moment + self.offset) // 86400)
+
+    def start(self, day: int) -> datetime:
+        """The UTC moment the local day begins."""
+        return datetime.fromtimestamp(day * 86400.0 - self.offset, UTC)
+
+    def number(self, d: date) -> int:
+        return (d - self.EPOCH).days
+
+    def date(self, day: int) -> date:
+        return self.EPOCH + timedelta(days=day)
+
+
 def _local_date(moment: float, cal: Calendar) -> date:
     return datetime.fromtimestamp(moment, UTC).astimezone(cal.tz).date()
 

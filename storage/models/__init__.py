@@ -15,7 +15,12 @@ from storage.models.core import (
     User,
 )
 from storage.models.dedup import DedupApart, DedupDoc, DedupKey
-from storage.models.monitoring import SurveyAnswer
+from storage.models.monitoring import (
+    MonitoringCell,
+    MonitoringPlace,
+    MonitoringRollup,
+    SurveyAnswer,
+)
 from storage.models.runtime import ConnectorRecord, Lease
 from storage.models.signals import EngagementSample
 from storage.models.watch import Escalation, Virality
@@ -32,6 +37,9 @@ __all__ = [
     "EngagementSample",
     "Escalation",
     "Lease",
+    "MonitoringCell",
+    "MonitoringPlace",
+    "MonitoringRollup",
     "Outbox",
     "Report",
     "Reporter",

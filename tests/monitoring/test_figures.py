@@ -11,6 +11,7 @@ import pytest
 from aggregator.config import parse
 from aggregator.monitoring import stats
 from aggregator.monitoring.period import Scope, month_period
+from aggregator.monitoring.rollup import Rollup
 from storage.accounts import Principal
 from tests.monitoring import dataset
 
@@ -24,6 +25,7 @@ async def month(sessions, db_url, tmp_path: Path):
                      base_dir=tmp_path, env={})
     async with sessions() as s, s.begin():
         await dataset.load(s)
+    assert await Rollup(settings, sessions).refresh() >= 31  # 31 Oct .. today
 
     async def figures(scope: Scope = EVERYTHING, who: Principal = ADMIN) -> dict:
         period = month_period("2026-11", settings.tickets.sla.calendar.calendar())

@@ -73,7 +73,7 @@ ANSWERS = [  # (ticket, respondent, at, {element: score})
     (2, "r:2", "2026-11-12T10:00", {**dict.fromkeys(ALL, 3), "overall": 4}),
     (4, "r:4", "2026-11-19T10:00", {**dict.fromkeys(ALL, 3), "sarana": 2}),
     (4, "r:5", "2026-11-19T11:00", {"overall": 2}),
-    (1, "r:6", "2026-12-01T10:00", dict.fromkeys(ALL, 1)),  # December: not counted
+    (7, "r:10", "2026-10-31T12:00", dict.fromkeys(ALL, 1)),  # October: not counted
 ]
 
 PLACES = {1: "rsud:soetomo|pasar:kliwon", 2: "rsud:soetomo", 4: "pasar:kliwon",

@@ -4,9 +4,10 @@ counting what the webhook really received; protected by a token when configured.
 from __future__ import annotations
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from aggregator.config import parse
+from aggregator.config import ConfigError, parse
 from tests.connectors.webhook.harness import SECRET, Sender, complaint
 from tests.core.helpers import Api, running, token_for
 
@@ -81,3 +82,16 @@ async def test_metrics_token_or_off(db_url, tmp_path):
         assert status == 200 and "aggregator_database_up 1.0" in text
     async with running(settings(db_url, tmp_path, metrics={"enabled": False})) as svc:
         assert (await scrape(svc.web_url))[0] == 404
+
+
+def test_metrics_token_must_be_a_real_secret(tmp_path):
+    for token, says in (("short", "at least 16 characters"),
+                        ("change-me-in-production", "placeholder")):
+        with pytest.raises(ConfigError) as refused:
+            parse({"monitoring": {"metrics": {"token": token}}}, base_dir=tmp_path, env={})
+        assert refused.value.problems == [
+            next(p for p in refused.value.problems if p.startswith("monitoring.metrics.token"))]
+        assert says in refused.value.problems[0] and token not in refused.value.problems[0]
+    unset = parse({"monitoring": {"metrics": {"token": "${METRICS_TOKEN:-}"}}},
+                  base_dir=tmp_path, env={})
+    assert unset.monitoring.metrics.token is None

@@ -77,8 +77,8 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> str | None:
         await conn.run_sync(_run)
     before, after = done
     if after != before:
-        log.info("database migrated from %s to %s", before or "empty", after,
-                 extra={"url": safe_url(engine)})
+        log.info("database migrated", extra={"url": safe_url(engine),
+                                             "from": before or "empty", "to": after})
     return after
 
 

@@ -113,7 +113,7 @@ class Rollup:
                     await _exclusive(s)
                     await _clear(s)
                     await _save(s, self.fingerprint, started)
-            if full or len(todo) > SPAN:
+            if todo and (full or len(todo) > SPAN):
                 log.info("figure cells rebuilt: %d days in %.1f s", len(todo),
                          time.monotonic() - t0)
             return len(todo)

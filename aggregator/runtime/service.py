@@ -100,7 +100,7 @@ class Service:
         revision = await current_revision(self.engine)
         if self.settings.database.migrate_on_start or revision is None:
             revision = await upgrade(self.engine)
-        log.info("database %s at revision %s", safe_url(self.engine), revision)
+        log.info("database ready", extra={"url": safe_url(self.engine), "revision": revision})
 
     async def start(self) -> None:
         await self.migrate_if_needed()
@@ -117,17 +117,14 @@ class Service:
             self.web_url = f"http://{_url_host(host)}:{port}"
             mounts = sorted({_mount(r.resource.canonical) for r in self._runner.app.router.routes()
                              if r.resource is not None})
-            log.info("web listening on %s (%s)", self.web_url, ", ".join(mounts),
-                     extra={"url": self.web_url})
+            # The message is a contract (scripts wait for it); details are fields.
+            log.info("web listening", extra={"url": self.web_url, "serves": mounts})
         self.supervisor.start()
         self.outbox.start()
-        log.info("service started: connectors %s; features %s; jobs %s",
-                 ", ".join(f"{n} ({c.type})" for n, c in sorted(self.settings.connectors.items())
-                           if n in self.connectors) or "none",
-                 ", ".join(f.name for f in self.features) or "none",
-                 ", ".join(sorted(self.jobs)) or "none",
-                 extra={"connectors": sorted(self.connectors),
-                        "features": [f.name for f in self.features], "jobs": sorted(self.jobs)})
+        log.info("service started", extra={
+            "connectors": {n: c.type for n, c in sorted(self.settings.connectors.items())
+                           if n in self.connectors},
+            "features": [f.name for f in self.features], "jobs": sorted(self.jobs)})
 
     async def stop(self) -> None:
         log.info("service stopping")

@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     from aggregator.runtime.service import FEATURES
 
     for feature in FEATURES:
-        feature.add_commands({"tickets": tickets})
+        feature.add_commands({"tickets": tickets, "aggregator": sub})
     return p
 
 

@@ -25,6 +25,7 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 
 from aggregator.escalation.settings import EscalationSettings
+from aggregator.monitoring.settings import MonitoringSettings
 from aggregator.sections import (  # noqa: F401 - re-exported for connectors' settings
     AccessSettings,
     BaseUrl,
@@ -160,6 +161,7 @@ class Settings(Section):
     access: AccessSettings = AccessSettings()
     virality: ViralitySettings = ViralitySettings()
     escalation: EscalationSettings = EscalationSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
     connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
     # Files the service keeps besides the database (generated secrets); mode 700.
     data_dir: ConfigPath = Path("data")

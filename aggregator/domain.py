@@ -53,6 +53,17 @@ class ReportKind(enum.StrEnum):
     WHISTLEBLOWING = "whistleblowing"  # WBS, always confidential
 
 
+# The satisfaction survey (IKM, PermenPANRB 14/2017): its nine service elements in the
+# regulation's order, and the one-question rating a chat channel asks instead. These
+# names are stored in `survey_answers.element`: a data contract, like event types.
+IKM_ELEMENTS: tuple[str, ...] = (
+    "persyaratan", "prosedur", "waktu", "biaya", "produk", "kompetensi", "perilaku",
+    "pengaduan", "sarana",
+)
+OVERALL_RATING = "overall"
+SURVEY_ELEMENTS = frozenset((*IKM_ELEMENTS, OVERALL_RATING))
+
+
 class Role(enum.IntEnum):
     AGENT = 1
     SUPERVISOR = 2

@@ -128,6 +128,9 @@ class OutboundMessage:
     recipient: Author | None = None
     attempts: int = 0
     created_at: datetime | None = None  # when it was queued: stable across retries
+    # On a "resolved" status change: where this recipient answers the satisfaction
+    # survey (a signed link to a one-page form), when a feature offers one.
+    survey_url: str | None = None
 
     @property
     def kind(self) -> str:

@@ -22,8 +22,9 @@ log = logging.getLogger("aggregator.secrets")
 MIN_LENGTH = 16
 
 
-def generated_secret(path: Path, hook_url: str) -> str:
-    """The secret kept in `path`, made (atomically, mode 600) if it is not there yet."""
+def generated_secret(path: Path, hook_url: str | None = None) -> str:
+    """The secret kept in `path`, made (atomically, mode 600) if it is not there yet.
+    `hook_url`: the webhook it signs (the log line then says how to sign a test)."""
     private_dir(path.parent)
     if not path.exists():
         value = secrets.token_hex(32)
@@ -39,7 +40,11 @@ def generated_secret(path: Path, hook_url: str) -> str:
         except FileExistsError:
             pass
         else:
-            _announce(path, hook_url)
+            if hook_url is None:
+                log.info("generated a secret in %s (mode 600)", path,
+                         extra={"secret_file": str(path)})
+            else:
+                _announce(path, hook_url)
         finally:
             tmp.unlink(missing_ok=True)
     tighten(path)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +28,7 @@ from aggregator.messages import (
     OutboundMessage,
     Sender,
     SendResult,
+    StatusChange,
     UnknownKind,
     parse_body,
 )
@@ -38,6 +39,9 @@ from storage.types import utcnow
 
 log = logging.getLogger("aggregator.delivery.outbox")
 UNSENDABLE_EVERY = 30.0  # seconds between two counts of messages nobody here can send
+
+# (ticket number, reporter id) -> the reporter's link to the satisfaction survey.
+SurveyLink = Callable[[str, int], str | None]
 
 
 class OutboxSender:
@@ -53,8 +57,10 @@ class OutboxSender:
         max_attempts: int = 25,
         base_delay: float = 2.0,
         max_delay: float = 1800.0,
+        survey_link: SurveyLink | None = None,
     ):
         self.sessions = sessions
+        self.survey_link = survey_link
         self.connectors = connectors
         self.batch = batch
         self.lease = lease
@@ -222,9 +228,17 @@ class OutboxSender:
                 id=o.id, source=o.source, body=bodies[o.id],
                 ticket_number=number, ticket_state=state, recipient=recipient,
                 attempts=o.attempts, created_at=o.created_at,
+                survey_url=self._survey_url(bodies[o.id], number, o.reporter_id),
             )
             out.append((message, o.recipient))
         return out
+
+    def _survey_url(self, body: MessageBody, number: str | None, reporter_id: int | None
+                    ) -> str | None:
+        if (self.survey_link is None or number is None or reporter_id is None
+                or not isinstance(body, StatusChange) or body.after != "resolved"):
+            return None
+        return self.survey_link(number, reporter_id)
 
     async def _deliver_in_order(self, msgs: list[OutboundMessage]) -> None:
         for i, msg in enumerate(msgs):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -29,6 +30,22 @@ class IngestClosed(RuntimeError):
     """The daemon is shutting down and takes no new input."""
 
 
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """What one submission stored, per source (connector name), once it committed:
+    new reports, reports it had already (re-deliveries), and seconds from `submit()`
+    to the commit. Handed to commit hooks (operations metrics)."""
+
+    source: str
+    new_reports: int
+    seen_before: int
+    seconds: float
+
+
+# Called after each commit with what it stored; must be quick and never raise.
+CommitHook = Callable[[Sequence[Committed]], None]
+
+
 @dataclass
 class _Job:
     reports: Sequence[Report]
@@ -37,6 +54,7 @@ class _Job:
     future: asyncio.Future[list[IngestResult]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    started: float = field(default_factory=time.monotonic)
 
 
 class Ingestor:
@@ -47,11 +65,13 @@ class Ingestor:
         *,
         max_batch: int = 256,
         on_commit: Callable[[], None] | None = None,
+        commit_hooks: Sequence[CommitHook] = (),
     ):
         self.sessions = sessions
         self.pipeline = pipeline
         self.max_batch = max_batch
         self.on_commit = on_commit
+        self.commit_hooks = list(commit_hooks)
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
@@ -124,6 +144,23 @@ class Ingestor:
         self.committed_reports += sum(len(j.reports) for j in jobs)
         if self.on_commit is not None:
             self.on_commit()
+        if self.commit_hooks:
+            self._tell(jobs, results)
+
+    def _tell(self, jobs: list[_Job], results: list[list[IngestResult]]) -> None:
+        now = time.monotonic()
+        done: list[Committed] = []
+        for job, res in zip(jobs, results, strict=True):
+            counts: dict[str, list[int]] = {}
+            for report, r in zip(job.reports, res, strict=True):
+                counts.setdefault(report.source, [0, 0])[0 if r.created_report else 1] += 1
+            done += [Committed(src, new, old, now - job.started)
+                     for src, (new, old) in counts.items()]
+        for hook in self.commit_hooks:
+            try:
+                hook(done)
+            except Exception:  # noqa: BLE001 - what a hook does never fails ingest
+                log.exception("commit hook failed")
 
     async def _transaction(self, jobs: list[_Job]) -> list[list[IngestResult]]:
         for attempt in range(5):

@@ -13,16 +13,24 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aggregator.domain import TicketState
+from aggregator.domain import OVERALL_RATING, SURVEY_ELEMENTS, TicketState
 from aggregator.events import Event, EventType, connector_actor, reporter_actor
 from aggregator.events import record as record_events
-from aggregator.tickets.lookups import TicketView, reporter_ticket, view
+from aggregator.tickets.lookups import TicketView, reporter, reporter_ticket, view
 from storage import repo
-from storage.models import EngagementSample, Outbox, Reporter, TicketEvent
+from storage.models import (
+    EngagementSample,
+    Outbox,
+    Reporter,
+    SurveyAnswer,
+    Ticket,
+    TicketEvent,
+)
 from storage.models import Report as ReportRow
 from storage.types import utcnow
 
 RATED_STATES = (TicketState.RESOLVED.value, TicketState.CLOSED.value)
+SURVEY_SCORES = (1, 2, 3, 4)
 FEEDBACK_EVENTS = (EventType.DELIVERY_FAILED, EventType.DELIVERY_DELAYED)
 
 
@@ -138,18 +146,54 @@ async def record_survey(
     session: AsyncSession, source: str, channel: str, handle: str, number: str, score: int,
     label: str,
 ) -> TicketView | None:
-    """A satisfaction answer from a reporter of a resolved or closed ticket; None when
-    the ticket is not theirs or not finished."""
+    """A one-question satisfaction rating (1-4): `record_survey_answer` as `overall`."""
+    return await record_survey_answer(session, source, channel, handle, number,
+                                      OVERALL_RATING, score, label)
+
+
+async def record_survey_answer(
+    session: AsyncSession, source: str, channel: str, handle: str, number: str,
+    element: str, score: int, label: str | None = None,
+) -> TicketView | None:
+    """One survey answer (an IKM element or `overall`, 1-4) from a reporter of a
+    resolved or closed ticket; None when the ticket is not theirs or not finished.
+    Every answer is kept (a new row each time, never overwritten)."""
+    if element not in SURVEY_ELEMENTS or score not in SURVEY_SCORES:
+        raise ValueError(f"not a survey answer: {element}={score}")
     ticket = await reporter_ticket(session, source, handle, number)
     if ticket is None or ticket.state not in RATED_STATES:
         return None
-    if ticket.satisfaction != score:
-        ticket.satisfaction = score
-        await record_events(session, [Event(
-            ticket.id, EventType.SURVEY, reporter_actor(source, handle),
-            {"score": score, "label": label, "channel": channel, "source": source},
-        )])
+    who = await reporter(session, source, handle)
+    await record_survey_answers(
+        session, ticket, respondent=f"r:{who.id}" if who else f"h:{source}:{handle}"[:120],
+        channel=channel, source=source, answers={element: score}, label=label,
+        actor=reporter_actor(source, handle))
     return view(ticket)
+
+
+async def record_survey_answers(
+    session: AsyncSession, ticket: Ticket, *, respondent: str, channel: str, source: str,
+    answers: Mapping[str, int], actor: str, label: str | None = None,
+) -> None:
+    """Store a respondent's answers to a finished ticket's survey (the caller checked
+    who they are) and the `survey` event. An `overall` rating is also the ticket's
+    `satisfaction` shown to staff."""
+    now = utcnow()
+    rows = [{"ticket_id": ticket.id, "channel": channel, "respondent": respondent,
+             "element": element, "score": score, "at": now}
+            for element, score in answers.items()]
+    if not rows:
+        return
+    await session.execute(insert(SurveyAnswer), rows)
+    data: dict[str, Any] = {"channel": channel, "source": source}
+    overall = answers.get(OVERALL_RATING)
+    if overall is not None:
+        ticket.satisfaction = overall
+        data.update(score=overall, label=label)
+    elements = {k: v for k, v in answers.items() if k != OVERALL_RATING}
+    if elements:
+        data["elements"] = elements
+    await record_events(session, [Event(ticket.id, EventType.SURVEY, actor, data)])
 
 
 async def record_survey_comment(

@@ -157,9 +157,21 @@ class ConnectorContext:
     @guarded
     async def record_survey(self, channel: str, handle: str, number: str, score: int,
                             label: str) -> TicketView | None:
+        """`record_survey_answer` of the `overall` rating."""
         async with self.sessions() as s, s.begin():
             return await observations.record_survey(s, self.name, channel, handle, number,
                                                     score, label)
+
+    @guarded
+    async def record_survey_answer(self, channel: str, handle: str, number: str,
+                                   element: str, score: int, label: str | None = None
+                                   ) -> TicketView | None:
+        """One satisfaction-survey answer: an IKM element (`aggregator.domain.IKM_ELEMENTS`)
+        or `overall`, scored 1-4, by a reporter of a resolved or closed ticket; None
+        when the ticket is not theirs or not finished. Every answer is kept."""
+        async with self.sessions() as s, s.begin():
+            return await observations.record_survey_answer(
+                s, self.name, channel, handle, number, element, score, label)
 
     @guarded
     async def record_survey_comment(self, handle: str, number: str, text: str) -> bool:

@@ -1,7 +1,8 @@
 """Features: optional capabilities that plug into the service through one surface.
 
 A feature may contribute ingest hooks, a near-duplicate matcher, HTTP routes, CLI
-commands, ticket-detail sections and periodic jobs. The service lists its features
+commands, ticket-detail sections, periodic jobs, outbox senders, commit hooks and the
+survey link. The service lists its features
 explicitly (`aggregator.runtime.service.FEATURES`); adding one is a folder with a
 `Feature` subclass and one line there.
 """
@@ -17,6 +18,8 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aggregator.config import Settings
+from aggregator.delivery.outbox import SurveyLink
+from aggregator.intake.ingest import CommitHook
 from aggregator.intake.matching import IngestHook, NearDuplicateMatcher
 from aggregator.messages import Sender
 from aggregator.runtime.jobs import Job
@@ -64,7 +67,17 @@ class Feature:
         """Outbox senders by source name, beside the connectors (notification targets)."""
         return {}
 
+    def commit_hooks(self) -> Sequence[CommitHook]:
+        """Told what each ingest commit stored (after it committed; quick, no I/O)."""
+        return ()
+
+    def survey_link(self) -> SurveyLink | None:
+        """Where a reporter answers the satisfaction survey of a resolved ticket; the
+        outbox puts it on the "resolved" message (`OutboundMessage.survey_url`)."""
+        return None
+
     @classmethod
     def add_commands(cls, groups: dict[str, Any]) -> None:
         """Add subcommands to the CLI's groups (`groups["tickets"]` is the `tickets`
-        group's subparsers); each sets `handler=` a `Command`."""
+        group's subparsers, `groups["aggregator"]` the top level's); each sets
+        `handler=` a `Command`."""

@@ -23,6 +23,7 @@ from aggregator.intake.ingest import Ingestor
 from aggregator.intake.pipeline import Pipeline
 from aggregator.intake.plugins import connector_type
 from aggregator.intake.port import Connector, ConnectorContext
+from aggregator.monitoring.feature import MonitoringFeature
 from aggregator.runtime import leases
 from aggregator.runtime.features import Feature, FeatureContext
 from aggregator.runtime.jobs import JobRunner
@@ -35,13 +36,13 @@ from aggregator.virality.feature import ViralityFeature
 from aggregator.web.app import build_app
 from aggregator.web.keys import WebContext
 from storage.db import create_engine, is_sqlite, session_factory
-from storage.migrate import current_revision, upgrade
+from storage.migrate import current_revision, safe_url, upgrade
 
 log = logging.getLogger("aggregator.service")
 
 # Every optional capability, in the order its contributions apply.
 FEATURES: tuple[type[Feature], ...] = (
-    DedupFeature, SignalsFeature, ViralityFeature, EscalationFeature,
+    DedupFeature, SignalsFeature, ViralityFeature, EscalationFeature, MonitoringFeature,
 )
 
 
@@ -60,7 +61,9 @@ class Service:
         matchers = [m for f in self.features if (m := f.matcher()) is not None]
         self.pipeline = Pipeline(settings, matcher=matchers[0] if matchers else None,
                                  hooks=[h for f in self.features for h in f.ingest_hooks()])
-        self.ingestor = Ingestor(self.sessions, self.pipeline, on_commit=self.outbox_wake)
+        self.ingestor = Ingestor(self.sessions, self.pipeline, on_commit=self.outbox_wake,
+                                 commit_hooks=[h for f in self.features
+                                               for h in f.commit_hooks()])
         self.connectors: dict[str, Connector] = {}
         for name, conf in settings.connectors.items():
             if not conf.enabled:
@@ -79,7 +82,9 @@ class Service:
                       for n, c in self.connectors.items()}
         self.supervisor = Supervisor(supervised, self.jobs)
         senders = {k: v for f in self.features for k, v in f.senders().items()}
-        self.outbox = OutboxSender(self.sessions, {**senders, **self.connectors})
+        links = [link for f in self.features if (link := f.survey_link()) is not None]
+        self.outbox = OutboxSender(self.sessions, {**senders, **self.connectors},
+                                   survey_link=links[0] if links else None)
         self._runner: web.AppRunner | None = None
         self.web_url: str | None = None
         self.run_lock = RunLock(settings.database.url)
@@ -99,8 +104,10 @@ class Service:
         )
 
     async def migrate_if_needed(self) -> None:
-        if self.settings.database.migrate_on_start or await current_revision(self.engine) is None:
-            await upgrade(self.engine)
+        revision = await current_revision(self.engine)
+        if self.settings.database.migrate_on_start or revision is None:
+            revision = await upgrade(self.engine)
+        log.info("database ready", extra={"url": safe_url(self.engine), "revision": revision})
 
     async def start(self) -> None:
         if is_sqlite(self.settings.database.url):
@@ -117,12 +124,16 @@ class Service:
             await site.start()
             host, port = self._runner.addresses[0][:2]
             self.web_url = f"http://{_url_host(host)}:{port}"
-            log.info("web listening", extra={"url": self.web_url})
+            mounts = sorted({_mount(r.resource.canonical) for r in self._runner.app.router.routes()
+                             if r.resource is not None})
+            # The message is a contract (scripts wait for it); details are fields.
+            log.info("web listening", extra={"url": self.web_url, "serves": mounts})
         self.supervisor.start()
         self.outbox.start()
-        log.info("service started", extra={"connectors": sorted(self.connectors),
-                                           "features": [f.name for f in self.features],
-                                           "jobs": sorted(self.jobs)})
+        log.info("service started", extra={
+            "connectors": {n: c.type for n, c in sorted(self.settings.connectors.items())
+                           if n in self.connectors},
+            "features": [f.name for f in self.features], "jobs": sorted(self.jobs)})
 
     async def stop(self) -> None:
         log.info("service stopping")
@@ -146,6 +157,13 @@ class Service:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+def _mount(path: str) -> str:
+    """Where a route lives, for the start-up line: /api, /hooks/lapor, /metrics..."""
+    parts = [p for p in path.split("/") if p and "{" not in p]
+    keep = 2 if parts[:1] == ["hooks"] else 1
+    return "/" + "/".join(parts[:keep])
 
 
 def _url_host(host: str) -> str:

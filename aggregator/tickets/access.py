@@ -40,12 +40,16 @@ def can_see(ticket: Ticket, p: Principal, rules: AccessSettings) -> bool:
     return role >= Role.SUPERVISOR or rules.agents_see == "all" or in_scope
 
 
-def visible(p: Principal, rules: AccessSettings) -> Any:
-    """The same rule as a SQL condition on tickets, for the queue."""
+def visible(p: Principal, rules: AccessSettings, unit: Any = None, confidential: Any = None
+            ) -> Any:
+    """The same rule as a SQL condition on tickets, for the queue; or on other columns
+    holding a ticket's unit and confidentiality (monitoring's figure cells)."""
+    unit = Ticket.unit if unit is None else unit
+    confidential = Ticket.confidential if confidential is None else confidential
     role = role_of(p)
     if role >= Role.ADMIN:
         return true()
-    in_scope = or_(Ticket.unit.is_(None), Ticket.unit.in_(sorted(p.units)))
+    in_scope = or_(unit.is_(None), unit.in_(sorted(p.units)))
     open_rule = true() if role >= Role.SUPERVISOR or rules.agents_see == "all" else in_scope
     if _integrity(p, rules):
         sealed_rule: Any = true()
@@ -53,8 +57,8 @@ def visible(p: Principal, rules: AccessSettings) -> Any:
         sealed_rule = in_scope
     else:
         sealed_rule = false()
-    return or_(and_(Ticket.confidential.is_(False), open_rule),
-               and_(Ticket.confidential.is_(True), sealed_rule))
+    return or_(and_(confidential.is_(False), open_rule),
+               and_(confidential.is_(True), sealed_rule))
 
 
 def may_move_to(unit: str | None, p: Principal) -> bool:

@@ -120,7 +120,7 @@ class EmailConnector(Connector):
         elif isinstance(body, StatusChange) and body.after == "resolved":
             template = "resolved"
             ids = list(reversed(body.report_external_ids))
-            auto = True
+            auto, extra = True, {"survey_url": message.survey_url}
         else:
             return self._skip(f"kind {message.kind}")
         thread = await self._thread(number, [i for i in ids if i])

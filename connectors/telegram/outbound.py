@@ -81,6 +81,8 @@ class Outbound:
                         [(f"{s} {ikm_label(lang, s)}", survey_data(number, s)) for s in (1, 2)],
                         [(f"{s} {ikm_label(lang, s)}", survey_data(number, s)) for s in (3, 4)],
                     ])
+                    if message.survey_url:
+                        text += "\n" + say(lang, "survey_form", url=message.survey_url)
             elif after == "in_progress" and before in ("resolved", "closed"):
                 text += "\n" + say(lang, "changed_reopened")
         else:

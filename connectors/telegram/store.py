@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aggregator.domain import IngestResult, Report
+from aggregator.domain import OVERALL_RATING, IngestResult, Report
 from aggregator.intake.port import ConnectorContext, StoreUnavailable, TicketView
 from aggregator.intake.records import Record
 
@@ -111,8 +111,10 @@ class TelegramStore:
 
     async def rate(self, handle: str, number: str, score: int, label: str
                    ) -> TicketView | None:
-        """Store an IKM answer on a resolved ticket of this user; None if not allowed."""
-        return await self.ctx.record_survey(CHANNEL, handle, number, score, label)
+        """Store the one-question rating (the survey's `overall` answer) on a resolved
+        ticket of this user; None if not allowed."""
+        return await self.ctx.record_survey_answer(CHANNEL, handle, number, OVERALL_RATING,
+                                                   score, label)
 
     async def comment(self, handle: str, number: str, text: str) -> bool:
         return await self.ctx.record_survey_comment(handle, number, text)

@@ -93,6 +93,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "changed_resolved": "Aduan Anda telah diselesaikan.",
         "changed_reopened": "Aduan Anda kembali diproses.",
         "survey_ask": "Bagaimana penilaian Anda atas penanganan aduan ini?",
+        "survey_form": "Survei lengkap (sembilan unsur pelayanan, satu halaman): {url}",
         "survey_thanks": "Terima kasih atas penilaian Anda: {label}.",
         "survey_not_open": "Penilaian hanya bisa diberikan untuk aduan Anda yang sudah selesai.",
         "survey_comment": (
@@ -152,6 +153,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "changed_resolved": "Your complaint has been resolved.",
         "changed_reopened": "Your complaint is being handled again.",
         "survey_ask": "How satisfied are you with how this complaint was handled?",
+        "survey_form": "The full survey (nine service elements, one page): {url}",
         "survey_thanks": "Thank you for your rating: {label}.",
         "survey_not_open": "Only your own resolved complaints can be rated.",
         "survey_comment": (

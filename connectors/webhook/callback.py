@@ -46,6 +46,10 @@ def build(
         # The state this event moved to, not whatever it is by the time we deliver.
         body["state"] = b.after or state
         body["previous_state"] = b.before
+        if message.survey_url:
+            # Resolved: where the reporter answers the satisfaction survey (a signed
+            # one-page form); the portal shows it to them.
+            body["survey_url"] = message.survey_url
     elif isinstance(b, Reply):
         body["reply"] = {"text": b.text, "staff": b.staff}
     return body

@@ -15,6 +15,12 @@ from storage.models.core import (
     User,
 )
 from storage.models.dedup import DedupApart, DedupDoc, DedupKey
+from storage.models.monitoring import (
+    MonitoringCell,
+    MonitoringPlace,
+    MonitoringRollup,
+    SurveyAnswer,
+)
 from storage.models.runtime import ConnectorRecord, Lease
 from storage.models.signals import EngagementSample
 from storage.models.watch import Escalation, Virality
@@ -31,9 +37,13 @@ __all__ = [
     "EngagementSample",
     "Escalation",
     "Lease",
+    "MonitoringCell",
+    "MonitoringPlace",
+    "MonitoringRollup",
     "Outbox",
     "Report",
     "Reporter",
+    "SurveyAnswer",
     "Ticket",
     "TicketCounter",
     "TicketEvent",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from storage.models import Ticket, TicketEvent
+from storage.models import SurveyAnswer, Ticket, TicketEvent
 from tests.connectors.telegram.harness import tg_settings, ticket_number_in
 from tests.core.helpers import Api, running, token_for
 
@@ -41,6 +41,8 @@ async def test_complaint_status_reply_resolution_rating(db_url, tmp_path, fake):
         buttons = [b for row in survey["reply_markup"]["inline_keyboard"] for b in row]
         assert [b["text"] for b in buttons] == [
             "1 Tidak baik", "2 Kurang baik", "3 Baik", "4 Sangat baik"]
+        # Under the buttons: the signed link to the full (nine-element) survey form.
+        assert f"/survey/{number}." in survey["text"] and "Survei lengkap" in survey["text"]
 
         fake.press(ANI, survey, buttons[3]["callback_data"])
         (prompt,) = await fake.wait_sent(ANI, "komentar")
@@ -57,6 +59,10 @@ async def test_complaint_status_reply_resolution_rating(db_url, tmp_path, fake):
             events = (await s.execute(select(TicketEvent.type, TicketEvent.data).where(
                 TicketEvent.ticket_id == ticket.id))).all()
         assert ticket.satisfaction == 4
+        async with svc.sessions() as s:
+            answers = (await s.execute(select(
+                SurveyAnswer.element, SurveyAnswer.score, SurveyAnswer.channel))).all()
+        assert [tuple(a) for a in answers] == [("overall", 4, "telegram")]
         assert ticket.satisfaction_comment == "Cepat sekali, terima kasih!"
         survey_events = [d for t, d in events if t == "survey"]
         assert survey_events == [{"score": 4, "label": "Sangat baik", "channel": "telegram",

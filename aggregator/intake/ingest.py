@@ -212,12 +212,24 @@ def _maybe(value: str | None) -> str | None:
     return None if value is None else _text(value)
 
 
+def _json(value: Any) -> Any:
+    """JSON with every string cleaned (PostgreSQL's jsonb refuses NUL as well)."""
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, dict):
+        return {_text(str(k)): _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    return value
+
+
 def storable(r: Report) -> Report:
     """The report with every text field cleaned (see `_text`)."""
     a = r.author
     return replace(
         r, text=_text(r.text), title=_maybe(r.title), body=_maybe(r.body),
-        external_id=_text(r.external_id),
+        external_id=_text(r.external_id), ticket_ref=_maybe(r.ticket_ref),
+        reply_to=tuple(_text(x) for x in r.reply_to), meta=_json(r.meta),
         author=replace(a, handle=_maybe(a.handle), name=_maybe(a.name),
                        email=_maybe(a.email), phone=_maybe(a.phone)),
     )

@@ -18,6 +18,7 @@ from storage.models.dedup import DedupApart, DedupDoc, DedupKey
 from storage.models.runtime import ConnectorRecord, Lease
 from storage.models.signals import EngagementSample
 from storage.models.watch import Escalation, Virality
+from storage.models.webui import Unit, WebSession
 
 __all__ = [
     "ApiToken",
@@ -37,6 +38,8 @@ __all__ = [
     "Ticket",
     "TicketCounter",
     "TicketEvent",
+    "Unit",
     "User",
     "Virality",
+    "WebSession",
 ]

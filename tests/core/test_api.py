@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from aggregator.domain import Author, Report
+from storage.accounts import set_units
 from storage.models import Outbox, TicketEvent
 from tests.core.helpers import Api, running, service_settings, token_for
 
@@ -74,6 +75,8 @@ async def test_queue_order_filters_and_paging(db_url, tmp_path):
 async def test_patch_and_reply_write_events_and_outbox(db_url, tmp_path):
     async with running(service_settings(db_url, tmp_path)) as svc:
         token = await token_for(svc, "ani", "agent")
+        async with svc.sessions() as s, s.begin():  # agents route only to their units
+            await set_units(s, "ani", ["Pelayanan Medis"])
         api = Api(svc.web_url, token)
         (first,) = await svc.ingestor.submit([report(1)])
         await svc.ingestor.submit([report(2, text="x", ticket_ref=first.ticket_number,

@@ -39,6 +39,7 @@ from aggregator.sections import (  # noqa: F401 - re-exported for connectors' se
 )
 from aggregator.sla.settings import SlaSettings
 from aggregator.virality.settings import ViralitySettings
+from aggregator.webui.settings import WebUISettings
 
 DEFAULT_PATH = "config.yaml"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -139,6 +140,7 @@ class Settings(Section):
     access: AccessSettings = AccessSettings()
     virality: ViralitySettings = ViralitySettings()
     escalation: EscalationSettings = EscalationSettings()
+    webui: WebUISettings = WebUISettings()
     connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
     # Files the service keeps besides the database (generated secrets); mode 700.
     data_dir: ConfigPath = Path("data")

@@ -66,11 +66,11 @@ async def get_ticket(request: web.Request) -> web.Response:
                                          ctx.settings.access, ctx.sections)
     if body is None:
         raise ApiError(404, f"no ticket {request.match_info['number']}")
-    await _audit_identity_read(ctx, body, principal)
+    await audit_identity_read(ctx, body, principal)
     return web.json_response(body)
 
 
-async def _audit_identity_read(ctx: WebContext, body: dict[str, Any], principal: Principal
+async def audit_identity_read(ctx: WebContext, body: dict[str, Any], principal: Principal
                                ) -> None:
     """Reading who reported on a confidential ticket is itself on the record."""
     if not body["confidential"]:

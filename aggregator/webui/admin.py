@@ -111,15 +111,15 @@ class AdminPages:
     async def units(self, request: web.Request, s: UiSession) -> web.Response:
         async with self.ui.read_sessions() as session:
             rows = (await session.execute(select(Unit).order_by(Unit.name))).scalars().all()
-            counts = dict((await session.execute(
+            counts = {str(unit): n for unit, n in await session.execute(
                 select(Ticket.unit, func.count()).where(Ticket.unit.is_not(None))
-                .group_by(Ticket.unit))).tuples().all())
+                .group_by(Ticket.unit))}
             users = await accounts.list_users(session)
         members: dict[str, list[str]] = {}
         for u in users:
             for unit in u.units or []:
                 members.setdefault(unit, []).append(u.name)
-        unlisted = sorted({str(u) for u in counts} - {r.name for r in rows})
+        unlisted = sorted(set(counts) - {r.name for r in rows})
         return self.ui.render(request, "admin_units.html", nav="units", units=rows,
                               counts=counts, members=members, unlisted=unlisted,
                               notice=NOTICES.get(request.query.get("done", "")))

@@ -62,8 +62,8 @@ EN: dict[str, str] = {
     "Dikirim lewat kanal yang dipakai setiap pelapor.":
         "Sent through the channel each reporter used.",
     "Catatan internal": "Internal note",
-    "Catatan (hanya untuk petugas, tidak dikirim ke pelapor)":
-        "Note (for staff only, never sent to reporters)",
+    "Catatan untuk staf (tidak dikirim ke pelapor)":
+        "Note for staff (never sent to reporters)",
     "Simpan catatan": "Save note", "Pengelolaan tiket": "Ticket handling",
     "Eskalasi level {n}": "Escalation level {n}", "Akui eskalasi": "Acknowledge escalation",
     "Diakui oleh {who}": "Acknowledged by {who}", "Penanganan": "Handling", "saya": "me",
@@ -174,7 +174,7 @@ EN: dict[str, str] = {
     "Tambah unit": "Add unit", "Nama unit": "Unit name", "Keterangan": "Description",
     "Unit ditambahkan.": "Unit added.", "Unit dihapus dari daftar.": "Unit removed from the list.",
     "Unit itu sudah ada.": "That unit exists already.",
-    "Token baru": "New token",
+    "Token baru": "New token", "Nilai token": "Token value",
     "Salin sekarang: token ini hanya ditampilkan sekali.":
         "Copy it now: this token is shown only once.",
     "Token": "Tokens", "Pemilik": "Owner", "Label": "Label", "Berlaku sampai": "Valid until",

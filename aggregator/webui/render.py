@@ -87,6 +87,18 @@ def sla(ctx: Any, ticket: dict[str, Any]) -> dict[str, Any]:
             "soon": left < timedelta(hours=4).total_seconds(), "title": _("Sisa waktu SLA")}
 
 
+def filesize(size: Any) -> str:
+    try:
+        n = int(size)
+    except (TypeError, ValueError):
+        return ""
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
 def marked(text: str, spans: Sequence[Sequence[int]]) -> list[tuple[str, bool]]:
     """`text` cut into (piece, is_match) so the template can wrap matches in <mark>
     while escaping every piece."""
@@ -116,7 +128,7 @@ class Renderer:
             autoescape=True, undefined=jinja2.ChainableUndefined,
             trim_blocks=True, lstrip_blocks=True,
         )
-        self.env.filters.update(when=when, ago=ago)
+        self.env.filters.update(when=when, ago=ago, filesize=filesize)
         self.env.globals.update(sla=sla, marked=marked, label=tr_label)
 
     def render(self, name: str, context: dict[str, Any]) -> str:

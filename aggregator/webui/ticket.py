@@ -126,7 +126,8 @@ def build_timeline(detail: dict[str, Any], files: dict[int, list[dict[str, Any]]
     shown = {r["id"] for r in detail["reports"]}
     for e in detail["events"]:
         rid = e["data"].get("report_id") if isinstance(e["data"], dict) else None
-        if e["type"] in ("created", "report_added") and isinstance(rid, int) and rid in shown:
+        if e["type"] in ("created", "report_added") and isinstance(rid, int) and rid in shown \
+                and "from" not in e["data"]:
             reasons.setdefault(rid, e["data"].get("reason") or "")
             continue
         items.append((e["at"] or "", 1, {"kind": "event", "event": e}))

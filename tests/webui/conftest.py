@@ -24,7 +24,7 @@ import pytest_asyncio
 
 from aggregator.runtime.service import Service
 from connectors.webhook.signing import sign_headers
-from storage.models import User
+from storage.models import Unit, User
 from storage.passwords import hash_password
 from tests.conftest import server_missing
 from tests.connectors.webhook.receiver import Receiver, receiving
@@ -44,21 +44,28 @@ def password_hash() -> str:
     return hash_password(PASSWORD)
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def browser() -> AsyncIterator[Any]:
+@pytest.fixture(scope="session")
+def chromium() -> str:
     if shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists():
         server_missing(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     try:
-        from playwright.async_api import async_playwright
+        import playwright.async_api  # noqa: F401
     except ImportError:
         server_missing("the playwright package is not installed (pip install '.[test]')")
     SHOTS.mkdir(parents=True, exist_ok=True)
+    return CHROMIUM
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser(chromium: str) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
     async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        launched = await pw.chromium.launch(executable_path=chromium, args=ARGS)
         try:
-            yield chromium
+            yield launched
         finally:
-            await chromium.close()
+            await launched.close()
 
 
 @dataclass
@@ -93,6 +100,9 @@ async def live(db_url: str, tmp_path: Path, password_hash: str) -> AsyncIterator
             connectors={"lapor": {"type": "webhook", "secret": SECRET,
                                   "callback_url": receiver.url}},
             virality={"enabled": False},
+            escalation={"enabled": True, "interval": "1s", "levels": [
+                {"name": "petugas piket", "when": [{"keywords": ["wartawan"]}],
+                 "priority": "high"}]},
             webui={"poll_interval": "1s"},
         )
         service = Service(settings)
@@ -104,6 +114,8 @@ async def live(db_url: str, tmp_path: Path, password_hash: str) -> AsyncIterator
             await env.add_user("ani", "agent", password_hash, ["Bina Marga"])
             await env.add_user("kepala", "supervisor", password_hash)
             await env.add_user("root", "admin", password_hash)
+            async with service.sessions() as session, session.begin():
+                session.add(Unit(name="Bina Marga", description="Jalan dan jembatan"))
             yield env
         finally:
             await http.close()
@@ -117,7 +129,15 @@ async def page(browser: Any) -> AsyncIterator[Any]:
     context.set_default_timeout(10_000)
     tab = await context.new_page()
     dialogs: list[str] = []
-    tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    async def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        if getattr(tab, "accept_dialogs", False):  # a test clicking a confirm button
+            await dialog.accept()
+        else:
+            await dialog.dismiss()
+
+    tab.on("dialog", on_dialog)
     tab.dialogs = dialogs  # what a test asserts never happened
     try:
         yield tab

@@ -6,8 +6,9 @@ Revises: 0005
 Search is dialect-specific (see aggregator/tickets/search.py):
 - SQLite: `reports_fts`, an FTS5 external-content table over reports(title, text),
   kept in step by three triggers; ranked with bm25().
-- PostgreSQL: `reports.search`, a generated tsvector ('simple' configuration, the same
-  words as SQLite's unicode61 tokenizer finds) with a GIN index; websearch_to_tsquery.
+- PostgreSQL: `reports.search`, a generated tsvector ('simple' configuration over the
+  text split where unicode61 splits it, so both find the same words) with a GIN index;
+  websearch_to_tsquery.
 A later migration that rebuilds `reports` in SQLite batch mode must recreate the
 triggers (a table rebuild drops them).
 """
@@ -53,8 +54,12 @@ SQLITE_DOWN = [
     "DROP TABLE IF EXISTS reports_fts",
 ]
 POSTGRES_UP = [
+    # Split where SQLite's unicode61 splits (anything not a letter or digit), so both
+    # databases find the same words: PostgreSQL's parser alone reads `RT-05` as `rt`
+    # and the number `-05`, and an e-mail address as one token.
     "ALTER TABLE reports ADD COLUMN search tsvector GENERATED ALWAYS AS"
-    " (to_tsvector('simple'::regconfig, coalesce(title, '') || ' ' || text)) STORED",
+    " (to_tsvector('simple'::regconfig, regexp_replace(coalesce(title, '') || ' ' || text,"
+    " '[^[:alnum:]]+', ' ', 'g'))) STORED",
     "CREATE INDEX ix_reports_search ON reports USING gin (search)",
 ]
 POSTGRES_DOWN = [

@@ -47,6 +47,9 @@ class QueueFilter:
     # A ticket number, or words of its reports (full text, see tickets.search).
     text: str | None = None
     updated_since: datetime | None = None  # changed after this (live queue pages)
+    # "urgency" (the queue's order, keyset pages) or, with `text`, "relevance": the best
+    # bm25 / ts_rank of a ticket's reports, one page of at most `limit` (no cursor).
+    sort: str = "urgency"
     limit: int = 50
     cursor: str | None = None
 
@@ -95,14 +98,23 @@ async def queue(session: AsyncSession, f: QueueFilter, principal: Principal,
     stmt = select(Ticket).where(Ticket.merged_into_id.is_(None),
                                 access.visible(principal, rules))
     stmt = _filtered(stmt, f)
-    if found is not None:
-        stmt = stmt.where(await search.condition(session, found, narrow=f.updated_since
-                                                 is not None))
-    if f.cursor:
-        stmt = stmt.where(_after(*decode_cursor(f.cursor)))
-    tickets = list((await session.execute(stmt.order_by(*order()).limit(limit + 1))).scalars())
-    more = len(tickets) > limit
-    tickets = tickets[:limit]
+    if f.sort not in ("urgency", "relevance"):
+        raise QueryError("sort must be urgency or relevance")
+    if found is not None and f.sort == "relevance":
+        ranked = await search.ranked_tickets(session, found)
+        rank = {tid: i for i, tid in enumerate(ranked)}
+        chosen = (await session.execute(stmt.where(Ticket.id.in_(ranked or [-1])))).scalars()
+        tickets, more = sorted(chosen, key=lambda t: rank[t.id])[:limit], False
+    else:
+        if found is not None:
+            stmt = stmt.where(await search.condition(
+                session, found, narrow=f.updated_since is not None))
+        if f.cursor:
+            stmt = stmt.where(_after(*decode_cursor(f.cursor)))
+        tickets = list((await session.execute(stmt.order_by(*order()).limit(limit + 1))
+                        ).scalars())
+        more = len(tickets) > limit
+        tickets = tickets[:limit]
     ids = [t.id for t in tickets]
     channels = await channels_of(session, ids)
     levels = await virality_levels(session, ids)

@@ -182,7 +182,8 @@ async def best_matches(session: AsyncSession, s: Search, ticket_ids: list[int]
 
 async def ranked_tickets(session: AsyncSession, s: Search, limit: int = 1000) -> list[int]:
     """Ticket ids by their best report's relevance (bm25 on SQLite, ts_rank on
-    PostgreSQL), from the `limit` best-ranked matching reports."""
+    PostgreSQL), from the `limit` best-ranked matching reports. Ranking reads every
+    match, so on a word most reports contain it costs far more than the urgency order."""
     if s.empty:
         return []
     if _dialect(session) == "sqlite":

@@ -201,6 +201,8 @@ class QueueParams(Params):
     escalated: bool | None = None
     confidential: bool | None = None
     updated_since: str | None = Field(None, description="RFC 3339: changed after this")
+    sort: Literal["urgency", "relevance"] = Field(
+        "urgency", description="with q: relevance (bm25 / ts_rank), one page, no cursor")
     limit: int = Field(50, description="1-200")
     cursor: str | None = Field(None, description="`next_cursor` of the previous page")
 

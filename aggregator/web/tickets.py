@@ -40,7 +40,7 @@ def queue_filter(request: web.Request) -> query.QueueFilter:
     return query.QueueFilter(
         states=states, kind=p.kind, unit=p.unit, assignee=p.assignee, channel=p.channel,
         priority=p.priority, escalated=p.escalated, confidential=p.confidential,
-        text=p.q, updated_since=since, limit=p.limit, cursor=p.cursor,
+        text=p.q, updated_since=since, sort=p.sort, limit=p.limit, cursor=p.cursor,
     )
 
 

@@ -25,7 +25,7 @@ from storage.types import utcnow
 
 VIEWS = {"all": "Antrean", "mine": "Tiket saya", "unit": "Unit saya"}
 FIELDS = ("q", "state", "channel", "unit", "assignee", "priority", "confidential",
-          "escalated")
+          "escalated", "sort")
 # A poll looks this far back: a change committed a moment after the previous poll's
 # clock reading (group commit) is still seen; the page ignores changes it already has.
 OVERLAP = timedelta(seconds=10)
@@ -66,6 +66,7 @@ class QueuePages:
             assignee=p.name if view == "mine" else f["assignee"] or None,
             priority=f["priority"] or None, escalated=True if f["escalated"] else None,
             confidential=confidential, text=f["q"] or None, updated_since=since,
+            sort="relevance" if f["sort"] == "relevance" and f["q"] else "urgency",
             limit=self.ui.settings.webui.page_size, cursor=cursor,
         )
 

@@ -78,6 +78,19 @@ async def test_words_phrases_exclusions_and_numbers(env):
     assert [match["snippet"][a:b] for a, b in match["highlights"]] == ["tersumbat"]
 
 
+async def test_relevance_order_ranks_the_best_match_first(env):
+    svc, api, numbers = env
+    (strong,) = await svc.ingestor.submit([Report(
+        source="lapor", channel="web-form", external_id="many",
+        text="Sampah, sampah, sampah di mana-mana", author=Author(handle="z"))])
+    status, body = await api.call("GET", "/api/tickets",
+                                  params={"q": "sampah", "sort": "relevance"})
+    assert status == 200 and body["next_cursor"] is None
+    assert [t["number"] for t in body["tickets"]] == [strong.ticket_number, numbers[2]]
+    status, _ = await api.call("GET", "/api/tickets", params={"q": "x", "sort": "best"})
+    assert status == 400
+
+
 async def test_a_report_added_later_is_found_on_its_ticket(env):
     svc, api, numbers = env
     await svc.ingestor.submit([Report(

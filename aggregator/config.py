@@ -40,6 +40,7 @@ from aggregator.sections import (  # noqa: F401 - re-exported for connectors' se
 )
 from aggregator.sla.settings import SlaSettings
 from aggregator.virality.settings import ViralitySettings
+from aggregator.webui.settings import WebUISettings
 
 DEFAULT_PATH = "config.yaml"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -162,6 +163,7 @@ class Settings(Section):
     virality: ViralitySettings = ViralitySettings()
     escalation: EscalationSettings = EscalationSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
+    webui: WebUISettings = WebUISettings()
     connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
     # Files the service keeps besides the database (generated secrets); mode 700.
     data_dir: ConfigPath = Path("data")

@@ -30,6 +30,7 @@ class EventType(enum.StrEnum):
     ASSIGNEE_CHANGED = "assignee_changed"  # from, to
     UNIT_CHANGED = "unit_changed"  # from, to
     REPLY = "reply"  # text, to (recipients queued)
+    NOTE = "note"  # text: an internal note for staff; never sent outside the agency
     MERGED = "merged"  # from, report_ids, reports_moved
     MERGED_INTO = "merged_into"  # into, reports_moved
     REPORT_SPLIT = "report_split"  # report_id, to

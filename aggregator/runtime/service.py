@@ -35,6 +35,7 @@ from aggregator.signals.feature import SignalsFeature
 from aggregator.virality.feature import ViralityFeature
 from aggregator.web.app import build_app
 from aggregator.web.keys import WebContext
+from aggregator.webui.feature import WebUIFeature
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrate import current_revision, safe_url, upgrade
 
@@ -43,6 +44,7 @@ log = logging.getLogger("aggregator.service")
 # Every optional capability, in the order its contributions apply.
 FEATURES: tuple[type[Feature], ...] = (
     DedupFeature, SignalsFeature, ViralityFeature, EscalationFeature, MonitoringFeature,
+    WebUIFeature,
 )
 
 

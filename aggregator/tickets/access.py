@@ -40,6 +40,12 @@ def can_see(ticket: Ticket, p: Principal, rules: AccessSettings) -> bool:
     return role >= Role.SUPERVISOR or rules.agents_see == "all" or in_scope
 
 
+def may_see_confidential(p: Principal, rules: AccessSettings) -> bool:
+    """Whether any confidential ticket can be visible to this person (so a filter on
+    confidentiality means something to them)."""
+    return role_of(p) >= Role.ADMIN or _integrity(p, rules) or p.role in rules.confidential_roles
+
+
 def visible(p: Principal, rules: AccessSettings, unit: Any = None, confidential: Any = None
             ) -> Any:
     """The same rule as a SQL condition on tickets, for the queue; or on other columns

@@ -131,6 +131,20 @@ async def add_reply(session: AsyncSession, ticket: Ticket, text: Any, actor: str
     return queued
 
 
+async def add_note(session: AsyncSession, ticket: Ticket, text: Any, actor: str) -> Event:
+    """An internal note: one audit event, no message to anyone, and no effect on the
+    first-response clock (the reporter heard nothing)."""
+    if not isinstance(text, str) or not text.strip():
+        raise ActionError(422, "invalid", "text must be a non-empty string")
+    if len(text) > 20_000:
+        raise ActionError(413, "too_large", "a note is limited to 20000 characters")
+    now = utcnow()
+    ticket.updated_at = now
+    event = Event(ticket.id, EventType.NOTE, actor, {"text": text}, at=now)
+    await record_events(session, [event])
+    return event
+
+
 async def _addressees(session: AsyncSession, ticket: Ticket, report_id: Any, everyone: Any
                       ) -> list[Recipient]:
     if everyone is not None and not isinstance(everyone, bool):

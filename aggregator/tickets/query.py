@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.domain import OPEN_STATES, Priority, Role, TicketState
 from aggregator.sections import AccessSettings
-from aggregator.tickets import access
+from aggregator.tickets import access, search
 from storage.accounts import Principal
 from storage.models import Report as ReportRow
-from storage.models import Reporter, Ticket, TicketEvent
+from storage.models import Reporter, Ticket, TicketEvent, Virality
 
 MAX_LIMIT = 200
 # A ticket-detail section contributed by a feature: name -> async (session, ticket) -> data.
@@ -38,9 +38,18 @@ class QueueFilter:
     states: Sequence[str] = ()  # empty: every state
     kind: str | None = None
     unit: str | None = None
+    units: Sequence[str] = ()  # any of these units ("my unit")
     assignee: str | None = None
     channel: str | None = None
-    text: str | None = None  # a ticket number, or words of the title or a report
+    priority: str | None = None  # low | normal | high | urgent
+    escalated: bool | None = None
+    confidential: bool | None = None  # only narrows what the principal may see anyway
+    # A ticket number, or words of its reports (full text, see tickets.search).
+    text: str | None = None
+    updated_since: datetime | None = None  # changed after this (live queue pages)
+    # "urgency" (the queue's order, keyset pages) or, with `text`, "relevance": the best
+    # bm25 / ts_rank of a ticket's reports, one page of at most `limit` (no cursor).
+    sort: str = "urgency"
     limit: int = 50
     cursor: str | None = None
 
@@ -64,6 +73,17 @@ def parse_states(value: str) -> list[str]:
     return states
 
 
+def parse_time(value: str) -> datetime:
+    """An RFC 3339 time with its offset (`updated_since`)."""
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise QueryError("updated_since must be an RFC 3339 time") from None
+    if parsed.tzinfo is None:
+        raise QueryError("updated_since needs a time zone offset")
+    return parsed
+
+
 def order() -> tuple[Any, ...]:
     """Most urgent first: escalated, then higher priority, then nearest SLA due.
     Matches the index `ix_tickets_queue`."""
@@ -74,18 +94,36 @@ def order() -> tuple[Any, ...]:
 async def queue(session: AsyncSession, f: QueueFilter, principal: Principal,
                 rules: AccessSettings) -> QueuePage:
     limit = min(MAX_LIMIT, max(1, f.limit))
-    stmt = _filtered(select(Ticket).where(Ticket.merged_into_id.is_(None),
-                                          access.visible(principal, rules)), f)
-    if f.cursor:
-        stmt = stmt.where(_after(*decode_cursor(f.cursor)))
-    tickets = list((await session.execute(stmt.order_by(*order()).limit(limit + 1))).scalars())
-    more = len(tickets) > limit
-    tickets = tickets[:limit]
-    channels = await channels_of(session, [t.id for t in tickets])
-    return QueuePage(
-        [summary(t, channels.get(t.id, [])) for t in tickets],
-        encode_cursor(tickets[-1]) if more else None,
-    )
+    found = search.parse(f.text) if f.text and f.text.strip() else None
+    stmt = select(Ticket).where(Ticket.merged_into_id.is_(None),
+                                access.visible(principal, rules))
+    stmt = _filtered(stmt, f)
+    if f.sort not in ("urgency", "relevance"):
+        raise QueryError("sort must be urgency or relevance")
+    if found is not None and f.sort == "relevance":
+        ranked = await search.ranked_tickets(session, found)
+        rank = {tid: i for i, tid in enumerate(ranked)}
+        chosen = (await session.execute(stmt.where(Ticket.id.in_(ranked or [-1])))).scalars()
+        tickets, more = sorted(chosen, key=lambda t: rank[t.id])[:limit], False
+    else:
+        if found is not None:
+            stmt = stmt.where(await search.condition(
+                session, found, narrow=f.updated_since is not None))
+        if f.cursor:
+            stmt = stmt.where(_after(*decode_cursor(f.cursor)))
+        tickets = list((await session.execute(stmt.order_by(*order()).limit(limit + 1))
+                        ).scalars())
+        more = len(tickets) > limit
+        tickets = tickets[:limit]
+    ids = [t.id for t in tickets]
+    channels = await channels_of(session, ids)
+    levels = await virality_levels(session, ids)
+    rows = [summary(t, channels.get(t.id, []), levels.get(t.id, 0)) for t in tickets]
+    if found is not None and not found.empty and ids:
+        matches = await search.best_matches(session, found, ids)
+        for row, t in zip(rows, tickets, strict=True):
+            row["match"] = matches.get(t.id)
+    return QueuePage(rows, encode_cursor(tickets[-1]) if more else None)
 
 
 def _filtered(stmt: Select[Any], f: QueueFilter) -> Select[Any]:
@@ -95,22 +133,35 @@ def _filtered(stmt: Select[Any], f: QueueFilter) -> Select[Any]:
         value = getattr(f, name)
         if value:
             stmt = stmt.where(getattr(Ticket, name) == value)
+    if f.units:
+        stmt = stmt.where(Ticket.unit.in_(sorted(f.units)))
+    if f.priority:
+        if f.priority.upper() not in Priority.__members__:
+            raise QueryError("priority must be one of low, normal, high, urgent")
+        stmt = stmt.where(Ticket.priority == Priority[f.priority.upper()])
+    if f.escalated is not None:
+        stmt = stmt.where(Ticket.escalation_level > 0 if f.escalated
+                          else Ticket.escalation_level == 0)
+    if f.confidential is not None:
+        stmt = stmt.where(Ticket.confidential.is_(f.confidential))
+    if f.updated_since is not None:
+        stmt = stmt.where(Ticket.updated_at > f.updated_since)
     if f.channel:
         stmt = stmt.where(
             select(ReportRow.id)
             .where(ReportRow.ticket_id == Ticket.id, ReportRow.channel == f.channel)
             .exists()
         )
-    if f.text and f.text.strip():
-        like = f"%{f.text.strip()[:200]}%"
-        stmt = stmt.where(or_(
-            Ticket.title.ilike(like),
-            Ticket.number == f.text.strip().upper(),
-            select(ReportRow.id)
-            .where(ReportRow.ticket_id == Ticket.id, ReportRow.text.ilike(like))
-            .exists(),
-        ))
     return stmt
+
+
+async def virality_levels(session: AsyncSession, ids: list[int]) -> dict[int, int]:
+    """The burst detector's current level of these tickets (0 when never watched)."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Virality.ticket_id, Virality.level).where(Virality.ticket_id.in_(ids)))
+    return {tid: level for tid, level in rows}
 
 
 def _after(esc: int, prio: int, due: datetime, tid: int) -> Any:
@@ -160,7 +211,8 @@ async def channels_of(session: AsyncSession, ids: list[int]) -> dict[int, list[s
 
 async def ticket_summary(session: AsyncSession, ticket: Ticket) -> dict[str, Any]:
     channels = await channels_of(session, [ticket.id])
-    body = summary(ticket, channels.get(ticket.id, []))
+    levels = await virality_levels(session, [ticket.id])
+    body = summary(ticket, channels.get(ticket.id, []), levels.get(ticket.id, 0))
     if ticket.merged_into_id is not None:
         target = await session.get(Ticket, ticket.merged_into_id)
         body["merged_into"] = target.number if target else None
@@ -241,7 +293,8 @@ def report_json(report: ReportRow, reporter: Reporter | None, principal: Princip
     }
 
 
-def summary(ticket: Ticket, channels: Sequence[str]) -> dict[str, Any]:
+def summary(ticket: Ticket, channels: Sequence[str], virality_level: int = 0
+            ) -> dict[str, Any]:
     return {
         "number": ticket.number,
         "title": ticket.title,
@@ -255,11 +308,13 @@ def summary(ticket: Ticket, channels: Sequence[str]) -> dict[str, Any]:
         "confidential": ticket.confidential,
         "escalation_level": ticket.escalation_level,
         "virality_score": ticket.virality_score,
+        "virality_level": virality_level,
         "satisfaction": ticket.satisfaction,
         "merged_into": None,
         "created_at": iso(ticket.created_at),
         "updated_at": iso(ticket.updated_at),
         "sla_due_at": iso(ticket.sla_due_at),
+        "first_response_due_at": iso(ticket.first_response_due_at),
         "first_response_at": iso(ticket.first_response_at),
         "resolved_at": iso(ticket.resolved_at),
     }

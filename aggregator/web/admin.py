@@ -17,8 +17,9 @@ from aiohttp import web
 from aggregator.domain import Role
 from aggregator.tickets.query import iso
 from aggregator.web.auth import require
-from aggregator.web.errors import ApiError, read_json
+from aggregator.web.errors import ApiError
 from aggregator.web.keys import SERVICE
+from aggregator.web.schemas import UserCreate, UserPatch, parse_body
 from storage import accounts
 from storage.models import User
 from storage.types import utcnow
@@ -45,16 +46,6 @@ def token_json(token: accounts.TokenInfo, now: datetime) -> dict[str, Any]:
             "revoked_at": iso(token.revoked_at)}
 
 
-async def _object(request: web.Request, allowed: set[str], what: str) -> dict[str, Any]:
-    data = await read_json(request)
-    if not isinstance(data, dict):
-        raise ApiError(422, f"send a JSON object with {what}")
-    unknown = set(data) - allowed
-    if unknown:
-        raise ApiError(422, f"unknown field(s): {', '.join(sorted(unknown))[:200]}")
-    return data
-
-
 def _account_error(exc: accounts.AccountError) -> ApiError:
     return ApiError(exc.status, str(exc))
 
@@ -70,11 +61,10 @@ async def list_users(request: web.Request) -> web.Response:
 @routes.post("/api/users")
 async def create_user(request: web.Request) -> web.Response:
     await require(request, Role.ADMIN)
-    data = await _object(request, {"name", "role", "password"}, "name and role")
+    data = await parse_body(request, UserCreate, "name and role")
     try:
         async with request.app[SERVICE].sessions() as session, session.begin():
-            user = await accounts.add_user(session, data.get("name"), data.get("role"),
-                                           data.get("password"))
+            user = await accounts.add_user(session, data.name, data.role, data.password)
     except accounts.AccountError as exc:
         raise _account_error(exc) from None
     return web.json_response({"name": user.name, "role": user.role}, status=201)
@@ -83,12 +73,10 @@ async def create_user(request: web.Request) -> web.Response:
 @routes.patch("/api/users/{name}")
 async def change_user(request: web.Request) -> web.Response:
     await require(request, Role.ADMIN)
-    data = await _object(request, {"role", "disabled", "password", "units"},
-                         "any of role, disabled, password, units")
+    data = (await parse_body(request, UserPatch, "any of role, disabled, password, units")
+            ).model_dump(exclude_unset=True)
     if not data:
         raise ApiError(422, "nothing to change")
-    if "disabled" in data and not isinstance(data["disabled"], bool):
-        raise ApiError(422, "disabled must be true or false")
     name = request.match_info["name"]
     try:
         async with request.app[SERVICE].sessions() as session, session.begin():

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from aggregator.web import admin, outbox, tickets
+from aggregator.web import admin, openapi, outbox, tickets
 from aggregator.web.errors import json_errors
 from aggregator.web.headers import security_headers
 from aggregator.web.keys import SERVICE, WebContext
@@ -23,5 +23,6 @@ def build_app(
     app.add_routes(admin.routes)
     app.add_routes(tickets.routes)
     app.add_routes(outbox.routes)
+    app.add_routes(openapi.routes)
     app.add_routes(list(extra_routes))
     return app

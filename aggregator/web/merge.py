@@ -18,8 +18,9 @@ from aggregator.domain import Role
 from aggregator.sections import AccessSettings
 from aggregator.tickets import access, query
 from aggregator.web.auth import actor, require
-from aggregator.web.errors import ApiError, read_json
+from aggregator.web.errors import ApiError
 from aggregator.web.keys import SERVICE
+from aggregator.web.schemas import MergeRequest, parse_body
 from storage.accounts import Principal
 from storage.models import Report as ReportRow
 from storage.models import Ticket
@@ -30,10 +31,7 @@ routes = web.RouteTableDef()
 @routes.post("/api/tickets/{number}/merge")
 async def merge(request: web.Request) -> web.Response:
     principal = await require(request, Role.SUPERVISOR)
-    data = await read_json(request)
-    into = data.get("into") if isinstance(data, dict) else None
-    if not isinstance(into, str) or not into.strip():
-        raise ApiError(422, 'send {"into": "<ticket number>"}')
+    into = (await parse_body(request, MergeRequest, '"into": "<ticket number>"')).into
     service = request.app[SERVICE]
     async with service.sessions() as session, session.begin():
         for number in (request.match_info["number"], into):

@@ -10,6 +10,7 @@ from aggregator.domain import Role
 from aggregator.web.auth import actor, require
 from aggregator.web.errors import ApiError
 from aggregator.web.keys import SERVICE
+from aggregator.web.schemas import OutboxParams, parse_query
 
 routes = web.RouteTableDef()
 
@@ -17,15 +18,9 @@ routes = web.RouteTableDef()
 @routes.get("/api/outbox")
 async def list_outbox(request: web.Request) -> web.Response:
     await require(request, Role.SUPERVISOR)
-    state = request.query.get("state", "dead")
-    if state not in admin.STATES:
-        raise ApiError(400, f"state must be one of {', '.join(admin.STATES)}")
-    try:
-        limit = int(request.query.get("limit", "100"))
-    except ValueError:
-        raise ApiError(400, "limit must be a number") from None
+    params = parse_query(request, OutboxParams)
     async with request.app[SERVICE].read_sessions() as session:
-        rows = await admin.messages(session, state, limit)
+        rows = await admin.messages(session, params.state, params.limit)
     return web.json_response({"messages": rows})
 
 

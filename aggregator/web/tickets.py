@@ -12,30 +12,35 @@ from aggregator.events import Event, EventType
 from aggregator.events import record as record_events
 from aggregator.sections import AccessSettings
 from aggregator.tickets import access, query
-from aggregator.tickets.actions import add_reply, apply_patch
+from aggregator.tickets.actions import add_note, add_reply, apply_patch
 from aggregator.web.auth import actor, require
-from aggregator.web.errors import ApiError, read_json
+from aggregator.web.errors import ApiError
 from aggregator.web.keys import SERVICE, WebContext
+from aggregator.web.schemas import (
+    NoteRequest,
+    QueueParams,
+    ReplyRequest,
+    TicketPatch,
+    parse_body,
+    parse_query,
+)
 from storage.accounts import Principal
 from storage.models import Ticket
 
 routes = web.RouteTableDef()
 
 
-def queue_filter(q: web.Request) -> query.QueueFilter:
-    params = q.query
+def queue_filter(request: web.Request) -> query.QueueFilter:
+    p = parse_query(request, QueueParams)
     try:
-        limit = int(params.get("limit", "50"))
-    except ValueError:
-        raise ApiError(400, "limit must be a number") from None
-    try:
-        states = query.parse_states(params["state"]) if params.get("state") else []
+        states = query.parse_states(p.state) if p.state else []
+        since = query.parse_time(p.updated_since) if p.updated_since else None
     except query.QueryError as exc:
         raise ApiError(400, str(exc)) from None
     return query.QueueFilter(
-        states=states, kind=params.get("kind") or None, unit=params.get("unit") or None,
-        assignee=params.get("assignee") or None, channel=params.get("channel") or None,
-        text=params.get("q") or None, limit=limit, cursor=params.get("cursor") or None,
+        states=states, kind=p.kind, unit=p.unit, assignee=p.assignee, channel=p.channel,
+        priority=p.priority, escalated=p.escalated, confidential=p.confidential,
+        text=p.q, updated_since=since, sort=p.sort, limit=p.limit, cursor=p.cursor,
     )
 
 
@@ -61,11 +66,11 @@ async def get_ticket(request: web.Request) -> web.Response:
                                          ctx.settings.access, ctx.sections)
     if body is None:
         raise ApiError(404, f"no ticket {request.match_info['number']}")
-    await _audit_identity_read(ctx, body, principal)
+    await audit_identity_read(ctx, body, principal)
     return web.json_response(body)
 
 
-async def _audit_identity_read(ctx: WebContext, body: dict[str, Any], principal: Principal
+async def audit_identity_read(ctx: WebContext, body: dict[str, Any], principal: Principal
                                ) -> None:
     """Reading who reported on a confidential ticket is itself on the record."""
     if not body["confidential"]:
@@ -92,9 +97,8 @@ async def locked_ticket(session: AsyncSession, number: str, principal: Principal
 @routes.patch("/api/tickets/{number}")
 async def patch_ticket(request: web.Request) -> web.Response:
     principal = await require(request)
-    patch = await read_json(request)
-    if not isinstance(patch, dict):
-        raise ApiError(422, "send a JSON object")
+    patch = (await parse_body(request, TicketPatch, "any of state, priority, assignee, unit")
+             ).model_dump(exclude_unset=True)
     ctx = request.app[SERVICE]
     if "unit" in patch and not access.may_move_to(patch["unit"], principal):
         raise ApiError(403, "agents hand tickets only to their own units")
@@ -110,15 +114,28 @@ async def patch_ticket(request: web.Request) -> web.Response:
 @routes.post("/api/tickets/{number}/replies")
 async def post_reply(request: web.Request) -> web.Response:
     principal = await require(request)
-    data = await read_json(request)
-    if not isinstance(data, dict):
-        raise ApiError(422, "send a JSON object with text")
+    data = await parse_body(request, ReplyRequest, "text")
     ctx = request.app[SERVICE]
     async with ctx.sessions() as session, session.begin():
         ticket = await locked_ticket(session, request.match_info["number"], principal,
                                      ctx.settings.access)
-        queued = await add_reply(session, ticket, data.get("text"), actor(principal),
-                                 principal.name, report_id=data.get("report_id"),
-                                 everyone=data.get("everyone"))
+        queued = await add_reply(session, ticket, data.text, actor(principal),
+                                 principal.name, report_id=data.report_id,
+                                 everyone=data.everyone)
     ctx.outbox_wake()
     return web.json_response({"ticket": ticket.number, "queued": queued}, status=202)
+
+
+@routes.post("/api/tickets/{number}/notes")
+async def post_note(request: web.Request) -> web.Response:
+    """An internal note: on the ticket's record for staff, never sent to anyone."""
+    principal = await require(request)
+    data = await parse_body(request, NoteRequest, "text")
+    ctx = request.app[SERVICE]
+    async with ctx.sessions() as session, session.begin():
+        ticket = await locked_ticket(session, request.match_info["number"], principal,
+                                     ctx.settings.access)
+        event = await add_note(session, ticket, data.text, actor(principal))
+    return web.json_response({"ticket": ticket.number, "event": {
+        "at": query.iso(event.at), "actor": event.actor, "type": str(event.type),
+        "data": dict(event.data)}}, status=201)

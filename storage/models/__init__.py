@@ -24,6 +24,7 @@ from storage.models.monitoring import (
 from storage.models.runtime import ConnectorRecord, Lease
 from storage.models.signals import EngagementSample
 from storage.models.watch import Escalation, Virality
+from storage.models.webui import Unit, WebSession
 
 __all__ = [
     "ApiToken",
@@ -47,6 +48,8 @@ __all__ = [
     "Ticket",
     "TicketCounter",
     "TicketEvent",
+    "Unit",
     "User",
     "Virality",
+    "WebSession",
 ]

@@ -1,7 +1,7 @@
 """monitoring: survey answers (IKM), figure cells, indexes for period reads
 
 Revision ID: 0007
-Revises: 0005 (0006 once the parallel branch that adds it is merged)
+Revises: 0006
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import storage.types
 revision = "0007"
 # The parallel branch adds 0006; until it is merged this follows 0005. On merging,
 # set this to "0006" (the tables here do not depend on anything 0006 adds).
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -34,6 +34,7 @@ class Op:
     role: str | None = "agent"  # None: no authentication
     errors: tuple[int, ...] = field(default=())
     tag: str = "tickets"
+    media: str = "application/json"  # text/csv: a download, its schema a string
 
 
 OPERATIONS: tuple[Op, ...] = (
@@ -74,6 +75,12 @@ OPERATIONS: tuple[Op, ...] = (
        role="agent", errors=(403, 404), tag="accounts"),
     Op("delete", "/api/tokens/{token_id}", "Revoke a token", (200, s.Revoked),
        errors=(404,), tag="accounts"),
+    Op("get", "/api/stats", "Service figures of a period (volume, response times, SLA, IKM)",
+       (200, s.Response), errors=(400, 403), tag="monitoring"),
+    Op("get", "/api/stats.csv", "The same figures as CSV", (200, s.Response),
+       errors=(400, 403), tag="monitoring", media="text/csv"),
+    Op("get", "/api/tickets.csv", "The tickets of a period as CSV", (200, s.Response),
+       errors=(400, 403), tag="monitoring", media="text/csv"),
     Op("get", "/api/openapi.json", "This document", (200, s.Response), role=None,
        tag="operations"),
 )
@@ -98,9 +105,10 @@ def _operation(op: Op, refs: dict[Any, dict[str, Any]],
                defs: dict[str, Any]) -> dict[str, Any]:
     status, model = op.ok
     error = {"content": {"application/json": {"schema": refs[(s.ErrorBody, "serialization")]}}}
+    schema = refs[(model, "serialization")] if op.media == "application/json" else {
+        "type": "string"}
     responses: dict[str, Any] = {str(status): {
-        "description": _STATUS_TEXT[status],
-        "content": {"application/json": {"schema": refs[(model, "serialization")]}}}}
+        "description": _STATUS_TEXT[status], "content": {op.media: {"schema": schema}}}}
     codes = set(op.errors) | ({401} if op.role else set())
     for code in sorted(codes):
         responses[str(code)] = {"description": _STATUS_TEXT[code], **error}

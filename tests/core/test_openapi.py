@@ -36,6 +36,20 @@ class Checked:
         self.seen.add((method, template))
         return body
 
+    async def download(self, path: str) -> str:
+        """A CSV export: documented as text/csv, answered as text/csv."""
+        import aiohttp
+
+        async with aiohttp.ClientSession() as http, http.get(
+            self.api.base + path, headers={"Authorization": f"Bearer {self.api.token}"}
+        ) as resp:
+            assert resp.status == 200 and resp.content_type == "text/csv", path
+            body = await resp.text()
+        template = path.split("?")[0]
+        assert "text/csv" in self.doc["paths"][template]["get"]["responses"]["200"]["content"]
+        self.seen.add(("get", template))
+        return body
+
 
 async def test_the_document_matches_the_routes_and_the_answers(db_url, tmp_path):
     settings = service_settings(db_url, tmp_path, escalation=ESCALATION)
@@ -97,6 +111,10 @@ async def test_the_document_matches_the_routes_and_the_answers(db_url, tmp_path)
         dead = await check.call("get", "/api/outbox", "/api/outbox?state=dead", 200)
         await check.call("post", "/api/outbox/{id}/retry",
                          f"/api/outbox/{dead['messages'][0]['id']}/retry", 202)
+        figures = await check.call("get", "/api/stats", "/api/stats", 200)
+        assert figures
+        assert (await check.download("/api/stats.csv")).strip()
+        assert (await check.download("/api/tickets.csv")).strip()
         await check.call("get", "/api/users", "/api/users", 200)
         await check.call("post", "/api/users", "/api/users", 201,
                          json={"name": "budi", "role": "agent"})

@@ -143,13 +143,15 @@ class QueuePages:
         except query.QueryError:
             since = now - OVERLAP
         since = max(since, now - timedelta(hours=1))
-        result = await self._page(s, self._filter(s, view, f, since=since), view)
-        response = web.json_response({
+        changed: list[tuple[str, str]] = []
+        if view != "unit" or s.principal.units:
+            async with self.ui.read_sessions() as session:
+                changed = await query.changed(session, self._filter(s, view, f, since=since),
+                                              s.principal, self.ui.settings.access)
+        return self.ui.json(request, {
             "since": (now - OVERLAP).isoformat(),
-            "changed": [f"{t['number']}@{t['updated_at']}" for t in result.tickets],
+            "changed": [f"{number}@{at}" for number, at in changed],
         })
-        response.headers["Cache-Control"] = "no-store"
-        return response
 
     @page()
     async def rows(self, request: web.Request, s: UiSession) -> web.Response:

@@ -28,6 +28,7 @@ from storage.models import Report as ReportRow
 from storage.models import Ticket, Unit, User
 
 INLINE_IMAGES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+NEWEST = 50  # reports, events and messages a ticket page shows unless asked for all
 NOTICES = {"reply": "Balasan masuk antrean pengiriman.", "note": "Catatan disimpan.",
            "update": "Perubahan disimpan.", "ack": "Eskalasi diakui.",
            "merged": "Tiket digabungkan.", "split": "Laporan dipisahkan ke tiket baru."}
@@ -46,15 +47,17 @@ class TicketPages:
         ctx = request.app[SERVICE]
         number = request.match_info["number"]
         rules = self.ui.settings.access
+        everything = request.query.get("all") == "1"
+        newest = None if everything else NEWEST
         async with self.ui.read_sessions() as session:
             detail = await query.ticket_detail(session, number, s.principal, rules,
-                                               ctx.sections)
+                                               ctx.sections, newest=newest)
             if detail is None:
                 return self.ui.error(request, 404, "Tiket tidak ditemukan.")
             row = await query.by_number(session, number)
             assert row is not None
             files = await timeline.attachments_of(session, [r["id"] for r in detail["reports"]])
-            sent = await timeline.deliveries_of(session, row.id)
+            sent = await timeline.deliveries_of(session, row.id, newest or 5000)
             found = await recipients(session, row.id)
             units = await self._units(session, s, detail["unit"])
             people = list((await session.execute(
@@ -75,6 +78,7 @@ class TicketPages:
             may_merge=role_of(s.principal) >= Role.SUPERVISOR,
             may_split=role_of(s.principal) >= Role.SUPERVISOR and detail["report_count"] > 1,
             notice=NOTICES.get(request.query.get("done", "")),
+            omitted=detail.get("reports_omitted", 0) + detail.get("events_omitted", 0),
         )
 
     async def _units(self, session: Any, s: UiSession, current: str | None) -> list[str]:

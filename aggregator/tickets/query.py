@@ -247,6 +247,14 @@ async def ticket_detail(
     ticket = await by_number(session, number)
     if ticket is None or not access.can_see(ticket, principal, rules):
         return None
+    return await detail_of(session, ticket, principal, sections, newest=newest)
+
+
+async def detail_of(session: AsyncSession, ticket: Ticket, principal: Principal,
+                    sections: dict[str, Section] | None = None, *, newest: int | None = None
+                    ) -> dict[str, Any]:
+    """`ticket_detail` of a ticket the caller has loaded and checked with
+    `access.can_see` already."""
     report_stmt = (select(ReportRow, Reporter)
                    .outerjoin(Reporter, Reporter.id == ReportRow.reporter_id)
                    .where(ReportRow.ticket_id == ticket.id))

@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 from multidict import MultiMapping
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aggregator.config import Settings
@@ -27,6 +28,7 @@ from aggregator.webui import sessions as ws
 from aggregator.webui.i18n import translator
 from aggregator.webui.render import Renderer
 from storage.accounts import LoginGuard
+from storage.models import Unit, User
 
 P = TypeVar("P")
 SESSION_KEY: Any = "webui_session"
@@ -66,6 +68,27 @@ class Ui:
         value = await make()
         self.cache[key] = (time.monotonic(), value)
         return value
+
+    async def people(self) -> list[str]:
+        """Names of enabled users (assignee pickers), cached for a minute."""
+        async def load() -> list[str]:
+            async with self.read_sessions() as session:
+                return list((await session.execute(
+                    select(User.name).where(User.disabled.is_(False)).order_by(User.name)
+                )).scalars())
+
+        found: list[str] = await self.cached("people", 60, load)
+        return found
+
+    async def unit_names(self) -> list[str]:
+        """The units table (unit pickers), cached for a minute."""
+        async def load() -> list[str]:
+            async with self.read_sessions() as session:
+                return list((await session.execute(select(Unit.name).order_by(Unit.name))
+                             ).scalars())
+
+        found: list[str] = await self.cached("unit-names", 60, load)
+        return found
 
     def forget(self, *keys: str) -> None:
         for key in keys:

@@ -20,7 +20,7 @@ from aggregator.tickets import access, query
 from aggregator.webui.base import FormError, Ui, page
 from aggregator.webui.sessions import UiSession
 from storage.models import Report as ReportRow
-from storage.models import Ticket, Unit, User
+from storage.models import Ticket, Unit
 from storage.types import utcnow
 
 VIEWS = {"all": "Antrean", "mine": "Tiket saya", "unit": "Unit saya"}
@@ -92,18 +92,12 @@ class QueuePages:
                 used = (await session.execute(select(Ticket.unit).distinct())).scalars()
                 return sorted(named | {u for u in used if u})
 
-        async def people() -> list[str]:
-            async with self.ui.read_sessions() as session:
-                return list((await session.execute(
-                    select(User.name).where(User.disabled.is_(False)).order_by(User.name)
-                )).scalars())
-
         return {
             "states": [st.value for st in TicketState],
             "priorities": [p.name.lower() for p in sorted(Priority, reverse=True)],
             "channels": await self.ui.cached("channels", 300, channels),
             "units": sorted(set(await self.ui.cached("units", 300, units)) | s.principal.units),
-            "assignees": await self.ui.cached("people", 60, people),
+            "assignees": await self.ui.people(),
         }
 
     # ---------------------------------------------------------------------- pages

@@ -58,7 +58,7 @@ EN: dict[str, str] = {
     "Menampilkan yang terbaru; {n} laporan dan peristiwa lama disembunyikan.":
         "Showing the latest; {n} older reports and events are hidden.",
     "Tampilkan semua": "Show all",
-    "Balas pelapor": "Reply to the reporters", "Kirim ke": "Send to",
+    "Balas pelapor": "Answer the reporters", "Kirim ke": "Send to",
     "Semua pelapor ({n})": "All reporters ({n})", "tidak akan terkirim": "will not be delivered",
     "Tiket ini tidak punya pelapor yang dapat dibalas.":
         "This ticket has no reporter who can be answered.",

@@ -12,9 +12,9 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.domain import OPEN_STATES, Priority, Role, TicketState
@@ -25,6 +25,7 @@ from storage.models import Report as ReportRow
 from storage.models import Reporter, Ticket, TicketEvent, Virality
 
 MAX_LIMIT = 200
+SelectT = TypeVar("SelectT", bound="Select[*tuple[Any, ...]]")
 # A ticket-detail section contributed by a feature: name -> async (session, ticket) -> data.
 Section = Callable[[AsyncSession, Ticket], Awaitable[Any]]
 
@@ -126,7 +127,22 @@ async def queue(session: AsyncSession, f: QueueFilter, principal: Principal,
     return QueuePage(rows, encode_cursor(tickets[-1]) if more else None)
 
 
-def _filtered(stmt: Select[Any], f: QueueFilter) -> Select[Any]:
+async def changed(session: AsyncSession, f: QueueFilter, principal: Principal,
+                  rules: AccessSettings) -> list[tuple[str, str]]:
+    """(number, updated_at) of the queue's tickets changed after `f.updated_since`,
+    latest change first: what a live queue page asks every few seconds. Reads the
+    `updated_at` index, not the queue's order."""
+    if f.updated_since is None:
+        raise QueryError("changed() needs updated_since")
+    stmt = _filtered(select(Ticket.number, Ticket.updated_at).where(
+        Ticket.merged_into_id.is_(None), access.visible(principal, rules)), f)
+    if f.text and f.text.strip():
+        stmt = stmt.where(await search.condition(session, search.parse(f.text), narrow=True))
+    rows = await session.execute(stmt.order_by(Ticket.updated_at.desc()).limit(MAX_LIMIT))
+    return [(number, iso(at) or "") for number, at in rows]
+
+
+def _filtered(stmt: SelectT, f: QueueFilter) -> SelectT:
     if f.states:
         stmt = stmt.where(Ticket.state.in_(list(f.states)))
     for name in ("kind", "unit", "assignee"):
@@ -221,28 +237,49 @@ async def ticket_summary(session: AsyncSession, ticket: Ticket) -> dict[str, Any
 
 async def ticket_detail(
     session: AsyncSession, number: str, principal: Principal, rules: AccessSettings,
-    sections: dict[str, Section] | None = None,
+    sections: dict[str, Section] | None = None, *, newest: int | None = None,
 ) -> dict[str, Any] | None:
     """The ticket with every report (identities masked by role) and event, plus the
     sections features contribute; None when there is no such ticket or the principal
-    may not see it."""
+    may not see it. With `newest`, only that many of the latest reports and events
+    (a page showing a ticket with hundreds of reports), and `reports_omitted` /
+    `events_omitted` say how many older ones were left out."""
     ticket = await by_number(session, number)
     if ticket is None or not access.can_see(ticket, principal, rules):
         return None
-    rows = (await session.execute(
-        select(ReportRow, Reporter)
-        .outerjoin(Reporter, Reporter.id == ReportRow.reporter_id)
-        .where(ReportRow.ticket_id == ticket.id)
-        .order_by(ReportRow.id)
-    )).all()
-    events = (await session.execute(
-        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
-    )).scalars().all()
+    return await detail_of(session, ticket, principal, sections, newest=newest)
+
+
+async def detail_of(session: AsyncSession, ticket: Ticket, principal: Principal,
+                    sections: dict[str, Section] | None = None, *, newest: int | None = None
+                    ) -> dict[str, Any]:
+    """`ticket_detail` of a ticket the caller has loaded and checked with
+    `access.can_see` already."""
+    report_stmt = (select(ReportRow, Reporter)
+                   .outerjoin(Reporter, Reporter.id == ReportRow.reporter_id)
+                   .where(ReportRow.ticket_id == ticket.id))
+    event_stmt = select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
+    if newest is None:
+        rows = list((await session.execute(report_stmt.order_by(ReportRow.id))).all())
+        events = list((await session.execute(event_stmt.order_by(TicketEvent.id))).scalars())
+    else:
+        rows = list((await session.execute(
+            report_stmt.order_by(ReportRow.id.desc()).limit(newest))).all())[::-1]
+        events = list((await session.execute(
+            event_stmt.order_by(TicketEvent.id.desc()).limit(newest))).scalars())[::-1]
     body = await ticket_summary(session, ticket)
     body["reports"] = [report_json(r, rep, principal) for r, rep in rows]
     body["events"] = [
         {"at": iso(e.at), "actor": e.actor, "type": e.type, "data": e.data} for e in events
     ]
+    if newest is not None:
+        body["reports_omitted"] = max(0, ticket.report_count - len(rows))
+        body["events_omitted"] = 0
+        if len(events) == newest:
+            total = (await session.execute(select(func.count()).select_from(TicketEvent)
+                                           .where(TicketEvent.ticket_id == ticket.id))
+                     ).scalar_one()
+            body["events_omitted"] = total - len(events)
     for name, section in (sections or {}).items():
         body[name] = await section(session, ticket)
     return body

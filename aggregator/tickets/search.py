@@ -119,7 +119,7 @@ def _pg_match(s: Search) -> ColumnElement[bool]:
 # maps report id -> ticket); with many, walk the queue in order and keep the tickets
 # one of whose reports is in the match set (the walk stops after one page). The unary
 # `+` keeps SQLite from turning the membership test into a scan of the whole set.
-DRIVE_LIMIT = 20_000
+DRIVE_LIMIT = 5_000
 _FTS_IDS = "SELECT rowid FROM reports_fts WHERE reports_fts MATCH :fts"
 _SQLITE_DRIVE = ("SELECT ticket_id FROM reports INDEXED BY ix_reports_id_ticket"
                  f" WHERE id IN ({_FTS_IDS})")

@@ -37,12 +37,13 @@ async def attachments_of(session: AsyncSession, report_ids: list[int]
     return out
 
 
-async def deliveries_of(session: AsyncSession, ticket_id: int) -> list[dict[str, Any]]:
-    """Outbound messages about the ticket, oldest first (payload text left out: replies
-    are on the record as events)."""
+async def deliveries_of(session: AsyncSession, ticket_id: int, newest: int = MAX_DELIVERIES
+                        ) -> list[dict[str, Any]]:
+    """The latest outbound messages about the ticket, oldest first (payload text left
+    out: replies are on the record as events)."""
     rows = (await session.execute(
         select(Outbox).where(Outbox.ticket_id == ticket_id)
-        .order_by(Outbox.id.desc()).limit(MAX_DELIVERIES))).scalars().all()
+        .order_by(Outbox.id.desc()).limit(newest))).scalars().all()
     return [{"id": o.id, "source": o.source, "kind": o.kind, "state": o.state,
              "reporter_id": o.reporter_id, "attempts": o.attempts,
              "last_error": o.last_error, "created_at": iso(o.created_at),

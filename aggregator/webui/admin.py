@@ -102,7 +102,7 @@ class AdminPages:
                     await ws.end_all(session, user.id)
         except accounts.AccountError as exc:
             raise FormError(str(exc), exc.status) from None
-        self.ui.forget("people", "units")
+        self.ui.forget("people", "units", "unit-names")
         raise see_other("/ui/admin/users", done="saved")
 
     # ---------------------------------------------------------------------- units
@@ -133,7 +133,7 @@ class AdminPages:
             if exists is not None:
                 raise FormError("Unit itu sudah ada.", 409)
             session.add(Unit(name=name, description=description or None, created_at=utcnow()))
-        self.ui.forget("units")
+        self.ui.forget("units", "unit-names")
         raise see_other("/ui/admin/units", done="unit")
 
     @action(Role.ADMIN)
@@ -143,7 +143,7 @@ class AdminPages:
         if raw.isascii() and raw.isdigit() and len(raw) < 18:
             async with self.ui.sessions() as session, session.begin():
                 await session.execute(delete(Unit).where(Unit.id == int(raw)))
-        self.ui.forget("units")
+        self.ui.forget("units", "unit-names")
         raise see_other("/ui/admin/units", done="unit-removed")
 
     # --------------------------------------------------------------------- tokens

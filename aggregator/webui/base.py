@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 from multidict import MultiMapping
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aggregator.config import Settings
@@ -27,13 +28,14 @@ from aggregator.webui import sessions as ws
 from aggregator.webui.i18n import translator
 from aggregator.webui.render import Renderer
 from storage.accounts import LoginGuard
+from storage.models import Unit, User
 
 P = TypeVar("P")
 SESSION_KEY: Any = "webui_session"
 STARTED_KEY: Any = "webui_started"
 if hasattr(web, "RequestKey"):  # aiohttp >= 3.14 wants typed keys for request storage
     SESSION_KEY = web.RequestKey("webui_session", object)
-    STARTED_KEY = web.RequestKey("webui_started", float)
+    STARTED_KEY = web.RequestKey("webui_started", tuple)
 CSRF_REFUSED = ("Permintaan ditolak: token keamanan (CSRF) tidak ada atau tidak cocok. "
                 "Muat ulang halaman lalu coba lagi.")
 
@@ -66,6 +68,27 @@ class Ui:
         value = await make()
         self.cache[key] = (time.monotonic(), value)
         return value
+
+    async def people(self) -> list[str]:
+        """Names of enabled users (assignee pickers), cached for a minute."""
+        async def load() -> list[str]:
+            async with self.read_sessions() as session:
+                return list((await session.execute(
+                    select(User.name).where(User.disabled.is_(False)).order_by(User.name)
+                )).scalars())
+
+        found: list[str] = await self.cached("people", 60, load)
+        return found
+
+    async def unit_names(self) -> list[str]:
+        """The units table (unit pickers), cached for a minute."""
+        async def load() -> list[str]:
+            async with self.read_sessions() as session:
+                return list((await session.execute(select(Unit.name).order_by(Unit.name))
+                             ).scalars())
+
+        found: list[str] = await self.cached("unit-names", 60, load)
+        return found
 
     def forget(self, *keys: str) -> None:
         for key in keys:
@@ -107,17 +130,30 @@ class Ui:
             "role": role_of(s.principal) if s else None, "Role": Role, "csrf": csrf,
             "path": request.path_qs, "tz": self.settings.tickets.sla.calendar.timezone,
         }
-        started = request.get(STARTED_KEY)
         html = self.renderer.render(template, {**base, **context})
         response = web.Response(text=html, status=status, content_type="text/html",
                                 charset="utf-8")
         response.headers["Cache-Control"] = "no-store"
-        if started is not None:
-            took = (time.perf_counter() - started) * 1000
-            response.headers["Server-Timing"] = f"app;dur={took:.1f}"
+        self._timing(request, response)
         if new_cookie:
             ws.set_cookie(response, ws.PRE_COOKIE, csrf, ws.is_secure(request))
         return response
+
+    def json(self, request: web.Request, body: Any) -> web.Response:
+        response = web.json_response(body)
+        response.headers["Cache-Control"] = "no-store"
+        self._timing(request, response)
+        return response
+
+    def _timing(self, request: web.Request, response: web.Response) -> None:
+        """`Server-Timing: app;dur=<wall ms>, cpu;dur=<process CPU ms>` (benchmarks and
+        browser dev tools read it)."""
+        started = request.get(STARTED_KEY)
+        if started is not None:
+            wall, cpu = started
+            response.headers["Server-Timing"] = (
+                f"app;dur={(time.perf_counter() - wall) * 1000:.1f}, "
+                f"cpu;dur={(time.process_time() - cpu) * 1000:.1f}")
 
     def error(self, request: web.Request, status: int, message: str) -> web.Response:
         return self.render(request, "error.html", status=status, status_code=status,
@@ -149,7 +185,7 @@ def page(role: Role = Role.AGENT) -> Callable[[Any], Any]:
     def wrap(fn: Any) -> Any:
         @functools.wraps(fn)
         async def handler(self: Any, request: web.Request) -> web.StreamResponse:
-            request[STARTED_KEY] = time.perf_counter()
+            request[STARTED_KEY] = (time.perf_counter(), time.process_time())
             ui: Ui = self.ui
             s = await ui.current(request)
             if s is None:
@@ -175,7 +211,7 @@ def action(role: Role = Role.AGENT) -> Callable[[Any], Any]:
     def wrap(fn: Any) -> Any:
         @functools.wraps(fn)
         async def handler(self: Any, request: web.Request) -> web.StreamResponse:
-            request[STARTED_KEY] = time.perf_counter()
+            request[STARTED_KEY] = (time.perf_counter(), time.process_time())
             ui: Ui = self.ui
             s = await ui.current(request)
             if s is None:

@@ -55,7 +55,10 @@ EN: dict[str, str] = {
     "Tenggat SLA terlewati": "SLA deadline missed",
     # ticket
     "Tiket ini sudah digabungkan ke": "This ticket was merged into", "Linimasa": "Timeline",
-    "Balas pelapor": "Reply to the reporters", "Kirim ke": "Send to",
+    "Menampilkan yang terbaru; {n} laporan dan peristiwa lama disembunyikan.":
+        "Showing the latest; {n} older reports and events are hidden.",
+    "Tampilkan semua": "Show all",
+    "Balas pelapor": "Answer the reporters", "Kirim ke": "Send to",
     "Semua pelapor ({n})": "All reporters ({n})", "tidak akan terkirim": "will not be delivered",
     "Tiket ini tidak punya pelapor yang dapat dibalas.":
         "This ticket has no reporter who can be answered.",

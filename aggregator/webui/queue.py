@@ -20,7 +20,7 @@ from aggregator.tickets import access, query
 from aggregator.webui.base import FormError, Ui, page
 from aggregator.webui.sessions import UiSession
 from storage.models import Report as ReportRow
-from storage.models import Ticket, Unit, User
+from storage.models import Ticket, Unit
 from storage.types import utcnow
 
 VIEWS = {"all": "Antrean", "mine": "Tiket saya", "unit": "Unit saya"}
@@ -92,18 +92,12 @@ class QueuePages:
                 used = (await session.execute(select(Ticket.unit).distinct())).scalars()
                 return sorted(named | {u for u in used if u})
 
-        async def people() -> list[str]:
-            async with self.ui.read_sessions() as session:
-                return list((await session.execute(
-                    select(User.name).where(User.disabled.is_(False)).order_by(User.name)
-                )).scalars())
-
         return {
             "states": [st.value for st in TicketState],
             "priorities": [p.name.lower() for p in sorted(Priority, reverse=True)],
             "channels": await self.ui.cached("channels", 300, channels),
             "units": sorted(set(await self.ui.cached("units", 300, units)) | s.principal.units),
-            "assignees": await self.ui.cached("people", 60, people),
+            "assignees": await self.ui.people(),
         }
 
     # ---------------------------------------------------------------------- pages
@@ -143,13 +137,15 @@ class QueuePages:
         except query.QueryError:
             since = now - OVERLAP
         since = max(since, now - timedelta(hours=1))
-        result = await self._page(s, self._filter(s, view, f, since=since), view)
-        response = web.json_response({
+        changed: list[tuple[str, str]] = []
+        if view != "unit" or s.principal.units:
+            async with self.ui.read_sessions() as session:
+                changed = await query.changed(session, self._filter(s, view, f, since=since),
+                                              s.principal, self.ui.settings.access)
+        return self.ui.json(request, {
             "since": (now - OVERLAP).isoformat(),
-            "changed": [f"{t['number']}@{t['updated_at']}" for t in result.tickets],
+            "changed": [f"{number}@{at}" for number, at in changed],
         })
-        response.headers["Cache-Control"] = "no-store"
-        return response
 
     @page()
     async def rows(self, request: web.Request, s: UiSession) -> web.Response:

@@ -25,9 +25,10 @@ from aggregator.webui.base import FormError, Ui, page
 from aggregator.webui.i18n import translator
 from aggregator.webui.sessions import UiSession
 from storage.models import Report as ReportRow
-from storage.models import Ticket, Unit, User
+from storage.models import Ticket
 
 INLINE_IMAGES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+NEWEST = 50  # reports, events and messages a ticket page shows unless asked for all
 NOTICES = {"reply": "Balasan masuk antrean pengiriman.", "note": "Catatan disimpan.",
            "update": "Perubahan disimpan.", "ack": "Eskalasi diakui.",
            "merged": "Tiket digabungkan.", "split": "Laporan dipisahkan ke tiket baru."}
@@ -46,20 +47,19 @@ class TicketPages:
         ctx = request.app[SERVICE]
         number = request.match_info["number"]
         rules = self.ui.settings.access
+        everything = request.query.get("all") == "1"
+        newest = None if everything else NEWEST
         async with self.ui.read_sessions() as session:
-            detail = await query.ticket_detail(session, number, s.principal, rules,
-                                               ctx.sections)
-            if detail is None:
-                return self.ui.error(request, 404, "Tiket tidak ditemukan.")
             row = await query.by_number(session, number)
-            assert row is not None
+            if row is None or not access.can_see(row, s.principal, rules):
+                return self.ui.error(request, 404, "Tiket tidak ditemukan.")
+            detail = await query.detail_of(session, row, s.principal, ctx.sections,
+                                           newest=newest)
             files = await timeline.attachments_of(session, [r["id"] for r in detail["reports"]])
-            sent = await timeline.deliveries_of(session, row.id)
+            sent = await timeline.deliveries_of(session, row.id, newest or 5000)
             found = await recipients(session, row.id)
-            units = await self._units(session, s, detail["unit"])
-            people = list((await session.execute(
-                select(User.name).where(User.disabled.is_(False)).order_by(User.name)
-            )).scalars())
+        units = await self._units(s, detail["unit"])
+        people = await self.ui.people()
         await audit_identity_read(ctx, detail, s.principal)
         lang = self.ui.lang(request)
         current = TicketState(detail["state"])
@@ -75,15 +75,14 @@ class TicketPages:
             may_merge=role_of(s.principal) >= Role.SUPERVISOR,
             may_split=role_of(s.principal) >= Role.SUPERVISOR and detail["report_count"] > 1,
             notice=NOTICES.get(request.query.get("done", "")),
+            omitted=detail.get("reports_omitted", 0) + detail.get("events_omitted", 0),
         )
 
-    async def _units(self, session: Any, s: UiSession, current: str | None) -> list[str]:
+    async def _units(self, s: UiSession, current: str | None) -> list[str]:
         """Units this person may route to (agents: their own), plus the current one."""
+        named = set(s.principal.units)
         if role_of(s.principal) >= Role.SUPERVISOR:
-            named = set((await session.execute(select(Unit.name))).scalars())
-            named |= {u for u in s.principal.units}
-        else:
-            named = set(s.principal.units)
+            named |= set(await self.ui.unit_names())
         return sorted(named | ({current} if current else set()))
 
     @page()

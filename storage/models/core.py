@@ -85,7 +85,7 @@ class Report(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index("ix_reports_reporter_hash", "reporter_id", "text_hash"),
-        Index("ix_reports_channel", "channel", "ticket_id"),
+        Index("ix_reports_ticket_channel", "ticket_id", "channel"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

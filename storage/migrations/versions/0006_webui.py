@@ -86,8 +86,8 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_web_sessions_user_id"), "web_sessions", ["user_id"])
     op.create_index("ix_web_sessions_expires", "web_sessions", ["expires_at"])
-    # Picking channels for the queue filter, and the filter itself, read only this index.
-    op.create_index("ix_reports_channel", "reports", ["channel", "ticket_id"])
+    # The channels of a page of tickets, and the queue's channel filter, read only this.
+    op.create_index("ix_reports_ticket_channel", "reports", ["ticket_id", "channel"])
     op.create_table(
         "units",
         sa.Column("id", Id, nullable=False),
@@ -107,7 +107,7 @@ def downgrade() -> None:
     for sql in statements:
         op.execute(sql)
     op.drop_table("units")
-    op.drop_index("ix_reports_channel", table_name="reports")
+    op.drop_index("ix_reports_ticket_channel", table_name="reports")
     op.drop_index("ix_web_sessions_expires", table_name="web_sessions")
     op.drop_index(op.f("ix_web_sessions_user_id"), table_name="web_sessions")
     op.drop_table("web_sessions")

@@ -114,6 +114,9 @@ class Rollup:
                     await _clear(s)
                     await _save(s, self.fingerprint, started)
             if todo and (full or len(todo) > SPAN):
+                async with self.sessions() as s, s.begin():  # fresh statistics for the planner
+                    for table in ("monitoring_cells", "monitoring_places"):
+                        await s.execute(text(f"ANALYZE {table}"))
                 log.info("figure cells rebuilt: %d days in %.1f s", len(todo),
                          time.monotonic() - t0)
             return len(todo)

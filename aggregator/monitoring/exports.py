@@ -128,8 +128,9 @@ def figure_rows(f: dict[str, Any]) -> list[list[Any]]:
         for metric in ("reports", "tickets"):
             for ch, n in day[metric].items():
                 add("daily", metric, n, day["date"], f"channel={ch}")
-        for kind, n in day["tickets_by_kind"].items():
-            add("daily", "tickets", n, day["date"], f"kind={kind}")
+        for metric in ("reports", "tickets"):
+            for kind, n in day[f"{metric}_by_kind"].items():
+                add("daily", metric, n, day["date"], f"kind={kind}")
     _times(add, f, "")
     for u in f["units"]:
         label = f"unit={u['unit'] or ''}"

@@ -262,14 +262,18 @@ async def _survey(session: AsyncSession, days: timing.Days, first: int, last: in
                   start: datetime, end: datetime, cells: Cells) -> None:
     """A questionnaire (one person on one ticket) counts on the day of its last answer,
     with that person's latest answer to each element."""
-    touched = (select(SurveyAnswer.ticket_id)
-               .where(SurveyAnswer.at >= start, SurveyAnswer.at < end).distinct())
-    rows = (await session.execute(
-        select(SurveyAnswer.ticket_id, SurveyAnswer.respondent, SurveyAnswer.element,
-               SurveyAnswer.score, epoch(SurveyAnswer.at))
-        .where(SurveyAnswer.ticket_id.in_(touched)).order_by(SurveyAnswer.id))).all()
+    touched = set((await session.execute(
+        select(SurveyAnswer.ticket_id)
+        .where(SurveyAnswer.at >= start, SurveyAnswer.at < end))).scalars())
+    rows: list[Any] = []
+    for chunk in repo.chunks(sorted(touched)):  # a list, so both databases use the index
+        rows += (await session.execute(
+            select(SurveyAnswer.ticket_id, SurveyAnswer.respondent, SurveyAnswer.element,
+                   SurveyAnswer.score, epoch(SurveyAnswer.at), SurveyAnswer.id)
+            .where(SurveyAnswer.ticket_id.in_(chunk)))).all()
+    rows.sort(key=lambda r: r[-1])
     people: dict[tuple[int, str], tuple[float, dict[str, int]]] = {}
-    for tid, who, element, score, at in rows:
+    for tid, who, element, score, at, _ in rows:
         last_at, answers = people.get((tid, who), (at, {}))
         answers[element] = int(score)  # in id order: the latest wins
         people[(tid, who)] = (max(last_at, at), answers)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -42,39 +42,50 @@ def cell(value: Any) -> Any:
     return value
 
 
-def _local(moment: float, period: Period) -> str:
-    if np.isnan(moment):
-        return ""
-    return datetime.fromtimestamp(moment, UTC).astimezone(period.cal.tz).isoformat(
-        timespec="seconds")
+def _local(moments: np.ndarray, days: timing.Days) -> list[str]:
+    """ISO 8601 local times (seconds, with the zone's offset), "" for never; in one
+    pass over the column (as `Days`: the zone's current offset)."""
+    out = np.full(len(moments), "", dtype=object)
+    known = ~np.isnan(moments)
+    local = (moments[known] + days.offset).astype(np.int64).astype("datetime64[s]")
+    minutes = int(days.offset // 60)
+    zone = f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    out[known] = np.char.add(np.datetime_as_string(local, unit="s"), zone)
+    return list(out)
 
 
-def _hours(seconds: float) -> str:
-    return "" if np.isnan(seconds) else f"{seconds / timing.HOUR:.2f}"
+def _hours(seconds: np.ndarray) -> list[str]:
+    out = np.full(len(seconds), "", dtype=object)
+    known = ~np.isnan(seconds)
+    out[known] = np.char.mod("%.2f", seconds[known] / timing.HOUR)
+    return list(out)
 
 
 async def ticket_rows(session: AsyncSession, period: Period, scope: Scope,
                       principal: Principal, rules: AccessSettings, now: datetime
                       ) -> list[list[Any]]:
-    cohort, extra = await cohort_.load(
+    c, extra = await cohort_.load(
         session, period.start, period.end, ticket_conditions(principal, rules, scope),
         extra=(Ticket.number, Ticket.title, Ticket.priority, Ticket.escalation_level,
                Ticket.satisfaction, Ticket.confidential))
-    m = cohort_.measure(cohort, period.cal, now.timestamp())
-    rows = []
-    for i, (number, title, priority, level, satisfaction, sealed) in enumerate(extra):
-        rows.append([
-            number, _local(cohort.created[i], period), cell(cohort.channel[i]),
-            cohort.kind[i], cell(cohort.unit[i] or ""), Priority(priority).name.lower(),
-            cohort.state[i], int(cohort.report_count[i]),
-            _local(cohort.first_response[i], period), _hours(m.first_response[i]),
-            _local(cohort.first_response_due[i], period), OUTCOME[int(m.sla_first[i])],
-            _local(cohort.resolved[i], period), _hours(m.resolution[i]),
-            _local(cohort.resolution_due[i], period), OUTCOME[int(m.sla_resolution[i])],
-            level, "" if satisfaction is None else satisfaction,
-            CONFIDENTIAL if sealed else cell(title),
-        ])
-    return rows
+    m = cohort_.measure(c, period.cal, now.timestamp())
+    days = timing.Days(period.cal, now)
+    columns = zip(
+        _local(c.created, days), (cell(x) for x in c.channel), c.kind,
+        (cell(u or "") for u in c.unit), c.state, c.report_count.tolist(),
+        _local(c.first_response, days), _hours(m.first_response),
+        _local(c.first_response_due, days), (OUTCOME[int(o)] for o in m.sla_first),
+        _local(c.resolved, days), _hours(m.resolution),
+        _local(c.resolution_due, days), (OUTCOME[int(o)] for o in m.sla_resolution),
+        strict=True)
+    return [
+        [number, created, channel, kind, unit, Priority(priority).name.lower(), state, n,
+         fr, fr_hours, fr_due, fr_sla, res, res_hours, res_due, res_sla, level,
+         "" if satisfaction is None else satisfaction, CONFIDENTIAL if sealed else cell(title)]
+        for (number, title, priority, level, satisfaction, sealed),
+            (created, channel, kind, unit, state, n, fr, fr_hours, fr_due, fr_sla, res,
+             res_hours, res_due, res_sla) in zip(extra, columns, strict=True)
+    ]
 
 
 def write(rows: Iterator[list[Any]] | list[list[Any]], header: tuple[str, ...],
@@ -117,8 +128,9 @@ def figure_rows(f: dict[str, Any]) -> list[list[Any]]:
         for metric in ("reports", "tickets"):
             for ch, n in day[metric].items():
                 add("daily", metric, n, day["date"], f"channel={ch}")
-        for kind, n in day["tickets_by_kind"].items():
-            add("daily", "tickets", n, day["date"], f"kind={kind}")
+        for metric in ("reports", "tickets"):
+            for kind, n in day[f"{metric}_by_kind"].items():
+                add("daily", metric, n, day["date"], f"kind={kind}")
     _times(add, f, "")
     for u in f["units"]:
         label = f"unit={u['unit'] or ''}"

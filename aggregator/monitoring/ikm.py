@@ -15,7 +15,7 @@ regulation takes the sample size from Krejcie and Morgan's table (95 % confidenc
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -158,11 +158,3 @@ def sample_check(respondents: int, population: int | None) -> dict[str, Any]:
         return {"population": None, "required": None, "enough": None}
     need = required_sample(max(population, respondents))
     return {"population": population, "required": need, "enough": respondents >= need}
-
-
-def tally_rows(rows: Iterable[tuple[str, int, int]], respondents: int) -> Tally:
-    """A Tally from (element, score, count) rows."""
-    t = Tally(respondents=respondents)
-    for element, score, n in rows:
-        t.add(element, int(score), int(n))
-    return t

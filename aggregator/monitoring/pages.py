@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
@@ -32,6 +33,14 @@ _env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUnde
 
 def render(template: str, **context: Any) -> str:
     return _env.get_template(template).render(css=Markup(CSS), **context)
+
+
+def response(html: str, status: int = 200) -> web.Response:
+    """An HTML page with its own Content-Security-Policy (its inline stylesheet), never
+    cached (figures and survey answers are personal and current)."""
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8",
+                        headers={"Content-Security-Policy": PAGE_POLICY,
+                                 "Cache-Control": "no-store"})
 
 
 def _buckets(days: list[dict[str, Any]], weekly: bool) -> list[tuple[str, dict[str, int],

@@ -101,13 +101,6 @@ async def api_tickets_csv(request: web.Request) -> web.StreamResponse:
                              exports.write(rows, exports.TICKET_COLUMNS))
 
 
-def _html(text: str) -> web.Response:
-    resp = web.Response(text=text, content_type="text/html", charset="utf-8")
-    resp.headers["Content-Security-Policy"] = pages.PAGE_POLICY
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
 def _query(params: Mapping[str, str | None]) -> str:
     return urlencode({k: v for k, v in params.items() if v})
 
@@ -138,7 +131,7 @@ async def dashboard(rollup: Rollup, request: web.Request) -> web.Response:
             "month": period.last.strftime("%Y-%m"), "unit": scope.unit,
             "channel": scope.channel, "lang": lang}),
     }
-    return _html(pages.page("dashboard.html", f, lang, links=links, choices=choices(f)))
+    return pages.response(pages.page("dashboard.html", f, lang, links=links, choices=choices(f)))
 
 
 def month_name(period: Period, lang: str) -> str:
@@ -158,7 +151,7 @@ async def report(rollup: Rollup, request: web.Request) -> web.Response:
               "to": period.last.isoformat()}
     params.pop("month", None)
     f, period, _, _ = await figures_for(rollup, request, params)
-    return _html(pages.page("report.html", f, lang, month_name=month_name(period, lang),
+    return pages.response(pages.page("report.html", f, lang, month_name=month_name(period, lang),
                             agency=None))
 
 

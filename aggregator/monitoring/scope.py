@@ -1,4 +1,4 @@
-"""Which tickets a figure counts: those the principal may see (access rules), of the
+"""Which tickets a listing counts: those the principal may see (access rules), of the
 chosen unit, that came in through the chosen channel (their first report's)."""
 
 from __future__ import annotations
@@ -20,16 +20,13 @@ def origin_channel() -> Any:
             .order_by(Report.id).limit(1).correlate(Ticket).scalar_subquery())
 
 
-def ticket_conditions(principal: Principal, rules: AccessSettings, scope: Scope, *,
-                      live: bool = True, channel: bool = True) -> list[Any]:
-    """Conditions on `Ticket`. `live`: leave out tickets merged into another (their
-    reports count on the ticket they joined). `channel`: apply the channel filter
-    (figures about reports filter on the report's own channel instead)."""
-    conds: list[Any] = [access.visible(principal, rules)]
-    if live:
-        conds.append(Ticket.merged_into_id.is_(None))
+def ticket_conditions(principal: Principal, rules: AccessSettings, scope: Scope
+                      ) -> list[Any]:
+    """Conditions on `Ticket`: tickets the principal may see, not merged into another,
+    of the scope's unit, that came in through the scope's channel."""
+    conds: list[Any] = [access.visible(principal, rules), Ticket.merged_into_id.is_(None)]
     if scope.unit:
         conds.append(Ticket.unit == scope.unit)
-    if channel and scope.channel:
+    if scope.channel:
         conds.append(origin_channel() == scope.channel)
     return conds

@@ -101,11 +101,7 @@ async def respondent(session: AsyncSession, number: str, reporter_id: int
 
 
 def _page(template: str, status: int, **context: Any) -> web.Response:
-    resp = web.Response(text=pages.render(template, **context), status=status,
-                        content_type="text/html", charset="utf-8")
-    resp.headers["Content-Security-Policy"] = pages.PAGE_POLICY
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    return pages.response(pages.render(template, **context), status)
 
 
 def _message(lang: str, key: str, status: int, **kw: Any) -> web.Response:

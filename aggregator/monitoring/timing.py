@@ -69,9 +69,6 @@ class DayTable:
         i = np.searchsorted(self.starts, moments, side="right") - 1
         return np.clip(i, 0, len(self.work) - 1).astype(np.int64)
 
-    def dates(self) -> list[date]:
-        return [self.first + timedelta(days=i) for i in range(len(self.work))]
-
 
 class WorkingClock:
     """Working time between arrays of moments under one calendar."""
@@ -170,13 +167,3 @@ def sla_outcomes(done: Floats, due: Floats, now: float) -> npt.NDArray[np.int8]:
     out[(finished & (done > due)) | (~finished & (due < now))] = BREACHED
     out[np.isnan(due)] = NO_TARGET
     return out
-
-
-def sla_share(outcomes: npt.NDArray[np.int8]) -> dict[str, Any]:
-    """Met, breached and pending counts, and the share met among those decided."""
-    met = int(np.count_nonzero(outcomes == MET))
-    breached = int(np.count_nonzero(outcomes == BREACHED))
-    pending = int(np.count_nonzero(outcomes == PENDING))
-    decided = met + breached
-    return {"met": met, "breached": breached, "pending": pending,
-            "share": round(met / decided, 4) if decided else None}

@@ -2,9 +2,9 @@
 
 A feature may contribute ingest hooks, a near-duplicate matcher, HTTP routes, CLI
 commands, ticket-detail sections, periodic jobs, outbox senders, commit hooks and the
-survey link. The service lists its features
-explicitly (`aggregator.runtime.service.FEATURES`); adding one is a folder with a
-`Feature` subclass and one line there.
+survey link. The service lists its features explicitly
+(`aggregator.runtime.service.FEATURES`); adding one is a folder with a `Feature`
+subclass and one line there.
 """
 
 from __future__ import annotations

@@ -17,12 +17,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, BigId
 from storage.models.core import Report, Ticket, TicketEvent
-from storage.types import JSONType, UTCDateTime, utcnow
+from storage.types import UTCDateTime, utcnow
+
+# JSON whose None is SQL NULL (not the JSON text `null`), so `IS NULL` finds it.
+NullableJSON: Any = JSON(none_as_null=True).with_variant(
+    postgresql.JSONB(none_as_null=True), "postgresql")
 
 
 class SurveyAnswer(Base):
@@ -50,7 +55,10 @@ class MonitoringCell(Base):
     that day (aggregator/monitoring/cells.py says exactly what)."""
 
     __tablename__ = "monitoring_cells"
-    __table_args__ = (Index("ix_monitoring_cells_day", "day"),)
+    # By day, covering the counts: a year of sums never reads the packed arrays.
+    __table_args__ = (Index("ix_monitoring_cells_day", "day", "channel", "unit",
+                            "confidential", "tickets", "reports", "open", "resolved", "frm",
+                            "frb", "rsm", "rsb", "served", "respondents"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     day: Mapped[int] = mapped_column(Integer)  # local days since 1970-01-01
@@ -78,8 +86,8 @@ class MonitoringCell(Base):
     respondents: Mapped[int] = mapped_column(Integer, default=0)
     survey: Mapped[bytes | None] = mapped_column(LargeBinary)  # int32 [element][score]
     top: Mapped[bytes | None] = mapped_column(LargeBinary)  # int64 [reports, ticket id]
-    # Rare things: escalations, viral starts, reopenings.
-    extra: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # Rare things: escalations, viral starts, reopenings (SQL NULL when none).
+    extra: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
 
 
 class MonitoringPlace(Base):
@@ -87,7 +95,8 @@ class MonitoringPlace(Base):
     how many reports named each."""
 
     __tablename__ = "monitoring_places"
-    __table_args__ = (Index("ix_monitoring_places_day", "day"),)
+    __table_args__ = (Index("ix_monitoring_places_day", "day", "place", "reports", "unit",
+                            "channel"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     day: Mapped[int] = mapped_column(Integer)
@@ -110,5 +119,6 @@ class MonitoringRollup(Base):
 
 # Period reads: tickets received, reports received, events of one type in a period.
 Index("ix_tickets_created", Ticket.created_at)
+Index("ix_tickets_resolved", Ticket.resolved_at)
 Index("ix_reports_received", Report.received_at)
 Index("ix_ticket_events_type_at", TicketEvent.type, TicketEvent.at)

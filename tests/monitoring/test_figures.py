@@ -46,6 +46,7 @@ async def test_volume_per_day_channel_and_kind(month):
     days = {d["date"]: d for d in vol["days"]}
     assert len(days) == 30
     assert days["2026-11-03"]["reports"] == {"email": 1, "telegram": 1}
+    assert days["2026-11-03"]["reports_by_kind"] == {"complaint": 2}
     assert days["2026-11-03"]["tickets"] == {}
     assert days["2026-11-07"]["tickets"] == {"web-form": 1}
 

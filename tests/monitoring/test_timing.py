@@ -60,7 +60,7 @@ def test_percentiles_interpolate_between_order_statistics():
         "p90_seconds": None}
 
 
-def test_sla_outcomes_and_share():
+def test_sla_outcomes():
     now = 1000.0
     done = np.array([50.0, 150.0, NAN, NAN, 10.0])
     due = np.array([100.0, 100.0, 500.0, 900.0, NAN])
@@ -70,5 +70,3 @@ def test_sla_outcomes_and_share():
     early = timing.sla_outcomes(done, due, 200.0)
     assert early.tolist() == [timing.MET, timing.BREACHED, timing.PENDING, timing.PENDING,
                               timing.NO_TARGET]
-    assert timing.sla_share(early) == {"met": 1, "breached": 1, "pending": 2, "share": 0.5}
-    assert timing.sla_share(np.array([], dtype=np.int8))["share"] is None

@@ -70,7 +70,9 @@ def upgrade() -> None:
         sa.Column("extra", JSON, nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_monitoring_cells")),
     )
-    op.create_index("ix_monitoring_cells_day", "monitoring_cells", ["day"])
+    op.create_index("ix_monitoring_cells_day", "monitoring_cells", [
+        "day", "channel", "unit", "confidential", "tickets", "reports", "open", "resolved",
+        "frm", "frb", "rsm", "rsb", "served", "respondents"])
     op.create_table(
         "monitoring_places",
         sa.Column("id", Id, nullable=False),
@@ -81,7 +83,8 @@ def upgrade() -> None:
         sa.Column("reports", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_monitoring_places")),
     )
-    op.create_index("ix_monitoring_places_day", "monitoring_places", ["day"])
+    op.create_index("ix_monitoring_places_day", "monitoring_places",
+                    ["day", "place", "reports", "unit", "channel"])
     op.create_table(
         "monitoring_rollup",
         sa.Column("name", sa.String(length=32), nullable=False),
@@ -90,6 +93,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name", name=op.f("pk_monitoring_rollup")),
     )
     op.create_index("ix_tickets_created", "tickets", ["created_at"])
+    op.create_index("ix_tickets_resolved", "tickets", ["resolved_at"])
     op.create_index("ix_reports_received", "reports", ["received_at"])
     op.create_index("ix_ticket_events_type_at", "ticket_events", ["type", "at"])
 
@@ -97,6 +101,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_ticket_events_type_at", table_name="ticket_events")
     op.drop_index("ix_reports_received", table_name="reports")
+    op.drop_index("ix_tickets_resolved", table_name="tickets")
     op.drop_index("ix_tickets_created", table_name="tickets")
     op.drop_table("monitoring_rollup")
     op.drop_index("ix_monitoring_places_day", table_name="monitoring_places")

@@ -107,13 +107,13 @@ async def queue(session: AsyncSession, f: QueueFilter, principal: Principal,
         chosen = (await session.execute(stmt.where(Ticket.id.in_(ranked or [-1])))).scalars()
         tickets, more = sorted(chosen, key=lambda t: rank[t.id])[:limit], False
     else:
-        if found is not None:
-            stmt = stmt.where(await search.condition(
-                session, found, narrow=f.updated_since is not None))
         if f.cursor:
             stmt = stmt.where(_after(*decode_cursor(f.cursor)))
-        tickets = list((await session.execute(stmt.order_by(*order()).limit(limit + 1))
-                        ).scalars())
+        if found is not None:
+            tickets = await search.find_page(session, stmt, found, order(), limit + 1)
+        else:
+            tickets = list((await session.execute(stmt.order_by(*order()).limit(limit + 1))
+                            ).scalars())
         more = len(tickets) > limit
         tickets = tickets[:limit]
     ids = [t.id for t in tickets]

@@ -17,10 +17,22 @@ or digit), so `RT-05` is the phrase "rt 05" on both databases.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, false, func, literal_column, or_, select, text
+from sqlalchemy import (
+    Integer,
+    any_,
+    bindparam,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -115,11 +127,18 @@ def _pg_match(s: Search) -> ColumnElement[bool]:
     return literal_column("reports.search").bool_op("@@")(_pg_query(s))
 
 
-# SQLite: with few matching reports, go from them to their tickets (a covering index
-# maps report id -> ticket); with many, walk the queue in order and keep the tickets
-# one of whose reports is in the match set (the walk stops after one page). The unary
-# `+` keeps SQLite from turning the membership test into a scan of the whole set.
-DRIVE_LIMIT = 5_000
+# Two ways to find a page of matching tickets in the queue's order, chosen by how many
+# reports match (counted first, up to the limit): with few, go from the matches to
+# their tickets and sort those; with many, walk the queue in order and keep the tickets
+# one of whose reports matches (a page is found after a short walk). Left to itself,
+# PostgreSQL's planner walks the queue for a rare word too (it cannot tell that `kelor`
+# is everywhere but `kelor 1234` in 150 reports) and reads every ticket.
+# SQLite: a covering index maps report id -> ticket; the unary `+` keeps SQLite from
+# turning the membership test into a scan of the whole match set.
+DRIVE_LIMIT = {"sqlite": 5_000, "postgresql": 5_000}
+# PostgreSQL: counting matches reads each matching row from the heap (a GIN index cannot
+# answer alone), as dear as driving from them; so walk first, briefly, and count never.
+WALK = 600
 _FTS_IDS = "SELECT rowid FROM reports_fts WHERE reports_fts MATCH :fts"
 _SQLITE_DRIVE = ("SELECT ticket_id FROM reports INDEXED BY ix_reports_id_ticket"
                  f" WHERE id IN ({_FTS_IDS})")
@@ -132,39 +151,87 @@ def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
+async def _many(session: AsyncSession, s: Search, dialect: str) -> bool:
+    cap = DRIVE_LIMIT.get(dialect, DRIVE_LIMIT["postgresql"])
+    if dialect == "sqlite":
+        stmt: Any = text(_SQLITE_COUNT).bindparams(bindparam("fts", fts5_query(s)),
+                                                   bindparam("cap", cap + 1))
+    else:
+        hits: Any = select(literal_column("1")).select_from(ReportRow).where(_pg_match(s))
+        stmt = select(func.count()).select_from(hits.limit(cap + 1).subquery())
+    return int((await session.execute(stmt)).scalar_one()) > cap
+
+
 async def condition(session: AsyncSession, s: Search, *, narrow: bool = False
                     ) -> ColumnElement[bool]:
     """A condition on tickets: the number is `s.number`, or one of its reports matches.
     `narrow`: other conditions already leave few tickets (a live page's recent changes)."""
     parts: list[Any] = [Ticket.number == s.number] if s.number else []
     if not s.empty:
-        query = fts5_query(s)
-        if _dialect(session) != "sqlite":
-            parts.append(Ticket.id.in_(select(ReportRow.ticket_id).where(_pg_match(s))))
-        elif narrow or (await session.execute(text(_SQLITE_COUNT), {
-                "fts": query, "cap": DRIVE_LIMIT + 1})).scalar_one() > DRIVE_LIMIT:
-            parts.append(text(_SQLITE_PROBE).bindparams(bindparam("fts", query)))
-        else:
-            parts.append(Ticket.id.in_(text(_SQLITE_DRIVE).bindparams(
-                bindparam("fts", query)).columns(ticket_id=Integer)))
+        dialect = _dialect(session)
+        walk = narrow or await _many(session, s, dialect)
+        if dialect == "sqlite":
+            query: Any = bindparam("fts", fts5_query(s))
+            parts.append(text(_SQLITE_PROBE).bindparams(query) if walk else Ticket.id.in_(
+                text(_SQLITE_DRIVE).bindparams(query).columns(ticket_id=Integer)))
+        elif walk:
+            parts.append(select(ReportRow.id).where(
+                ReportRow.ticket_id == Ticket.id, _pg_match(s)).exists())
+        else:  # one array of ticket ids, computed once (an InitPlan), then by primary key
+            parts.append(Ticket.id == any_(func.array(
+                select(ReportRow.ticket_id).where(_pg_match(s)).scalar_subquery())))
     return or_(*parts) if parts else false()
+
+
+async def find_page(session: AsyncSession, stmt: Any, s: Search, order: Sequence[Any],
+                    n: int) -> list[Ticket]:
+    """The first `n` tickets of `stmt` (a filtered `select(Ticket)`) in `order` that
+    match `s`. SQLite counts its matches in the FTS index and picks a way; PostgreSQL
+    walks the first WALK tickets of the queue and, when they hold fewer than a page of
+    matches, goes from the matches to their tickets (then the word is rare: cheap)."""
+    if _dialect(session) == "sqlite" or s.empty:
+        found = stmt.where(await condition(session, s)).order_by(*order).limit(n)
+        return list((await session.execute(found)).scalars())
+    ids = list((await session.execute(
+        stmt.with_only_columns(Ticket.id).order_by(*order).limit(WALK))).scalars())
+    if not ids:
+        return []
+    # A scalar subquery with LIMIT 1 stays a per-ticket probe (a semi-join could read
+    # every match first).
+    probe = select(true()).where(ReportRow.ticket_id == Ticket.id, _pg_match(s)).limit(1) \
+        .scalar_subquery()
+    number = [Ticket.number == s.number] if s.number else []
+    first = list((await session.execute(
+        stmt.where(Ticket.id.in_(ids), or_(probe, *number)).order_by(*order).limit(n)
+    )).scalars())
+    if len(first) == n or len(ids) < WALK:
+        return first
+    drive = Ticket.id == any_(func.array(
+        select(ReportRow.ticket_id).where(_pg_match(s)).scalar_subquery()))
+    return list((await session.execute(
+        stmt.where(or_(drive, *number)).order_by(*order).limit(n))).scalars())
 
 
 async def best_matches(session: AsyncSession, s: Search, ticket_ids: list[int]
                        ) -> dict[int, dict[str, Any]]:
-    """For each ticket, the matching report that shows the most of the query (most
-    distinct words, then most occurrences, then the newest), as a snippet with the
-    spans of the matched words. Only these tickets' reports are looked at: ranking
-    every match with bm25() costs about 10 us a row, too much for a common word."""
-    if _dialect(session) == "sqlite":
-        stmt: Any = text(
+    """For each ticket, a matching report as a snippet with the spans of the matched
+    words: on SQLite the one showing most of the query (most distinct words, then most
+    occurrences, then the newest), on PostgreSQL the newest (one probe per ticket; a
+    join could read every match of a common word). Only these tickets' reports are
+    looked at: ranking every match with bm25() costs about 10 us a row."""
+    if _dialect(session) != "sqlite":
+        newest = (select(ReportRow.id).where(ReportRow.ticket_id == Ticket.id, _pg_match(s))
+                  .order_by(ReportRow.id.desc()).limit(1).scalar_subquery())
+        hits = [rid for (rid,) in await session.execute(
+            select(newest).where(Ticket.id.in_(ticket_ids))) if rid is not None]
+        stmt: Any = select(ReportRow.id, ReportRow.ticket_id, ReportRow.text).where(
+            ReportRow.id.in_(hits or [-1]))
+    else:
+        stmt = text(
             "SELECT r.id, r.ticket_id, r.text FROM reports AS r WHERE r.ticket_id IN :ids"
             f" AND +r.id IN ({_FTS_IDS})"
         ).bindparams(bindparam("fts", fts5_query(s)),
                      bindparam("ids", ticket_ids, expanding=True))
-    else:
-        stmt = (select(ReportRow.id, ReportRow.ticket_id, ReportRow.text)
-                .where(ReportRow.ticket_id.in_(ticket_ids), _pg_match(s)))
     wanted = {w for t in s.terms if not t.negated for w in t.words}
     best: dict[int, tuple[tuple[int, int, int], int, str]] = {}
     for report_id, ticket_id, body in await session.execute(stmt):

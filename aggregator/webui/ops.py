@@ -8,6 +8,7 @@ POST /ui/admin/outbox/{id}/retry
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -43,7 +44,7 @@ class OpsPages:
                 items.append({"name": name, "state": details.get("state", "?"),
                               "restarts": details.get("restarts", 0),
                               "last_error": details.get("last_error"),
-                              "details": [(k, _plain(v)) for k, v in sorted(extra.items())]})
+                              "details": [(k, _plain(v, k)) for k, v in sorted(extra.items())]})
             groups.append((group, items))
         return self.ui.render(request, "admin_health.html", nav="health", groups=groups,
                               process=snapshot.get("process"))
@@ -74,8 +75,12 @@ class OpsPages:
         raise see_other("/ui/admin/outbox", state="dead", done="1")
 
 
-def _plain(value: Any) -> str:
-    """A health detail as short text (nested values flattened)."""
+def _plain(value: Any, key: str = "") -> str:
+    """A health detail as short text (nested values flattened, times readable)."""
+    if key.endswith("_at") and isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC).isoformat()
+    if isinstance(value, bool):
+        return "✓" if value else "–"
     if isinstance(value, dict):
         return ", ".join(f"{k}: {_plain(v)}" for k, v in value.items())[:300]
     if isinstance(value, list | tuple):

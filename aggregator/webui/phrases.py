@@ -59,7 +59,10 @@ EN: dict[str, str] = {
         "Showing the latest; {n} older reports and events are hidden.",
     "Tampilkan semua": "Show all",
     "Balas pelapor": "Answer the reporters", "Kirim ke": "Send to",
-    "Semua pelapor ({n})": "All reporters ({n})", "tidak akan terkirim": "will not be delivered",
+    "Semua pelapor ({n})": "All reporters ({n})",
+    "dan {n} pelapor lain (pilih Semua pelapor untuk membalas mereka)":
+        "and {n} more reporters (choose All reporters to answer them)",
+    "tidak akan terkirim": "will not be delivered",
     "Tiket ini tidak punya pelapor yang dapat dibalas.":
         "This ticket has no reporter who can be answered.",
     "Jawaban siap pakai": "Canned responses", "Pilih untuk menyisipkan…": "Choose to insert…",

@@ -28,6 +28,7 @@ from storage.models import Report as ReportRow
 from storage.models import Ticket
 
 INLINE_IMAGES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+SHOWN_RECIPIENTS = 10  # a viral ticket has hundreds of reporters: the newest, and "all"
 NEWEST = 50  # reports, events and messages a ticket page shows unless asked for all
 NOTICES = {"reply": "Balasan masuk antrean pengiriman.", "note": "Catatan disimpan.",
            "update": "Perubahan disimpan.", "ack": "Eskalasi diakui.",
@@ -67,7 +68,8 @@ class TicketPages:
             request, "ticket.html", nav="queue", t=detail,
             timeline=build_timeline(detail, files, sent),
             destinations=[destination(r, detail["reports"], self.ui.settings, lang)
-                          for r in found],
+                          for r in found[:SHOWN_RECIPIENTS]],
+            more_recipients=max(0, len(found) - SHOWN_RECIPIENTS), recipients=len(found),
             escalation=detail.get("escalation"), canned=self.ui.settings.webui.canned_responses,
             states=[st.value for st in TicketState if st == current or st in TRANSITIONS[current]],
             priorities=[p.name.lower() for p in Priority], units=units,

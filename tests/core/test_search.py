@@ -130,3 +130,34 @@ async def test_updated_since_narrows_to_recent_changes(env):
     assert status == 200 and len(body["tickets"]) == 2
     status, _ = await api.call("GET", "/api/tickets", params={"updated_since": "yesterday"})
     assert status == 400
+
+
+async def test_every_strategy_finds_the_same_page(env, monkeypatch):
+    """Few or many matches, walk or drive: the same tickets in the same order."""
+    svc, api, _ = env
+    more = [Report(source="lapor", channel="web-form", external_id=f"m{i}",
+                   text=f"Jalan berlubang nomor {i} {'dekat pasar' if i % 3 else ''}",
+                   author=Author(handle=f"m{i}")) for i in range(12)]
+    await svc.ingestor.submit(more)
+
+    async def pages() -> list[list[str]]:
+        out = []
+        for q in ("jalan", "pasar", "jalan -pasar", "lampu or pasar"):
+            status, body = await api.call("GET", "/api/tickets", params={"q": q, "limit": 4})
+            assert status == 200
+            seen = [t["number"] for t in body["tickets"]]
+            cursor = body["next_cursor"]
+            while cursor:
+                _, body = await api.call("GET", "/api/tickets",
+                                         params={"q": q, "limit": 4, "cursor": cursor})
+                seen += [t["number"] for t in body["tickets"]]
+                cursor = body["next_cursor"]
+            out.append(seen)
+        return out
+
+    baseline = await pages()
+    assert all(baseline) and len(baseline[0]) == 14
+    monkeypatch.setattr(search, "DRIVE_LIMIT", {"sqlite": 0, "postgresql": 0})
+    assert await pages() == baseline  # SQLite walks the queue
+    monkeypatch.setattr(search, "WALK", 2)
+    assert await pages() == baseline  # PostgreSQL walks a little, then drives

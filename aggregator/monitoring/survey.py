@@ -125,48 +125,50 @@ async def _previous(session: AsyncSession, who: Respondent) -> dict[str, int]:
     return dict(rows)  # the latest answer per element wins
 
 
+def _read_form(form: Any) -> tuple[dict[str, int], bool, str]:
+    """(answers, whether anything was not an answer, the comment) of a posted form."""
+    answers: dict[str, int] = {}
+    bad = False
+    for key in ikm.ELEMENTS:
+        value = form.get(key)
+        if value in (None, ""):
+            continue
+        if isinstance(value, str) and value in ("1", "2", "3", "4"):
+            answers[key] = int(value)
+        else:
+            bad = True
+    raw = form.get("comment")
+    return answers, bad, _clean(raw)[:MAX_COMMENT].strip() if isinstance(raw, str) else ""
+
+
 def handlers(links: SurveyLinks, default_lang: str) -> list[web.RouteDef]:
-    async def show(request: web.Request) -> web.Response:
-        ctx = request.app[SERVICE]
+    async def whose(request: web.Request, session: AsyncSession
+                    ) -> tuple[str, Respondent | web.Response]:
+        """The respondent a link opens and the page's language, or the page that says
+        why it opens nothing."""
         lang = lang_of(request.query.get("lang"), default_lang)
         found = links.check(request.match_info["token"])
-        if found is None:
-            return _message(lang, "survey_invalid", 404)
-        async with ctx.read_sessions() as session:
-            who = await respondent(session, *found)
-            if who is None:
-                return _message(lang, "survey_invalid", 404)
-            lang = lang_of(request.query.get("lang") or who.reporter.language, default_lang)
-            if who.ticket.state not in observations.RATED_STATES:
-                return _message(lang, "survey_not_finished", 409)
+        who = await respondent(session, *found) if found is not None else None
+        if who is None:
+            return lang, _message(lang, "survey_invalid", 404)
+        lang = lang_of(request.query.get("lang") or who.reporter.language, default_lang)
+        if who.ticket.state not in observations.RATED_STATES:
+            return lang, _message(lang, "survey_not_finished", 409)
+        return lang, who
+
+    async def show(request: web.Request) -> web.Response:
+        async with request.app[SERVICE].read_sessions() as session:
+            lang, who = await whose(request, session)
+            if isinstance(who, web.Response):
+                return who
             return _form(lang, who, await _previous(session, who))
 
     async def submit(request: web.Request) -> web.Response:
-        ctx = request.app[SERVICE]
-        lang = lang_of(request.query.get("lang"), default_lang)
-        found = links.check(request.match_info["token"])
-        if found is None:
-            return _message(lang, "survey_invalid", 404)
-        form = await request.post()
-        answers: dict[str, int] = {}
-        bad = False
-        for key in ikm.ELEMENTS:
-            value = form.get(key)
-            if value in (None, ""):
-                continue
-            if isinstance(value, str) and value in ("1", "2", "3", "4"):
-                answers[key] = int(value)
-            else:
-                bad = True
-        raw = form.get("comment")
-        comment = _clean(raw)[:MAX_COMMENT].strip() if isinstance(raw, str) else ""
-        async with ctx.sessions() as session, session.begin():
-            who = await respondent(session, *found)
-            if who is None:
-                return _message(lang, "survey_invalid", 404)
-            lang = lang_of(request.query.get("lang") or who.reporter.language, default_lang)
-            if who.ticket.state not in observations.RATED_STATES:
-                return _message(lang, "survey_not_finished", 409)
+        answers, bad, comment = _read_form(await request.post())
+        async with request.app[SERVICE].sessions() as session, session.begin():
+            lang, who = await whose(request, session)
+            if isinstance(who, web.Response):
+                return who
             if bad or not (answers or comment):
                 return _form(lang, who, answers, 422, t(lang, "survey_missing"), comment)
             source, handle = who.reporter.source, who.reporter.handle

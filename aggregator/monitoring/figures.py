@@ -90,28 +90,28 @@ async def compute(session: AsyncSession, period: Period, days: timing.Days, scop
          "reports_by_kind": {}, "tickets_by_kind": {}} for i in range(period.days)]
     tickets_ch: Counter[str] = Counter()
     reports_ch: Counter[str] = Counter()
-    for day, ch, tickets, reports in await db.execute(
+    for day, ch, tickets, reports in (await db.execute(
             select(C.day, C.channel, func.sum(C.tickets), func.sum(C.reports))
-            .where(*where).group_by(C.day, C.channel)):
+            .where(*where).group_by(C.day, C.channel))).all():
         for key, n, total in (("tickets", tickets, tickets_ch), ("reports", reports, reports_ch)):
             if n:
                 series[day - first][key][ch] = int(n)
                 total[ch] += int(n)
     units: dict[str | None, Times] = {}
-    for row in await db.execute(
+    for row in (await db.execute(
             select(C.unit, *(func.sum(getattr(C, k)) for k in UNIT_SUMS))
-            .where(*where).group_by(C.unit)):
+            .where(*where).group_by(C.unit))).all():
         units[row[0]] = Times(n={k: int(v or 0) for k, v in zip(UNIT_SUMS, row[1:],
                                                                 strict=True)})
     day_kinds: list[tuple[int, bytes]] = []
     report_kinds: list[tuple[int, bytes]] = []
     survey: dict[str | None, list[bytes]] = {}
     extras: list[dict[str, Any]] = []
-    rows = await db.execute(
+    rows = (await db.execute(  # all at once: one fetch, not one per row
         select(C.day, C.unit, C.kinds, C.report_kinds, C.fr, C.rs, C.frd, C.rsd, C.survey,
                C.top, C.extra)
         .where(*where, or_(C.tickets > 0, C.report_kinds.is_not(None), C.survey.is_not(None),
-                           C.extra.is_not(None))))
+                           C.extra.is_not(None))))).all()
     top: list[bytes] = []
     for day, unit, kinds, rkinds, fr, rs, frd, rsd, answers, largest, extra in rows:
         if largest is not None:

@@ -51,7 +51,7 @@ class OutboxSender:
         connectors: Mapping[str, Sender],
         *,
         batch: int = 50,
-        lease: float = 120.0,
+        lease: float = 15.0,
         poll_interval: float = 1.0,
         send_timeout: float = 60.0,
         max_attempts: int = 25,
@@ -158,8 +158,17 @@ class OutboxSender:
             groups.setdefault((msg.source, recipient), []).append(msg)
         ids = {msg.id for msg, _ in claimed}
         self._inflight |= ids
-        # One recipient's messages go in order; different recipients in parallel.
-        await asyncio.gather(*(self._deliver_in_order(msgs) for msgs in groups.values()))
+        # The claim is short and renewed while we work, so the claims of a process
+        # killed mid-round free its recipients' queues within `lease` seconds.
+        finished = asyncio.Event()
+        renewal = asyncio.create_task(self._renew(sorted(ids), finished))
+        try:
+            # One recipient's messages go in order; different recipients in parallel.
+            await asyncio.gather(*(self._deliver_in_order(msgs) for msgs in groups.values()))
+        finally:
+            # Not cancelled mid-write: a cancelled transaction can hold SQLite's lock.
+            finished.set()
+            await asyncio.wait([renewal], timeout=self.lease)
         await self._flush_done()
         self._inflight -= ids  # not in `finally`: a cancelled round is released by stop()
         return len(claimed)
@@ -294,6 +303,24 @@ class OutboxSender:
                     claimed_until=None,
                 )
             )
+
+    async def _renew(self, ids: list[int], finished: asyncio.Event) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(finished.wait(), self.lease / 3)
+                return
+            except TimeoutError:
+                pass
+            try:
+                async with self.sessions() as session, session.begin():
+                    await session.execute(
+                        update(Outbox)
+                        .where(Outbox.id.in_(ids), Outbox.state == "pending",
+                               Outbox.claimed_until.is_not(None))  # not what was released
+                        .values(claimed_until=utcnow() + timedelta(seconds=self.lease))
+                    )
+            except Exception:  # noqa: BLE001 - the next renewal tries again
+                log.warning("could not renew outbox claims", exc_info=True)
 
     async def _release(self, ids: list[int]) -> None:
         if not ids:

@@ -101,3 +101,39 @@ async def test_messages_no_process_can_send_are_reported(sessions, settings):
     sender = OutboxSender(sessions, {"chan": chan}, poll_interval=0.02)
     await run_until(sender, lambda: sender.unsendable)
     assert sender.health()["unsendable"] == {"sms-gateway": 3}  # ack, status, reply
+
+
+class SlowChannel(FlakyChannel):
+    async def send(self, message):
+        await asyncio.sleep(0.6)
+        return await super().send(message)
+
+
+async def test_a_slow_delivery_keeps_its_claim_from_another_replica(sessions, settings):
+    """The claim is renewed while a send outlasts the lease: a second process does not
+    take the message and send it again."""
+    slow = SlowChannel(ctx(sessions, settings))
+    other = FlakyChannel(ctx(sessions, settings))
+    first = OutboxSender(sessions, {"chan": slow}, lease=0.3, poll_interval=0.02)
+    second = OutboxSender(sessions, {"chan": other}, lease=0.3, poll_interval=0.02)
+    await ticket_with_replies(sessions, settings, ["satu"])
+    first.start()
+    await asyncio.sleep(0.1)  # "satu" is claimed and being sent slowly
+    await run_until(second, lambda: len(slow.delivered) >= 1)
+    await first.stop()
+    assert [t for _, t in slow.delivered] == ["satu"] and other.delivered == []
+
+
+async def test_claims_of_a_killed_process_expire_within_the_lease(sessions, settings):
+    """A process that dies holding claims (kill -9: nothing released) holds back its
+    recipients only until the claim runs out; then another process sends, in order."""
+    await ticket_with_replies(sessions, settings, ["satu", "dua"])
+    killed = OutboxSender(sessions, {"chan": FlakyChannel(ctx(sessions, settings))},
+                          lease=0.5)
+    assert len(await killed._claim()) >= 2  # claimed, then the process is gone
+    survivor_channel = FlakyChannel(ctx(sessions, settings))
+    survivor = OutboxSender(sessions, {"chan": survivor_channel}, lease=0.5,
+                            poll_interval=0.05)
+    assert await survivor.run_once() == 0  # still held by the dead claim
+    await run_until(survivor, lambda: len(survivor_channel.delivered) >= 2, limit=5)
+    assert [t for _, t in survivor_channel.delivered] == ["satu", "dua"]

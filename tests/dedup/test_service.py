@@ -52,12 +52,17 @@ def webhook_body(record: dict[str, Any], sent_at: str) -> dict[str, Any]:
 
 
 async def post(http: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> dict[str, Any]:
+    """As a portal forwards: a 429 is waited out (Retry-After) and sent again."""
     data = json.dumps(body).encode()
-    headers = {"Content-Type": "application/json",
-               **sign_headers(SECRET.encode(), data, time.time())}
-    async with http.post(url, data=data, headers=headers) as resp:
-        assert resp.status == 201, await resp.text()
-        return await resp.json()
+    while True:
+        headers = {"Content-Type": "application/json",
+                   **sign_headers(SECRET.encode(), data, time.time())}
+        async with http.post(url, data=data, headers=headers) as resp:
+            if resp.status == 429:
+                await asyncio.sleep(float(resp.headers.get("Retry-After", "1")))
+                continue
+            assert resp.status == 201, await resp.text()
+            return await resp.json()
 
 
 async def test_labelled_set_through_the_webhook(db_url, tmp_path):

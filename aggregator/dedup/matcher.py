@@ -107,6 +107,7 @@ class LshMatcher:
             doc = self.signature(r)
             docs[id(r)] = (r, doc, query_keys(doc))
         wanted = sorted({k for _, _, keys in docs.values() for k in keys})
+        await _serialise(session, wanted)
         by_key: dict[int, list[tuple[Any, int]]] = {}
         since = now - timedelta(days=cfg.max_age_days)
         for chunk in repo.chunks(wanted, 500):
@@ -204,6 +205,27 @@ class LshMatcher:
         if not by_ticket:
             return None
         return max(by_ticket.values(), key=lambda b: (_rank(b.verdict), -b.ticket_id))
+
+
+_LOCK_CLASS = 0x44454450  # advisory lock namespace of the candidate keys
+
+
+async def _serialise(session: AsyncSession, keys: list[int]) -> None:
+    """On PostgreSQL, replicas ingest at once: two reports of one incident landing on
+    two processes together would each find no candidate (neither sees the other's
+    uncommitted rows) and open two tickets. So a transaction first takes an advisory lock
+    on each candidate key it will read (folded to 32 bits, in one order, so two
+    transactions cannot deadlock on them): reports that share a key, the only ones that
+    can match, are judged one after the other, and the later one sees the earlier one's
+    committed ticket. Unrelated reports share no key and never wait for each other."""
+    if not keys or session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: one process per database, one writer at a time
+    folded = sorted({((k ^ (k >> 32)) & 0xFFFFFFFF) - (1 << 31) for k in keys})
+    await session.execute(
+        text("SELECT count(pg_advisory_xact_lock(:c, k))"
+             " FROM unnest(CAST(:keys AS integer[])) AS k"),
+        {"c": _LOCK_CLASS, "keys": folded},
+    )
 
 
 @functools.cache

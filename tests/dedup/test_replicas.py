@@ -1,0 +1,53 @@
+"""Two processes on one PostgreSQL database get near-duplicates of one incident at the
+same instant: one ticket, not two. Each side is a full ingest path (its own engine,
+Ingestor, Pipeline and matcher), as two `aggregator run` replicas are."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from aggregator.dedup import build_matcher
+from aggregator.domain import Author, Report
+from aggregator.intake.ingest import Ingestor
+from aggregator.intake.pipeline import Pipeline
+from storage.db import create_engine, session_factory
+from storage.types import utcnow
+
+PLACES = ["Puskesmas Kecamatan Cilandak", "RSUD Kota Bekasi", "Kantor Kelurahan Menteng",
+          "Stasiun Manggarai", "Pasar Induk Kramat Jati", "Terminal Kampung Rambutan"]
+
+
+def telling(place: str, who: str, i: int) -> Report:
+    return Report(
+        source="lapor", channel="webhook", external_id=f"{who}-{place}",
+        text=(f"Sejak pagi listrik padam total di {place}, pelayanan warga berhenti "
+              f"dan antrean menumpuk. Mohon segera ditangani. ({who})"),
+        author=Author(handle=f"{who}-{i}"), sent_at=utcnow(),
+    )
+
+
+async def test_near_duplicates_on_two_replicas_at_once_make_one_ticket(db_url, settings):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("one process per SQLite database: replicas need PostgreSQL")
+    engines = [create_engine(db_url) for _ in range(2)]
+    ingestors = [Ingestor(session_factory(e), Pipeline(settings, matcher=build_matcher(settings)))
+                 for e in engines]
+    try:
+        for i, place in enumerate(PLACES):
+            # The same incident told by two people, landing on both replicas together.
+            a, b = await asyncio.gather(ingestors[0].submit([telling(place, "warga-a", i)]),
+                                        ingestors[1].submit([telling(place, "warga-b", i)]))
+            assert a[0].ticket_number == b[0].ticket_number, place
+        # Different incidents still get tickets of their own.
+        numbers = set()
+        for i, place in enumerate(PLACES):
+            (again,) = await ingestors[0].submit([telling(place, "warga-a", i)])
+            numbers.add(again.ticket_number)
+        assert len(numbers) == len(PLACES)
+    finally:
+        for ing in ingestors:
+            await ing.close()
+        for e in engines:
+            await e.dispose()

@@ -58,8 +58,14 @@ class OutboxSender:
         base_delay: float = 2.0,
         max_delay: float = 1800.0,
         survey_link: SurveyLink | None = None,
+        may_send: Callable[[str], bool] = lambda source: True,
     ):
         self.sessions = sessions
+        # Whether this process sends a source's messages now: a polling channel's are
+        # sent by the process holding its lease, so its limits and budgets (X's paid
+        # calls, Telegram's flood limits, the cap on e-mail acknowledgements) are spent
+        # by one process at a time and carried over in the database on takeover.
+        self.may_send = may_send
         self.survey_link = survey_link
         self.connectors = connectors
         self.batch = batch
@@ -178,9 +184,10 @@ class OutboxSender:
         when every older pending message of its recipient is taken with it. So a failed
         message (waiting for its retry) or one claimed elsewhere holds back the later
         ones of that recipient, and only of that recipient; a dead one holds back none."""
-        # Only sources running in this process: in a multi-replica deployment another
+        # Only sources this process sends now: in a multi-replica deployment another
         # replica may own a channel (one poller per mailbox/account).
-        if not self.connectors:
+        sources = [s for s in self.connectors if self.may_send(s)]
+        if not sources:
             return []
         now = utcnow()
         older = aliased(Outbox)
@@ -199,7 +206,7 @@ class OutboxSender:
                     .outerjoin(Ticket, Ticket.id == Outbox.ticket_id)
                     .where(
                         Outbox.state == "pending",
-                        Outbox.source.in_(list(self.connectors)),
+                        Outbox.source.in_(sources),
                         Outbox.next_attempt_at <= now,
                         or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now),
                         ~blocked,

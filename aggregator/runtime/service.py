@@ -85,8 +85,11 @@ class Service:
         self.supervisor = Supervisor(supervised, self.jobs)
         senders = {k: v for f in self.features for k, v in f.senders().items()}
         links = [link for f in self.features if (link := f.survey_link()) is not None]
-        self.outbox = OutboxSender(self.sessions, {**senders, **self.connectors},
-                                   survey_link=links[0] if links else None)
+        leased = {n: s for n, s in supervised.items() if isinstance(s, Leased)}
+        self.outbox = OutboxSender(
+            self.sessions, {**senders, **self.connectors},
+            survey_link=links[0] if links else None,
+            may_send=lambda name: name not in leased or leased[name].holding)
         self._runner: web.AppRunner | None = None
         self.web_url: str | None = None
         self.run_lock = RunLock(settings.database.url)

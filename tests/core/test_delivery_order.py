@@ -137,3 +137,17 @@ async def test_claims_of_a_killed_process_expire_within_the_lease(sessions, sett
     assert await survivor.run_once() == 0  # still held by the dead claim
     await run_until(survivor, lambda: len(survivor_channel.delivered) >= 2, limit=5)
     assert [t for _, t in survivor_channel.delivered] == ["satu", "dua"]
+
+
+async def test_a_standby_process_leaves_a_leased_channel_to_its_holder(sessions, settings):
+    """A polling channel's messages are sent by the process holding its lease only (its
+    budgets and limits are then spent in one place); the standby sends once it holds."""
+    holding = False
+    chan = FlakyChannel(ctx(sessions, settings))
+    sender = OutboxSender(sessions, {"chan": chan}, poll_interval=0.02,
+                          may_send=lambda source: holding)
+    await ticket_with_replies(sessions, settings, ["satu"])
+    assert await sender.run_once() == 0 and chan.delivered == []
+    holding = True  # the holder died; this process took the lease over
+    await run_until(sender, lambda: len(chan.delivered) >= 1)
+    assert [t for _, t in chan.delivered] == ["satu"]

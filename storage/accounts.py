@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import passwords
 from storage.models import ApiToken, User
 from storage.passwords import hash_password, verify_password  # noqa: F401 (re-exported)
-from storage.throttle import SlidingWindow
+from storage.throttle import SharedWindow
 from storage.types import utcnow
 
 ROLES = ("agent", "supervisor", "admin")
@@ -289,35 +289,39 @@ async def principal_for_token(session: AsyncSession, token: str, *,
 
 
 class LoginGuard:
-    """Failed logins allowed per user name and per client address in a sliding window."""
+    """Failed logins allowed per user name and per client address in a sliding window,
+    shared by every process on the database."""
 
-    def __init__(self, per_user: int = 5, per_client: int = 20, window: float = 900.0):
-        self.users = SlidingWindow(per_user, window)
-        self.clients = SlidingWindow(per_client, window)
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], per_user: int = 5,
+                 per_client: int = 20, window: float = 900.0):
+        self.failures = SharedWindow(sessions)
+        self.per_user, self.per_client, self.window = per_user, per_client, window
 
-    def retry_after(self, name: str, client: str) -> float:
-        return max(self.users.retry_after(name.lower()), self.clients.retry_after(client))
+    @staticmethod
+    def _keys(name: str, client: str) -> tuple[str, str]:
+        return f"user:{name.lower()[:150]}", f"client:{client[:45]}"
 
-    def failed(self, name: str, client: str) -> None:
-        self.users.add(name.lower())
-        self.clients.add(client)
+    async def retry_after(self, name: str, client: str) -> float:
+        user, addr = self._keys(name, client)
+        return await self.failures.retry_after(
+            {user: self.per_user, addr: self.per_client}, self.window)
 
-    def succeeded(self, name: str) -> None:
-        self.users.clear(name.lower())
+    async def failed(self, name: str, client: str) -> None:
+        await self.failures.add(list(self._keys(name, client)), self.window)
 
-
-LOGIN_GUARD = LoginGuard()
+    async def succeeded(self, name: str) -> None:
+        await self.failures.clear(self._keys(name, "")[0])
 
 
 async def check_password(session: AsyncSession, name: str, password: str, *, client: str,
-                         guard: LoginGuard = LOGIN_GUARD) -> Principal | None:
+                         guard: LoginGuard) -> Principal | None:
     """The user if `password` is theirs and they are enabled, else None.
 
     Raises `LoginThrottled` (with `retry_after` seconds) after too many failures for
     this name or from this client address. A hash with old parameters is replaced on
     success. Unknown names cost the same time as known ones."""
     name = name if isinstance(name, str) else ""
-    wait = guard.retry_after(name, client)
+    wait = await guard.retry_after(name, client)
     if wait > 0:
         raise LoginThrottled(wait)
     user = None
@@ -331,9 +335,9 @@ async def check_password(session: AsyncSession, name: str, password: str, *, cli
     else:
         ok = await asyncio.to_thread(passwords.verify_password, password, user.password_hash)
     if not ok or user is None or user.disabled:
-        guard.failed(name, client)
+        await guard.failed(name, client)
         return None
-    guard.succeeded(name)
+    await guard.succeeded(name)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = await asyncio.to_thread(passwords.hash_password, password)
         await session.flush()

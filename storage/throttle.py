@@ -1,52 +1,56 @@
-"""A small in-memory sliding window of failures per key (user name, client address).
-
-Enough for one process; each replica keeps its own, which multiplies an attacker's
-allowance by the number of replicas and no more.
-"""
+"""Failed sign-ins per key (user name, client address) in a sliding window, kept in the
+database: every replica counts the same failures, so running more processes does not
+multiply an attacker's allowance, and a restart does not reset it."""
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.models import LoginFailure
+from storage.types import utcnow
 
 
-class SlidingWindow:
-    """At most `limit` events per key within `window` seconds."""
+class SharedWindow:
+    """At most `limit` failures per key within `window` seconds."""
 
-    def __init__(self, limit: int, window: float,
-                 clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000):
-        self.limit, self.window, self.clock, self.max_keys = limit, window, clock, max_keys
-        self._events: dict[str, deque[float]] = {}
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]):
+        self.sessions = sessions
 
-    def _recent(self, key: str) -> deque[float]:
-        events = self._events.get(key)
-        if events is None:
-            return deque()
-        cutoff = self.clock() - self.window
-        while events and events[0] <= cutoff:
-            events.popleft()
-        if not events:
-            del self._events[key]
-        return events
+    async def retry_after(self, limits: dict[str, int], window: float) -> float:
+        """0 if every key may try now, else seconds until the oldest failure that
+        keeps one of them at its limit leaves the window."""
+        now = utcnow()
+        wait = 0.0
+        async with self.sessions() as session:
+            for key, limit in limits.items():
+                if limit <= 0:
+                    continue
+                ats = list((await session.execute(
+                    select(LoginFailure.at)
+                    .where(LoginFailure.key == key,
+                           LoginFailure.at > now - timedelta(seconds=window))
+                    .order_by(LoginFailure.at.desc()).limit(limit)
+                )).scalars())
+                if len(ats) >= limit:
+                    left = (ats[-1] + timedelta(seconds=window) - now).total_seconds()
+                    wait = max(wait, left, 0.001)
+        return wait
 
-    def retry_after(self, key: str) -> float:
-        """0 if `key` may try now, else seconds until its oldest failure leaves."""
-        events = self._recent(key)
-        if len(events) < self.limit:
-            return 0.0
-        return max(0.0, events[0] + self.window - self.clock())
+    async def add(self, keys: list[str], window: float) -> None:
+        now = utcnow()
+        async with self.sessions() as session, session.begin():
+            # Failures that left the window go as new ones come: the table stays small.
+            await session.execute(delete(LoginFailure).where(
+                LoginFailure.at <= now - timedelta(seconds=window)))
+            session.add_all([LoginFailure(key=k, at=now) for k in keys])
 
-    def add(self, key: str) -> None:
-        if key not in self._events and len(self._events) >= self.max_keys:
-            self._sweep()
-        self._events.setdefault(key, deque()).append(self.clock())
-
-    def clear(self, key: str) -> None:
-        self._events.pop(key, None)
-
-    def _sweep(self) -> None:
-        for key in list(self._events):
-            self._recent(key)
-        while len(self._events) >= self.max_keys:  # still full: forget the oldest keys
-            self._events.pop(next(iter(self._events)))
+    async def clear(self, key: str) -> None:
+        async with self.sessions() as session:
+            if (await session.execute(select(LoginFailure.id).where(
+                    LoginFailure.key == key).limit(1))).first() is None:
+                return  # the usual case: no write transaction for a clean sign-in
+            await session.execute(delete(LoginFailure).where(LoginFailure.key == key))
+            await session.commit()

@@ -114,3 +114,26 @@ def server_missing(reason: str) -> None:
     if os.environ.get("AGGREGATOR_REQUIRE_SERVERS"):
         pytest.fail(f"required server missing in CI: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture
+async def pg_db_url() -> AsyncIterator[str]:
+    """A fresh, migrated PostgreSQL schema for tests about several processes on one
+    database, whichever backend the rest of the run uses (SQLite allows one process)."""
+    base = PG_URL or "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+    schema = f"r_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base)
+    try:
+        async with admin.begin() as conn:
+            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OSError as exc:
+        await admin.dispose()
+        server_missing(f"PostgreSQL not reachable at {base}: {exc}")
+    url = pg_url_with_schema(base, schema)
+    try:
+        await _upgrade(url)
+        yield url
+    finally:
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()

@@ -58,8 +58,11 @@ class Ui:
     read_sessions: async_sessionmaker[AsyncSession]
     wake_outbox: Callable[[], None]
     renderer: Renderer = field(default_factory=Renderer)
-    guard: LoginGuard = field(default_factory=LoginGuard)
+    guard: LoginGuard = field(init=False)
     cache: dict[str, tuple[float, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.guard = LoginGuard(self.sessions)
 
     async def cached(self, key: str, ttl: float, make: Callable[[], Awaitable[Any]]) -> Any:
         hit = self.cache.get(key)

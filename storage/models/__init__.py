@@ -21,7 +21,7 @@ from storage.models.monitoring import (
     MonitoringRollup,
     SurveyAnswer,
 )
-from storage.models.runtime import ConnectorRecord, Lease
+from storage.models.runtime import ConnectorRecord, Lease, LoginFailure
 from storage.models.signals import EngagementSample
 from storage.models.watch import Escalation, Virality
 from storage.models.webui import Unit, WebSession
@@ -38,6 +38,7 @@ __all__ = [
     "EngagementSample",
     "Escalation",
     "Lease",
+    "LoginFailure",
     "MonitoringCell",
     "MonitoringPlace",
     "MonitoringRollup",

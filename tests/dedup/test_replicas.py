@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
+from aggregator.config import parse
 from aggregator.dedup import build_matcher
 from aggregator.domain import Author, Report
 from aggregator.intake.ingest import Ingestor
@@ -28,10 +27,9 @@ def telling(place: str, who: str, i: int) -> Report:
     )
 
 
-async def test_near_duplicates_on_two_replicas_at_once_make_one_ticket(db_url, settings):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("one process per SQLite database: replicas need PostgreSQL")
-    engines = [create_engine(db_url) for _ in range(2)]
+async def test_near_duplicates_on_two_replicas_at_once_make_one_ticket(pg_db_url, tmp_path):
+    settings = parse({"database": {"url": pg_db_url}}, base_dir=tmp_path, env={})
+    engines = [create_engine(pg_db_url) for _ in range(2)]
     ingestors = [Ingestor(session_factory(e), Pipeline(settings, matcher=build_matcher(settings)))
                  for e in engines]
     try:

@@ -8,6 +8,7 @@ import asyncio
 import logging
 
 from aggregator.runtime.service import Service
+from storage.migrate import head_revision
 from tests.core.helpers import service_settings
 from tests.core.test_supervisor import Crashy  # registers test-crashy and test-steady
 
@@ -30,7 +31,7 @@ async def test_start_up_lines_and_state_changes(db_url, tmp_path, caplog):
     records = caplog.records
     assert not [r for r in records if r.name.startswith("alembic")]
     said = {r.getMessage(): vars(r) for r in records if r.name == "aggregator.service"}
-    assert said["database ready"]["revision"] == "0007"
+    assert said["database ready"]["revision"] == head_revision()
     assert said["web listening"]["url"] == svc.web_url
     assert {"/api", "/healthz", "/metrics", "/monitoring", "/survey"} <= set(
         said["web listening"]["serves"])

@@ -13,6 +13,7 @@ import yaml
 from sqlalchemy import select, update
 
 from storage import accounts
+from storage.db import create_engine, session_factory
 from storage.models import ApiToken, User
 from storage.types import utcnow
 from tests.core.helpers import Api, cli_async, running, service_settings, token_for
@@ -155,34 +156,53 @@ async def test_admin_api_for_users_and_tokens(db_url, tmp_path):
         assert status == 422 and "unknown field" in body["detail"]
 
 
-async def test_check_password_throttles_and_rehashes(sessions):
+async def test_check_password_throttles_and_rehashes(sessions, db_url):
     async with sessions() as s, s.begin():
         await accounts.add_user(s, "sari", "supervisor", "kata-sandi-sari")
         s.add(User(name="lama", role="agent", password_hash=legacy_hash("sandi-lama-123"),
                    disabled=False))
-    async with sessions() as s, s.begin():
-        stored = (await s.execute(select(User.password_hash).where(User.name == "sari"))
-                  ).scalar_one()
+    # As in the web UI: the password is checked in a read session, and the throttle
+    # writes failures through the writing sessions (while the read one is open).
+    other = create_engine(db_url, read_only=True)
+    reads = session_factory(other, read_only=True)
+    guard = accounts.LoginGuard(sessions, per_user=1, per_client=2)
+
+    async def login(name, password, client, guard=guard):
+        async with reads() as s:
+            principal = await accounts.login(s, name, password, client=client, guard=guard)
+            await s.commit()  # a replaced hash
+            return principal
+
+    try:
+        async with sessions() as s:
+            stored = (await s.execute(select(User.password_hash).where(User.name == "sari"))
+                      ).scalar_one()
         assert stored.startswith("scrypt$ln=17,r=8,p=1$")
-        guard = accounts.LoginGuard(per_user=1, per_client=2)
-        ok = await accounts.check_password(s, "sari", "kata-sandi-sari", client="10.0.0.1",
-                                           guard=guard)
+        ok = await login("sari", "kata-sandi-sari", "10.0.0.1")
         assert ok is not None and (ok.name, ok.role) == ("sari", "supervisor")
-        assert await accounts.login(s, "sari", "salah", client="10.0.0.1", guard=guard) is None
+        assert await login("sari", "salah", "10.0.0.1") is None
         with pytest.raises(accounts.LoginThrottled) as throttled:  # even the right one
-            await accounts.login(s, "sari", "kata-sandi-sari", client="10.0.0.3", guard=guard)
+            await login("sari", "kata-sandi-sari", "10.0.0.3")
         assert 0 < throttled.value.retry_after <= 900
         # Per address: failures on any names add up (here one unknown name).
-        assert await accounts.login(s, "x1", "nope", client="10.0.0.1", guard=guard) is None
+        assert await login("x1", "nope", "10.0.0.1") is None
         with pytest.raises(accounts.LoginThrottled):
-            await accounts.login(s, "lama", "sandi-lama-123", client="10.0.0.1", guard=guard)
+            await login("lama", "sandi-lama-123", "10.0.0.1")
+        # Another process on the same database sees the same failures.
+        elsewhere = accounts.LoginGuard(sessions, per_user=1, per_client=2)
+        with pytest.raises(accounts.LoginThrottled):
+            await login("sari", "kata-sandi-sari", "10.0.0.9", guard=elsewhere)
         # An old-parameter hash verifies and is replaced by a current one.
-        ok = await accounts.login(s, "lama", "sandi-lama-123", client="10.0.0.4", guard=guard)
+        ok = await login("lama", "sandi-lama-123", "10.0.0.4")
         assert ok is not None and ok.name == "lama"
-        rehashed = (await s.execute(select(User.password_hash).where(User.name == "lama"))
-                    ).scalar_one()
+        async with sessions() as s:
+            rehashed = (await s.execute(select(User.password_hash).where(User.name == "lama"))
+                        ).scalar_one()
         assert rehashed.startswith("scrypt$ln=17,r=8,p=1$")
-        await accounts.set_disabled(s, "lama", True)
-        guard = accounts.LoginGuard()
-        assert await accounts.login(s, "lama", "sandi-lama-123", client="c", guard=guard) is None
-        assert await accounts.login(s, "sari", 12345678, client="c", guard=guard) is None
+        async with sessions() as s, s.begin():
+            await accounts.set_disabled(s, "lama", True)
+        fresh = accounts.LoginGuard(sessions)
+        assert await login("lama", "sandi-lama-123", "c", guard=fresh) is None
+        assert await login("sari", 12345678, "c", guard=fresh) is None
+    finally:
+        await other.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.config import Settings
@@ -14,8 +15,11 @@ from aggregator.events import Event, EventType
 from aggregator.events import record as record_events
 from aggregator.messages import Reply, StatusChange
 from aggregator.tickets.rules import pause_or_resume, reprioritised
-from storage.models import Ticket
+from storage.models import Ticket, TicketEvent
 from storage.types import utcnow
+
+# A retried reply is recognised among the ticket's latest replies.
+REPLAY_WINDOW = 200
 
 
 class ActionError(Exception):
@@ -104,13 +108,21 @@ async def apply_patch(
 
 
 async def add_reply(session: AsyncSession, ticket: Ticket, text: Any, actor: str,
-                    staff_name: str, *, report_id: Any = None, everyone: Any = None) -> int:
+                    staff_name: str, *, report_id: Any = None, everyone: Any = None,
+                    idempotency_key: str | None = None) -> int:
     """Record a staff reply and queue it; returns messages queued.
 
     It goes to the reporter of `report_id` when given, else to every reporter of the
     ticket; on a confidential ticket, to the reporter of its latest report unless staff
     explicitly choose `everyone` (two whistleblowers on one case need not know each
-    other)."""
+    other). With an `idempotency_key` already used for a reply on this ticket nothing
+    is recorded again and the first answer's count is returned: a client that lost the
+    answer (a timeout, a restart) sends again without replying twice. The caller holds
+    the ticket's row lock, so two such retries cannot both pass the check."""
+    if idempotency_key is not None:
+        earlier = await _reply_with_key(session, ticket.id, idempotency_key)
+        if earlier is not None:
+            return int(earlier.get("queued", 0))
     if not isinstance(text, str) or not text.strip():
         raise ActionError(422, "invalid", "text must be a non-empty string")
     if len(text) > 20_000:
@@ -120,15 +132,27 @@ async def add_reply(session: AsyncSession, ticket: Ticket, text: Any, actor: str
     if ticket.first_response_at is None:
         ticket.first_response_at = now
     ticket.updated_at = now
-    await record_events(session, [Event(ticket.id, EventType.REPLY, actor, {
-        "text": text, "to": [{"source": r.source, "reporter_id": r.reporter_id} for r in to],
-    })])
     queued = await queue_to_reporters(
         session, ticket.id, lambda r: Reply(text, staff_name, r.report_external_ids[:20]),
         only=to)
+    data: dict[str, Any] = {
+        "text": text, "to": [{"source": r.source, "reporter_id": r.reporter_id} for r in to]}
+    if idempotency_key is not None:
+        data.update(idempotency_key=idempotency_key, queued=queued)
+    await record_events(session, [Event(ticket.id, EventType.REPLY, actor, data)])
     if ticket.state == TicketState.NEW:
         await change_state(session, ticket, TicketState.IN_PROGRESS, actor, "staff replied")
     return queued
+
+
+async def _reply_with_key(session: AsyncSession, ticket_id: int, key: str
+                          ) -> dict[str, Any] | None:
+    """The data of this ticket's reply sent with `key`, among its recent replies."""
+    rows = await session.execute(
+        select(TicketEvent.data)
+        .where(TicketEvent.ticket_id == ticket_id, TicketEvent.type == str(EventType.REPLY))
+        .order_by(TicketEvent.id.desc()).limit(REPLAY_WINDOW))
+    return next((d for (d,) in rows if (d or {}).get("idempotency_key") == key), None)
 
 
 async def add_note(session: AsyncSession, ticket: Ticket, text: Any, actor: str) -> Event:

@@ -115,15 +115,26 @@ async def patch_ticket(request: web.Request) -> web.Response:
 async def post_reply(request: web.Request) -> web.Response:
     principal = await require(request)
     data = await parse_body(request, ReplyRequest, "text")
+    key = idempotency_key(request)
     ctx = request.app[SERVICE]
     async with ctx.sessions() as session, session.begin():
         ticket = await locked_ticket(session, request.match_info["number"], principal,
                                      ctx.settings.access)
         queued = await add_reply(session, ticket, data.text, actor(principal),
                                  principal.name, report_id=data.report_id,
-                                 everyone=data.everyone)
+                                 everyone=data.everyone, idempotency_key=key)
     ctx.outbox_wake()
     return web.json_response({"ticket": ticket.number, "queued": queued}, status=202)
+
+
+def idempotency_key(request: web.Request) -> str | None:
+    """The client's `Idempotency-Key` (printable ASCII, at most 200 characters)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not (0 < len(key) <= 200 and key.isascii() and key.isprintable()):
+        raise ApiError(400, "Idempotency-Key must be 1-200 printable ASCII characters")
+    return key
 
 
 @routes.post("/api/tickets/{number}/notes")

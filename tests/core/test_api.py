@@ -119,3 +119,28 @@ async def test_anonymous_reporter_hidden_below_supervisor(db_url, tmp_path):
         _, seen_by_boss = await boss.call("GET", f"/api/tickets/{res.ticket_number}")
         assert seen_by_agent["reports"][0]["author"] == {"anonymous": True}
         assert seen_by_boss["reports"][0]["author"]["email"] == "r@x.id"
+
+
+async def test_a_reply_sent_again_with_its_idempotency_key_is_sent_once(db_url, tmp_path):
+    """A client that lost the answer (timeout, restart) sends the same reply again with
+    the same Idempotency-Key: one reply event, one message per reporter."""
+    async with running(service_settings(db_url, tmp_path)) as svc:
+        api = Api(svc.web_url, await token_for(svc, "ani", "agent"))
+        (first,) = await svc.ingestor.submit([report(1)])
+        path = f"/api/tickets/{first.ticket_number}/replies"
+        text = {"text": "Petugas sudah kami arahkan ke lokasi."}
+        answers = [await api.call("POST", path, json=text,
+                                  headers={"Idempotency-Key": "balas-7f3a"})
+                   for _ in range(3)]
+        assert answers == [(202, {"ticket": first.ticket_number, "queued": 1})] * 3
+        # Another key is another reply (staff may say the same thing twice on purpose).
+        assert (await api.call("POST", path, json=text,
+                               headers={"Idempotency-Key": "balas-7f3b"}))[0] == 202
+        status, body = await api.call("POST", path, json=text,
+                                      headers={"Idempotency-Key": "x" * 201})
+        assert status == 400 and "Idempotency-Key" in body["detail"]
+        _, detail = await api.call("GET", f"/api/tickets/{first.ticket_number}")
+        assert [e["type"] for e in detail["events"]].count("reply") == 2
+        async with svc.sessions() as s:
+            kinds = (await s.execute(select(Outbox.kind))).scalars().all()
+        assert kinds.count("reply") == 2

@@ -45,10 +45,13 @@ async def post_until_accepted(http: aiohttp.ClientSession, url: str, body: dict)
 
 
 async def reply_until_accepted(http, url: str, token: str, text: str) -> None:
+    """As a careful client does: the same Idempotency-Key on every try, so a reply whose
+    answer was lost to a kill is not recorded twice when sent again."""
+    key = f"reply-{abs(hash((url, text)))}"
     while True:
         try:
-            async with http.post(url, json={"text": text},
-                                 headers={"Authorization": f"Bearer {token}"}) as resp:
+            async with http.post(url, json={"text": text}, headers={
+                    "Authorization": f"Bearer {token}", "Idempotency-Key": key}) as resp:
                 if resp.status == 202:
                     return
         except (aiohttp.ClientError, OSError):

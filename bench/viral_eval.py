@@ -46,7 +46,8 @@ from aggregator.virality.detector import BurstDetector, DetectorSettings  # noqa
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nab-realtweets"
 LOO_SCALES = ((1, 3, 12, 36), (3, 12, 36, 72))  # window-length sets compared
-LOO_Z = tuple(round(2.0 + 0.1 * i, 1) for i in range(9))  # level-1 scores compared
+LOO_Z = tuple(round(1.8 + 0.1 * i, 1) for i in range(11))  # level-1 scores compared
+LOO_NEAR = 0.2  # "best" averages the pooled score over thresholds this close
 STANDARD = {"tp": 1.0, "fp": 0.11, "fn": 1.0}  # nab_profiles.json "standard"
 SANITY_Z = (8.0, 10.0, 12.0, 15.0, 20.0)  # NAB picks the best threshold over the corpus
 
@@ -232,7 +233,7 @@ def leave_one_out(series: Sequence[Series]) -> None:
     def choose(names: Sequence[str]) -> tuple[tuple[int, ...], float]:
         def smoothed(key: tuple[tuple[int, ...], float]) -> float:
             scales, z = key
-            near = [k for k in grid if k[0] == scales and abs(k[1] - z) < 0.15]
+            near = [k for k in grid if k[0] == scales and abs(k[1] - z) <= LOO_NEAR + 1e-9]
             return statistics.mean(pooled([grid[k][n] for n in names]) for k in near)
         return max(grid, key=smoothed)
 

@@ -67,7 +67,7 @@ class DetectorSettings:
     clip_sd: float = 3.0  # robust updates: residuals clipped to this many sd
     tail_quantile: float = 0.99  # z is scaled so this quantile of residuals is normal's
     tail_step: float = 0.05  # step of the online quantile estimate (in sd)
-    z_levels: tuple[float, ...] = (2.2, 7.8, 23.4)  # level 1 by leave-one-out (viral_eval --loo)
+    z_levels: tuple[float, ...] = (2.1, 7.8, 23.4)  # level 1 by leave-one-out (viral_eval --loo)
     growth_levels: tuple[float, ...] = (2.0, 4.0, 8.0)  # count / expected, per level
     min_count: float = 10.0  # events in the longest window, below this never a burst
     refractory_s: float = 18 * 3600.0  # quiet time that ends an episode

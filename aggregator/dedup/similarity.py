@@ -44,6 +44,8 @@ class Thresholds(Protocol):
     def far_km(self) -> float: ...
     @property
     def time_window_hours(self) -> float: ...
+    @property
+    def recurrence_hours(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,11 @@ class Verdict:
 
 def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
     detail: dict[str, Any] = {}
+    hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
+    if hours > cfg.recurrence_hours:
+        # Sent weeks apart (by the reports' own time, not when we stored them): a
+        # recurrence is a new incident.
+        return Verdict(False, 0.0, {"apart": "recurrence", "hours": round(hours)})
     if new.ids and old.ids and not _overlap(new.ids, old.ids):
         return Verdict(False, 0.0, {"apart": "different personal numbers"})
     place = place_relation(new.places, old.places)
@@ -83,7 +90,6 @@ def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
         bar, detail["link"] = (cfg.threshold + cfg.place_threshold) / 2, "same names"
     else:
         bar = cfg.threshold
-    hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
     if linked and hours <= cfg.time_window_hours and _shared_event(new, old):
         # A flood, a fire, a fallen tree at one place within days is one incident,
         # however differently it is told.

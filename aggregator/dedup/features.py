@@ -114,6 +114,7 @@ def extract(
             if len(word) >= 5:
                 weak.add(modern_spelling(word))  # perhaps a name written in lower case
         topic.add(tok.stem)
+    topic |= lex.event_tokens(topic)
     lat, lon = location(meta or {})
     return Doc(
         topic=frozenset(topic), names=frozenset(names), places=tuple(places),

@@ -81,7 +81,8 @@ def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
     same_sender = new.contact is not None and new.contact == old.contact
     if names == "different" and not linked and not same_sender:
         return Verdict(False, 0.0, {**detail, "apart": "different names"})
-    text = topic_similarity(new.topic, old.topic)
+    # Kinds of incident decide through the event rule below, not as shared words.
+    text = topic_similarity(_words(new.topic), _words(old.topic))
     detail["text"] = round(text, 3)
     if same_sender:
         bar, detail["link"] = cfg.contact_threshold, "same sender"
@@ -186,6 +187,11 @@ def names_agree(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
 def _shared_event(a: Doc, b: Doc) -> bool:
     events = default_lexicon().events
     return bool(a.topic & b.topic & events)
+
+
+def _words(topic: frozenset[str]) -> frozenset[str]:
+    events = default_lexicon().events
+    return frozenset(w for w in topic if not w.startswith("ev_") or w not in events)
 
 
 def _anchored(a: Doc, b: Doc) -> bool:

@@ -185,8 +185,8 @@ def _name_after(
             continue
         if word in lex.place_types and (name or not first_may_be_type):
             break
-        if word in lex.stopwords or lex.is_topic_word(word):
-            break
+        if word in lex.stopwords or (lex.is_topic_word(word) and word not in lex.place_types):
+            break  # a place type may open the name: Dukcapil *Kabupaten* Bogor
         if cased:
             if not nxt.cased:
                 break

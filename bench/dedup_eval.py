@@ -6,8 +6,10 @@
 1. Quality: the labelled set (tests/data/dedup_labelled.jsonl) through the real
    Ingestor + Pipeline + matcher; pairwise precision, recall, F1.
 2. Ingest with matching: synthetic complaints (templates x problems x places, about a
-   third of them re-tellings of an earlier one) submitted concurrently into an empty
-   database; reports/s.
+   third of them re-tellings of an earlier one), then a burst (one incident retold by
+   thousands), submitted concurrently into an empty database; reports/s, against the
+   bare pipeline (no matcher) on the same reports in the same run. With --db the
+   database is emptied between runs (TRUNCATE): give it a scratch database only.
 3. Match latency at scale (SQLite): stored reports are generated fast instead of
    ingested: synthetic signatures (Zipf-distributed topic words from the Sastrawi
    dictionary and the lexicon, synthetic place names), their real LSH/place keys

@@ -133,6 +133,9 @@ class DedupSettings(Section):
     far_km: float = Field(5.0, gt=0)
     # Reports further apart in time than this need 0.1 more similarity.
     time_window_hours: float = Field(72, gt=0)
+    # Reports sent further apart than this are never one incident: the same problem at
+    # the same place weeks later is a recurrence and gets a ticket of its own.
+    recurrence_hours: float = Field(168, gt=0)
     # Tickets closed longer ago than this are no longer candidates.
     closed_window_days: float = Field(14, ge=0)
     # Reports older than this are not candidates even on an open ticket.

@@ -6,8 +6,10 @@
 1. Quality: the labelled set (tests/data/dedup_labelled.jsonl) through the real
    Ingestor + Pipeline + matcher; pairwise precision, recall, F1.
 2. Ingest with matching: synthetic complaints (templates x problems x places, about a
-   third of them re-tellings of an earlier one) submitted concurrently into an empty
-   database; reports/s.
+   third of them re-tellings of an earlier one), then a burst (one incident retold by
+   thousands), submitted concurrently into an empty database; reports/s, against the
+   bare pipeline (no matcher) on the same reports in the same run. With --db the
+   database is emptied between runs (TRUNCATE): give it a scratch database only.
 3. Match latency at scale (SQLite): stored reports are generated fast instead of
    ingested: synthetic signatures (Zipf-distributed topic words from the Sastrawi
    dictionary and the lexicon, synthetic place names), their real LSH/place keys
@@ -99,16 +101,28 @@ def synthetic_report(i: int, rng: random.Random, places: list[str]) -> Report:
                   author=Author(handle=f"warga{rng.randint(0, 9999)}"))
 
 
-async def ingest_speed(url: str, base: Path, n: int, concurrency: int) -> None:
+def burst_report(i: int, rng: random.Random, place: str) -> Report:
+    """One incident (a power cut at one hospital) as many people tell it."""
+    text = rng.choice([
+        "Listrik padam di RSUD {p} sejak {h} jam, genset tidak menyala",
+        "RSUD {p} mati lampu dari tadi, udah {h} jam gelap, genset ga nyala",
+        "Tolong PLN, RSUD {p} padam total {h} jam, pasien kepanasan",
+    ]).format(p=place, h=rng.randint(1, 9))
+    return Report(source="bench", channel=rng.choice(["twitter", "email", "telegram"]),
+                  external_id=f"s{i}", text=text,
+                  author=Author(handle=f"warga{rng.randint(0, 99999)}"))
+
+
+async def _ingest(url: str, base: Path, reports: list[Report], concurrency: int,
+                  warm: Report, *, matching: bool) -> tuple[float, int, str]:
+    """Seconds to submit `reports` concurrently into an empty database, and how many
+    were folded into an existing ticket."""
     engine = create_engine(url)
     await upgrade(engine)
     settings = parse({"database": {"url": url}}, base_dir=base, env={})
-    ingestor = Ingestor(session_factory(engine),
-                        Pipeline(settings, matcher=build_matcher(settings)))
-    rng = random.Random(7)
-    places = [place_name(rng) for _ in range(max(50, n // 20))]
-    reports = [synthetic_report(i, rng, places) for i in range(n)]
-    await ingestor.submit([synthetic_report(-1, rng, places)])  # warm caches
+    matcher = build_matcher(settings) if matching else None
+    ingestor = Ingestor(session_factory(engine), Pipeline(settings, matcher=matcher))
+    await ingestor.submit([warm])  # warm caches
     sem = asyncio.Semaphore(concurrency)
     folded = 0
 
@@ -123,8 +137,45 @@ async def ingest_speed(url: str, base: Path, n: int, concurrency: int) -> None:
     elapsed = time.perf_counter() - start
     await ingestor.close()
     await engine.dispose()
-    print(f"ingest with matching ({engine.dialect.name}): {n} reports in {elapsed:.1f}s = "
-          f"{n / elapsed:,.0f} reports/s ({folded} folded into an existing ticket)")
+    return elapsed, folded, engine.dialect.name
+
+
+async def ingest_speed(url: str, base: Path, n: int, concurrency: int) -> None:
+    """Ingest with matching against the same reports without (the bare pipeline),
+    each into a fresh database, in this run: the ratio is what matching costs."""
+    rng = random.Random(7)
+    places = [place_name(rng) for _ in range(max(50, n // 20))]
+    reports = [synthetic_report(i, rng, places) for i in range(n)]
+    warm = synthetic_report(-1, rng, places)
+    # A burst: one incident retold by many people within minutes (the cheap path).
+    burst = [burst_report(n + i, rng, places[0]) for i in range(n // 2)]
+    for label, batch in (("distinct", reports), ("burst", burst)):
+        urls = [url, url] if "sqlite" not in url else [
+            url.replace(".db", f"-{label}-{k}.db") for k in ("bare", "match")]
+        bare, _, dialect = await _ingest(urls[0], base, batch, concurrency, warm,
+                                         matching=False)
+        if "sqlite" not in url:
+            await _reset(url)
+        took, folded, _ = await _ingest(urls[1], base, batch, concurrency, warm,
+                                        matching=True)
+        if "sqlite" not in url:
+            await _reset(url)
+        print(f"ingest {label} ({dialect}): {len(batch)} reports, bare {len(batch) / bare:,.0f}"
+              f"/s, with matching {len(batch) / took:,.0f}/s = {bare / took:.2f}x bare "
+              f"({folded} folded into an existing ticket)")
+
+
+async def _reset(url: str) -> None:
+    """Empty a server database between two runs (tables stay, rows go)."""
+    from sqlalchemy import text
+
+    from storage.models import Base
+
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
 
 
 # ------------------------------------------------------------ 3. latency at scale

@@ -114,6 +114,7 @@ def extract(
             if len(word) >= 5:
                 weak.add(modern_spelling(word))  # perhaps a name written in lower case
         topic.add(tok.stem)
+    topic |= lex.event_tokens(topic)
     lat, lon = location(meta or {})
     return Doc(
         topic=frozenset(topic), names=frozenset(names), places=tuple(places),
@@ -184,8 +185,8 @@ def _name_after(
             continue
         if word in lex.place_types and (name or not first_may_be_type):
             break
-        if word in lex.stopwords or lex.is_topic_word(word):
-            break
+        if word in lex.stopwords or (lex.is_topic_word(word) and word not in lex.place_types):
+            break  # a place type may open the name: Dukcapil *Kabupaten* Bogor
         if cased:
             if not nxt.cased:
                 break

@@ -16,6 +16,22 @@ from pathlib import Path
 Phrase = tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class EventClass:
+    """A kind of incident (power cut, water outage, stock-out, system down) however it
+    is told: one of `alone` says it; so does an `objects` word with a `failures` word
+    ("lampu" + "rusak", "obat" + "habis"). Its token joins the report's topic."""
+
+    token: str
+    alone: frozenset[str]
+    objects: frozenset[str]
+    failures: frozenset[str]
+
+    def said_in(self, words: frozenset[str] | set[str]) -> bool:
+        return bool(self.alone & words) or bool(self.objects & words and
+                                                  self.failures & words)
+
+
 @dataclass(frozen=True, eq=False)
 class Lexicon:
     replace: dict[Phrase, Phrase] = field(default_factory=dict)
@@ -28,6 +44,8 @@ class Lexicon:
     broad_types: frozenset[str] = frozenset()
     locatives: frozenset[str] = frozenset()
     events: frozenset[str] = frozenset()
+    event_classes: tuple[EventClass, ...] = ()
+    entities: frozenset[str] = frozenset()
     qualifiers: frozenset[str] = frozenset()
     honorifics: frozenset[str] = frozenset()
     known: frozenset[str] = frozenset()
@@ -37,6 +55,10 @@ class Lexicon:
     closings: tuple[Phrase, ...] = ()
     dictionary: frozenset[str] = frozenset()
     weights: dict[str, float] = field(default_factory=dict)
+
+    def event_tokens(self, words: frozenset[str] | set[str]) -> set[str]:
+        """The kinds of incident a set of canonical words (stems) speaks of."""
+        return {c.token for c in self.event_classes if c.said_in(words)}
 
     def is_vocabulary(self, word: str) -> bool:
         """An ordinary word (root dictionary, our own lists), as opposed to a name."""
@@ -110,6 +132,12 @@ def parse(text: str, dictionary: frozenset[str] = frozenset()) -> Lexicon:
     def words(name: str) -> frozenset[str]:
         return frozenset(w for line in sections.get(name, []) for w in line.split())
 
+    classes = []
+    for line in sections.get("event_classes", []):
+        name, _, spec = line.partition(":")
+        alone, objects, failures = ([*spec.split("|"), "", ""])[:3]
+        classes.append(EventClass(f"ev_{name.strip()}", frozenset(alone.split()),
+                                  frozenset(objects.split()), frozenset(failures.split())))
     weights = {}
     for line in sections.get("weights", []):
         word, _, value = line.partition("=")
@@ -128,7 +156,9 @@ def parse(text: str, dictionary: frozenset[str] = frozenset()) -> Lexicon:
         area_types=words("area_types"),
         broad_types=words("broad_types"),
         locatives=words("locatives"),
-        events=words("events"),
+        events=words("events") | {c.token for c in classes},
+        event_classes=tuple(classes),
+        entities=words("entities"),
         qualifiers=words("qualifiers"),
         honorifics=frozenset(w.rstrip(".") for w in words("honorifics")),
         known=words("known"),

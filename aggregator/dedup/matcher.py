@@ -46,6 +46,8 @@ from storage.types import UTCDateTime, utcnow
 log = logging.getLogger("aggregator.dedup")
 PER_KEY = 20  # newest rows read per key
 PARSED_CACHE = 50_000
+SIGNATURES = 20_000  # prepared signatures waiting for their transaction
+PER_TICKET = 3  # reports of one ticket verified per new report (most shared keys first)
 KEY_SLOTS = 40  # keys looked up per report (20 bands + places + 9 cells + contact)
 _OPEN = [str(s) for s in OPEN_STATES]
 
@@ -139,6 +141,12 @@ class LshMatcher:
             for rid_of, (report, doc, _) in docs.items()
         }
 
+    def prepare(self, reports: Sequence[Report]) -> None:
+        """Signatures and keys before the write transaction (the pipeline calls this
+        when present); find() and index() then only look them up."""
+        for report in reports:
+            index_keys(self.signature(report))
+
     # ------------------------------------------------------------------ steps
 
     def _parsed(self, row: Any) -> Doc:
@@ -158,7 +166,7 @@ class LshMatcher:
             return cached[1]
         doc = extract(report.text, title=report.title, author=report.author,
                       meta=report.meta, at=report.sent_at or utcnow())
-        if len(self._docs) > 4096:  # entries leave in index(); this bounds the rest
+        if len(self._docs) > SIGNATURES:  # entries leave in index(); this bounds the rest
             self._docs.clear()
         self._docs[id(report)] = (report, doc)
         return doc
@@ -183,10 +191,21 @@ class LshMatcher:
         return list(result.all())
 
     def _choose(self, doc: Doc, rows: list[Any]) -> _Best | None:
+        """Verify candidates, best first. A ticket is settled by its first matching
+        report, or given up after PER_TICKET misses: a burst of one incident retold a
+        hundred times costs a few comparisons per report, not a hundred. Tickets a
+        candidate was split from are verified in full (the split rule needs the
+        best verdict on both sides)."""
         by_ticket: dict[int, _Best] = {}
         apart: list[tuple[int, Verdict]] = []  # (ticket split from, verdict vs the report)
+        guarded = {stored.apart for stored in rows if stored.apart is not None}
+        tried: dict[int, int] = {}
         for stored in rows:
             ticket_id, apart_from = stored.ticket_id, stored.apart
+            if apart_from is None and ticket_id not in guarded and (
+                    ticket_id in by_ticket or tried.get(ticket_id, 0) >= PER_TICKET):
+                continue
+            tried[ticket_id] = tried.get(ticket_id, 0) + 1
             other = stored.doc if isinstance(stored, _Indexed) else self._parsed(stored)
             verdict = compare(doc, other, self.settings)
             if not verdict.same:
@@ -321,8 +340,9 @@ class _Pending:
             self.by_key.setdefault(key, []).append(item)
 
     def candidates(self, keys: set[int]) -> list[_Indexed]:
+        """This transaction's reports sharing a key, most shared keys first."""
         found = {id(i): i for k in keys for i in self.by_key.get(k, ())}
-        return list(found.values())
+        return sorted(found.values(), key=lambda i: -len(i.keys & keys))
 
     def write(self, session: Session) -> None:
         if not self.items:

@@ -29,6 +29,7 @@ FUZZY_MAX_DIST = 0.15  # normalised edit distance for a typo ("antiran" ~ "antri
 LATE_PENALTY = 0.1
 WEAK_NAME_PENALTY = 0.2
 EVENT_THRESHOLD = 0.1
+ANCHORED_EVENT_THRESHOLD = 0.15
 
 
 class Thresholds(Protocol):
@@ -44,6 +45,8 @@ class Thresholds(Protocol):
     def far_km(self) -> float: ...
     @property
     def time_window_hours(self) -> float: ...
+    @property
+    def recurrence_hours(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,11 @@ class Verdict:
 
 def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
     detail: dict[str, Any] = {}
+    hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
+    if hours > cfg.recurrence_hours:
+        # Sent weeks apart (by the reports' own time, not when we stored them): a
+        # recurrence is a new incident.
+        return Verdict(False, 0.0, {"apart": "recurrence", "hours": round(hours)})
     if new.ids and old.ids and not _overlap(new.ids, old.ids):
         return Verdict(False, 0.0, {"apart": "different personal numbers"})
     place = place_relation(new.places, old.places)
@@ -73,7 +81,8 @@ def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
     same_sender = new.contact is not None and new.contact == old.contact
     if names == "different" and not linked and not same_sender:
         return Verdict(False, 0.0, {**detail, "apart": "different names"})
-    text = topic_similarity(new.topic, old.topic)
+    # Kinds of incident decide through the event rule below, not as shared words.
+    text = topic_similarity(_words(new.topic), _words(old.topic))
     detail["text"] = round(text, 3)
     if same_sender:
         bar, detail["link"] = cfg.contact_threshold, "same sender"
@@ -83,11 +92,15 @@ def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
         bar, detail["link"] = (cfg.threshold + cfg.place_threshold) / 2, "same names"
     else:
         bar = cfg.threshold
-    hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
-    if linked and hours <= cfg.time_window_hours and _shared_event(new, old):
-        # A flood, a fire, a fallen tree at one place within days is one incident,
-        # however differently it is told.
-        bar, detail["link"] = min(bar, EVENT_THRESHOLD), "same event, same place"
+    if hours <= cfg.time_window_hours and _shared_event(new, old):
+        if linked:
+            # A flood, a fire, a power cut at one place within days is one incident,
+            # however differently it is told.
+            bar, detail["link"] = min(bar, EVENT_THRESHOLD), "same event, same place"
+        elif place != "different" and names != "different" and _anchored(new, old):
+            # ... and so is one told about one service or one named area ("KRL mogok",
+            # "Medan gelap gulita"), unless the two name different places.
+            bar, detail["link"] = min(bar, ANCHORED_EVENT_THRESHOLD), "same event, same name"
     if not linked and (_unplaced_name(new, old) or _unplaced_name(old, new)):
         bar += WEAK_NAME_PENALTY
         detail["weak_names"] = True
@@ -162,13 +175,39 @@ def _comparable(k1: str, k2: str, lex: Lexicon) -> bool:
 
 def names_agree(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     """One name is the start of the other: "sutomo" ~ "sutomo surabaya";
-    "ahmad yani" ~ "a yani"; a typo in a long word is forgiven."""
-    return all(_word_eq(x, y) for x, y in zip(a, b, strict=False))
+    "ahmad yani" ~ "a yani"; or occurs in it; a typo in a long word is forgiven."""
+    if all(_word_eq(x, y) for x, y in zip(a, b, strict=False)):
+        return True
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    # "katamso" ~ "brigjen katamso", "pondok kopi" ~ "islam pondok kopi"; a lone number
+    # ("sd 3" ~ "sd 13 cibinong") is no evidence.
+    return not all(w.isdigit() for w in short) and _contained(short, long)
 
 
 def _shared_event(a: Doc, b: Doc) -> bool:
     events = default_lexicon().events
     return bool(a.topic & b.topic & events)
+
+
+def _words(topic: frozenset[str]) -> frozenset[str]:
+    events = default_lexicon().events
+    return frozenset(w for w in topic if not w.startswith("ev_") or w not in events)
+
+
+def _anchored(a: Doc, b: Doc) -> bool:
+    """Both name one thing (a proper name, or a service: PLN, KRL, PDAM), and neither
+    names a place the other does not know: "PDAM di Bandar Selamat" and "PDAM di
+    Waihaong" are two outages."""
+    where_a, where_b = _where(a), _where(b)
+    if where_a and where_b and not _overlap(where_a, where_b):
+        return False
+    return name_relation(a.names, b.names) == "same" or bool(
+        a.topic & b.topic & default_lexicon().entities)
+
+
+def _where(doc: Doc) -> frozenset[str]:
+    """Every word that may name a place: proper names, place names, unknown words."""
+    return doc.names | doc.weak | {w for p in doc.places for w in p.name if not w.isdigit()}
 
 
 def _unplaced_name(a: Doc, b: Doc) -> bool:

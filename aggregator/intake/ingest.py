@@ -107,6 +107,9 @@ class Ingestor:
         if self._writer is None:
             await self.start()
         job = _Job([storable(r) for r in reports], cursor, connector)
+        # CPU work on the reports (near-duplicate signatures) happens here, before
+        # the write transaction: never while the writer holds the database lock.
+        self.pipeline.prepare(job.reports)
         await self._queue.put(job)
         # Shielded: a caller that gives up (client disconnect) does not cancel a
         # commit that may already be under way; the result is simply not read.

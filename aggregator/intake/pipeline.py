@@ -69,6 +69,13 @@ class Pipeline:
         self.matcher = matcher
         self.hooks = list(hooks)
 
+    def prepare(self, reports: Sequence[Report]) -> None:
+        """Work on reports that needs no database (the matcher's signatures), done
+        by `Ingestor.submit` before the write transaction."""
+        prepare = getattr(self.matcher, "prepare", None)
+        if prepare is not None and self.settings.dedup.enabled:
+            prepare(reports)
+
     async def ingest_batch(
         self, session: AsyncSession, reports: Sequence[Report]
     ) -> list[IngestResult]:

@@ -84,3 +84,44 @@ def test_links_lower_the_bar():
     b = extract("Pak, lampu penerangan jalan di depan rumah masih padam", author=sender)
     verdict = compare(b, a, CFG)
     assert verdict.same and verdict.detail["link"] == "same sender"
+
+
+def test_one_kind_of_incident_told_differently():
+    now = datetime(2026, 3, 1, 18, tzinfo=UTC)
+    formal = extract("Sejak pukul 17.00 terjadi pemadaman listrik di RSUD Pasar Minggu, "
+                     "pasien ruang rawat inap kepanasan.", at=now)
+    slang = extract("RSUD Pasar Minggu mati lampu lg, gelap semua", at=now + timedelta(hours=1))
+    verdict = compare(slang, formal, CFG)
+    assert verdict.same and verdict.detail["link"] == "same event, same place"
+    # The same kind of incident at another hospital of the same city is another one.
+    other = extract("RSUD Pasar Rebo mati lampu juga dari sore", at=now + timedelta(hours=1))
+    assert not compare(other, formal, CFG).same
+    # One service named, no place: a burst of "KRL mogok" is one incident ...
+    krl_a = extract("KRL mogok lagi, udah 30 menit kereta berhenti", at=now)
+    krl_b = extract("krl gangguan ya? kereta ga jalan2 dr tadi", at=now + timedelta(hours=1))
+    assert compare(krl_b, krl_a, CFG).same
+    # ... but two reports naming different unknown places are not folded on topic alone.
+    krl_c = extract("KRL mogok di Kelapaguntur, kereta berhenti", at=now)
+    krl_d = extract("KRL mogok di Sirnajaya, kereta berhenti", at=now + timedelta(hours=1))
+    assert not compare(krl_d, krl_c, CFG).same
+
+
+def test_recurrence_is_a_new_incident():
+    """Time is the report's own: the same problem at the same place weeks later."""
+    now = datetime(2026, 1, 15, 8, tzinfo=UTC)
+    text = "Blanko KTP di Disdukcapil Kota Semarang habis, warga disuruh pulang"
+    first = extract(text, at=now)
+    assert compare(extract(text, at=now + timedelta(hours=30)), first, CFG).same
+    verdict = compare(extract(text, at=now + timedelta(days=35)), first, CFG)
+    assert not verdict.same and verdict.detail["apart"] == "recurrence"
+    # Kota and Kabupaten of one name are two offices.
+    kab = extract("Blanko KTP di Disdukcapil Kabupaten Semarang habis, warga disuruh pulang",
+                  at=now)
+    assert not compare(kab, first, CFG).same
+
+
+def test_place_names_in_other_forms():
+    """A rank or a short form in a street name, old spelling: still the same place."""
+    a = extract("Banjir sepinggang di Jl. Brigjen Katamso, warga mengungsi")
+    b = extract("jln katamso banjir lagi, air masuk rumah")
+    assert compare(b, a, CFG).same

@@ -8,6 +8,7 @@ GET /ui/attachments/{id}     a report's file: images inline, anything else as a
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -78,6 +79,8 @@ class TicketPages:
             may_split=role_of(s.principal) >= Role.SUPERVISOR and detail["report_count"] > 1,
             notice=NOTICES.get(request.query.get("done", "")),
             omitted=detail.get("reports_omitted", 0) + detail.get("events_omitted", 0),
+            # Sent with the reply form: a double click or a resent form replies once.
+            reply_key=secrets.token_urlsafe(16),
         )
 
     async def _units(self, s: UiSession, current: str | None) -> list[str]:

@@ -63,13 +63,15 @@ class TicketActions:
     async def reply(self, request: web.Request, s: UiSession, form: Form) -> web.Response:
         text = text_field(form, "text")
         report_id, everyone = parse_report_choice(form.get("to"))
+        key = str(form.get("reply_key", ""))[:200] or None
 
         async def run() -> None:
             async with self.ui.sessions() as session, session.begin():
                 ticket = await self._locked(session, request.match_info["number"], s)
                 await add_reply(session, ticket, text, f"user:{s.principal.name}",
                                 s.principal.name, report_id=report_id,
-                                everyone=True if everyone else None)
+                                everyone=True if everyone else None,
+                                idempotency_key=key and f"ui:{s.principal.name}:{key}")
 
         await self._run(request, run)
         self.ui.wake_outbox()

@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select, update
 
-from storage.models import User, WebSession
+from storage.models import Outbox, TicketEvent, User, WebSession
 from storage.types import utcnow
 from tests.webui.conftest import PASSWORD
 
@@ -169,3 +169,25 @@ async def test_pages_carry_the_security_headers(live, browser_http):
         assert answer.headers["Cache-Control"] == "no-store"
     status, html, _ = await browser_http.get("/ui/queue")
     assert " style=" not in html and "<script>" not in html and " onclick" not in html
+
+
+async def test_a_reply_form_sent_twice_replies_once(live, browser_http):
+    """A double click, or the browser sending the form again: one reply, one message."""
+    made = await live.post_report({"id": "S-2", "text": "Antrean BPJS tidak bergerak.",
+                                   "reporter": {"name": "Warga"}})
+    await browser_http.login("ani")
+    page_path = f"/ui/tickets/{made['ticket']}"
+    token = await browser_http.csrf(page_path)
+    _, html, _ = await browser_http.get(page_path)
+    key = re.search(r'name="reply_key" value="([^"]+)"', html).group(1)
+    form = {"text": "Sedang kami periksa.", "to": "all", "csrf_token": token, "reply_key": key}
+    for _ in range(2):
+        assert (await browser_http.post(f"{page_path}/reply", form))[0] == 303
+    async with live.service.sessions() as s:
+        replies = (await s.execute(select(TicketEvent).where(
+            TicketEvent.type == "reply"))).scalars().all()
+        queued = (await s.execute(select(Outbox).where(Outbox.kind == "reply"))).scalars().all()
+    assert len(replies) == 1 and len(queued) == 1
+    _, html, _ = await browser_http.get(page_path)  # a fresh form replies anew
+    fresh = re.search(r'name="reply_key" value="([^"]+)"', html).group(1)
+    assert fresh != key

@@ -3,8 +3,11 @@ process against (1) a bare aiohttp handler that only parses JSON and (2) the who
 service (webhook connector -> group-commit ingest -> SQLite), in the same run so the
 ratio stands even when the machine drifts.
 
-    python bench/webhook_bench.py [--seconds 20] [--concurrency 64] [--db URL]
+    python bench/webhook_bench.py [--seconds 20] [--concurrency 64] [--db URL] [--burst]
                                   [--dedup both|on|off] [--profile FILE] [--spy FILE]
+
+`--burst` posts near-identical tellings of one incident (the viral case: every report
+is a near-duplicate of one big ticket) instead of distinct reports.
 
 Prints accepted reports/s, p50/p99 latency of 2xx answers, errors, and "lost": 2xx
 answers the database does not hold (must be 0). `--profile` writes a cProfile of the
@@ -53,7 +56,27 @@ PARTS = [" ".join(_rng.choice(WORDS) if _rng.random() < 0.5 else _rng.choice(PLA
                   for _ in range(55)) for _ in range(1000)]
 
 
-def body(run: str, i: int) -> bytes:
+# --burst: one incident told again and again (a viral moment), each telling a little
+# different, as people copy, shorten and add to what others posted.
+BURST = ("Banjir setinggi lutut orang dewasa merendam Jalan Kaliurang km 5 sampai depan "
+         "Pasar Kolombo sejak subuh tadi. Saluran drainase di sepanjang jalan tersumbat "
+         "sampah dan lumpur, air meluap ke rumah warga dan ke dalam toko. Motor banyak yang "
+         "mogok, anak sekolah tidak bisa lewat, angkutan umum berhenti. Kami sudah lapor ke "
+         "kelurahan minggu lalu tapi belum ada petugas yang datang membersihkan saluran. "
+         "Mohon Dinas PU segera mengirim alat dan petugas, air terus naik karena hujan "
+         "belum berhenti dan warga lanjut usia mulai kesulitan keluar rumah. ")
+ASIDES = ("tolong cepat", "sudah dua jam", "parah sekali", "anak saya terjebak", "foto terlampir",
+          "warga RT 03 juga", "mohon perhatian", "lagi hujan deras", "tidak ada petugas",
+          "jalan ditutup")
+
+
+def body(run: str, i: int, burst: bool = False) -> bytes:
+    if burst:
+        rnd = random.Random(i)
+        doc = {"id": f"{run}-{i}", "channel": "web-form", "category": "banjir",
+               "text": BURST + ", ".join(rnd.sample(ASIDES, 3)) + f". ({i})",
+               "reporter": {"name": f"Warga {i % 5000}", "phone": f"0812{i % 5000:07d}"}}
+        return json.dumps(doc).encode()
     doc = {
         "id": f"{run}-{i}", "channel": "web-form", "category": ("jalan", "kesehatan")[i % 2],
         "title": f"Laporan warga {i}",
@@ -64,7 +87,8 @@ def body(run: str, i: int) -> bytes:
     return json.dumps(doc).encode()
 
 
-async def generate(url: str, seconds: float, concurrency: int, run: str) -> dict[str, Any]:
+async def generate(url: str, seconds: float, concurrency: int, run: str,
+                   burst: bool = False) -> dict[str, Any]:
     from connectors.webhook.signing import sign_headers
 
     counter = iter(range(10**9))
@@ -75,7 +99,7 @@ async def generate(url: str, seconds: float, concurrency: int, run: str) -> dict
 
     async def worker(http: aiohttp.ClientSession) -> None:
         while time.perf_counter() < deadline:
-            data = body(run, next(counter))
+            data = body(run, next(counter), burst)
             headers = {"Content-Type": "application/json", **sign_headers(key, data, time.time())}
             t0 = time.perf_counter()
             try:
@@ -109,6 +133,8 @@ def run_generator(url: str, args: argparse.Namespace, run: str) -> subprocess.Po
     """The load generator in its own process, so it does not share our CPU time slice."""
     cmd = [sys.executable, __file__, "--generate", url, "--seconds", str(args.seconds),
            "--concurrency", str(args.concurrency), "--run", run]
+    if args.burst:
+        cmd.append("--burst")
     env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
 
@@ -274,17 +300,20 @@ async def main() -> None:
     ap.add_argument("--spy", help="py-spy the service runs into FILE.dedup-*.txt (raw)")
     ap.add_argument("--switch-interval", type=float,
                     help="sys.setswitchinterval for the service process (GIL hand-off, s)")
+    ap.add_argument("--burst", action="store_true",
+                    help="near-identical reports of one incident (a viral moment)")
     ap.add_argument("--generate", help=argparse.SUPPRESS)
     ap.add_argument("--run", default="x", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.generate:
         print(json.dumps(await generate(args.generate, args.seconds, args.concurrency,
-                                        args.run)))
+                                        args.run, args.burst)))
         return
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
     print(f"webhook bench: {args.seconds:.0f} s per target, {args.concurrency} connections, "
-          f"{len(body('x', 0))} B bodies, {os.cpu_count()} CPUs")
+          f"{len(body('x', 0, args.burst))} B {'burst ' if args.burst else ''}bodies, "
+          f"{os.cpu_count()} CPUs")
     bare = await bare_target(args)
     print(line("bare aiohttp (parse JSON only)", bare), flush=True)
     db = "SQLite" if not args.db else args.db.split(":", 1)[0]

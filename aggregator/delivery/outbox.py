@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from aggregator.delivery.order import in_order
 from aggregator.domain import Author
 from aggregator.events import SYSTEM, Event, EventType
 from aggregator.events import record as record_events
@@ -33,7 +34,6 @@ from aggregator.messages import (
     parse_body,
 )
 from aggregator.runtime import backoff
-from storage import repo
 from storage.models import Outbox, Reporter, Ticket
 from storage.types import utcnow
 
@@ -59,8 +59,12 @@ class OutboxSender:
         max_delay: float = 1800.0,
         survey_link: SurveyLink | None = None,
         may_send: Callable[[str], bool] = lambda source: True,
+        read_sessions: async_sessionmaker[AsyncSession] | None = None,
     ):
         self.sessions = sessions
+        # Looking for due rows needs no write lock: on SQLite (one writer) a claim
+        # transaction on every wake-up would queue ingest behind an empty outbox.
+        self.read_sessions = read_sessions or sessions
         # Whether this process sends a source's messages now: a polling channel's are
         # sent by the process holding its lease, so its limits and budgets (X's paid
         # calls, Telegram's flood limits, the cap on e-mail acknowledgements) are spent
@@ -190,6 +194,8 @@ class OutboxSender:
         if not sources:
             return []
         now = utcnow()
+        if not await self._anything_due(sources, now):
+            return []
         older = aliased(Outbox)
         blocked = (
             select(older.id)
@@ -218,7 +224,7 @@ class OutboxSender:
             ).all()
             if not candidates:
                 return []
-            rows = await _in_order(session, candidates)
+            rows = await in_order(session, candidates)
             bodies: dict[int, MessageBody] = {}
             for r in rows:
                 try:
@@ -248,6 +254,16 @@ class OutboxSender:
             )
             out.append((message, o.recipient))
         return out
+
+    async def _anything_due(self, sources: list[str], now: Any) -> bool:
+        async with self.read_sessions() as session:
+            found = await session.execute(
+                select(Outbox.id)
+                .where(Outbox.state == "pending", Outbox.source.in_(sources),
+                       Outbox.next_attempt_at <= now,
+                       or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now))
+                .limit(1))
+            return found.first() is not None
 
     def _survey_url(self, body: MessageBody, number: str | None, reporter_id: int | None
                     ) -> str | None:
@@ -373,38 +389,3 @@ _MARK_DONE = (
         claimed_until=None, last_error=None,
     )
 )
-
-
-
-async def _in_order(session: AsyncSession, rows: Sequence[Any]) -> list[Any]:
-    """Of the candidate rows (id order), those whose recipient has no older pending row
-    outside the candidates: one locked by another process's claim in flight, say."""
-    top = max(r[0].id for r in rows)
-    by_source: dict[str, set[str]] = {}
-    for r in rows:
-        by_source.setdefault(r[0].source, set()).add(r[0].recipient)
-    pending: dict[tuple[str, str], list[int]] = {}
-    for source, recipients in by_source.items():
-        for chunk in repo.chunks(sorted(recipients)):
-            found = await session.execute(
-                select(Outbox.recipient, Outbox.id)
-                .where(Outbox.source == source, Outbox.recipient.in_(chunk),
-                       Outbox.state == "pending", Outbox.id <= top)
-                .order_by(Outbox.id)
-            )
-            for recipient, oid in found:
-                pending.setdefault((source, recipient), []).append(oid)
-    taken: list[Any] = []
-    position: dict[tuple[str, str], int] = {}
-    stopped: set[tuple[str, str]] = set()
-    for r in rows:
-        key = (r[0].source, r[0].recipient)
-        if key in stopped:
-            continue
-        i = position.get(key, 0)
-        if pending[key][i] != r[0].id:
-            stopped.add(key)  # an older message of this recipient is not ours to send
-            continue
-        position[key] = i + 1
-        taken.append(r)
-    return taken

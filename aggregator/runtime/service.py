@@ -89,7 +89,8 @@ class Service:
         self.outbox = OutboxSender(
             self.sessions, {**senders, **self.connectors},
             survey_link=links[0] if links else None,
-            may_send=lambda name: name not in leased or leased[name].holding)
+            may_send=lambda name: name not in leased or leased[name].holding,
+            read_sessions=self.read_sessions)
         self._runner: web.AppRunner | None = None
         self.web_url: str | None = None
         self.run_lock = RunLock(settings.database.url)

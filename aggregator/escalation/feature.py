@@ -1,5 +1,6 @@
-"""Escalation as a feature: the policy runner (a single-instance job), the
-acknowledge route, the ticket-detail section and the webhook notification sender."""
+"""Escalation as a feature: the policy runner (a single-instance job, which also tells
+staff about flooding channels), the acknowledge route, the ticket-detail section and
+the webhook notification sender."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aggregator.config import Settings
 from aggregator.domain import Priority
 from aggregator.escalation import routes as escalation_routes
+from aggregator.escalation.channels import notify_channel_alarms
 from aggregator.escalation.policy import Level, Trigger, normal_word
 from aggregator.escalation.runner import WEBHOOK_SOURCE, Policy, Target, as_dict, run_round
 from aggregator.escalation.settings import EscalationSettings
@@ -36,6 +38,9 @@ class EscalationFeature(Feature):
         async def round_() -> None:
             async with self.ctx.sessions() as session, session.begin():
                 acted = await run_round(session, policy)
+            if self.ctx.settings.virality.enabled:  # a flooding channel (virality/channels)
+                async with self.ctx.sessions() as session, session.begin():
+                    acted += await notify_channel_alarms(session, policy)
             if acted:
                 self.ctx.wake_outbox()
 

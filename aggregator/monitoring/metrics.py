@@ -4,8 +4,10 @@ Counted as things happen: reports stored per connector (new, or already stored: 
 re-delivery) and the ingest latency (from a connector handing reports over to their
 commit), told by the ingest commit hook. Read at each scrape: every connector's and
 job's state, restarts and errors (the supervisor's snapshot, as /healthz shows it),
-tickets by state, the outbox backlog and dead messages, escalations. Each service has
-its own registry, so several services in one process (tests) never mix their counts.
+tickets by state, the outbox backlog and dead messages, escalations, and each
+channel's burst level with its reports in the last hour against the expected count.
+Each service has its own registry, so several services in one process (tests) never
+mix their counts.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from aggregator.domain import TicketState
 from aggregator.events import EventType
 from aggregator.intake.ingest import Committed
 from aggregator.monitoring.sql import epoch
+from aggregator.virality.channels import verdicts as channel_verdicts
 from aggregator.web.keys import SERVICE
 from storage.models import Outbox, Ticket, TicketEvent
 from storage.types import utcnow
@@ -90,6 +93,7 @@ class Metrics:
         snap["escalations"] = (await session.execute(
             select(func.count()).select_from(TicketEvent)
             .where(TicketEvent.type == str(EventType.ESCALATED)))).scalar_one()
+        snap["channels"] = await channel_verdicts(session)
         snap["database_up"] = 1
         snap["at"] = utcnow()
 
@@ -136,6 +140,16 @@ class _Snapshot(Collector):
         yield _gauge("aggregator_escalated_open_tickets", "Open tickets by escalation level",
                      [((str(lv),), n) for lv, n in sorted(snap["escalated"].items())],
                      ["level"])
+        channels = sorted(snap["channels"].items())
+        for key, name, doc in (
+                ("level", "virality_level", "Burst level of all reports arriving on a "
+                 "channel (0 normal, 1-3 a flood across tickets)"),
+                ("last_hour", "reports_last_hour", "Reports on a channel in the last hour, "
+                 "by their own times"),
+                ("expected_last_hour", "expected_reports_last_hour", "Reports a channel "
+                 "is expected to get in an hour (its learnt baseline)")):
+            yield _gauge(f"aggregator_channel_{name}", doc,
+                         [((ch,), v.get(key) or 0) for ch, v in channels], ["channel"])
         total = CounterMetricFamily("aggregator_escalations", "Escalations recorded "
                                     "(escalated events in the audit log)")
         total.add_metric([], float(snap["escalations"]))

@@ -144,9 +144,18 @@ class BurstDetector:
         return self.tick(at)
 
     def arrival(self, at: datetime, n: float = 1) -> None:
-        """Record `n` events at `at`. Late events (before the current bucket) count now."""
-        self._advance(int(_seconds(at) // self.settings.bucket_seconds))
-        self._ring[-1] += n
+        """Record `n` events at `at`, in the bucket of their own time.
+
+        A late event (before the current bucket) goes into its own bucket while that is
+        still in the windows, and is dropped when it is older than the longest window:
+        a backlog replayed after an outage is then history, not a burst now.
+        """
+        bucket = int(_seconds(at) // self.settings.bucket_seconds)
+        self._advance(bucket)
+        assert self._bucket is not None
+        back = self._bucket - bucket
+        if back < len(self._ring):
+            self._ring[-1 - back] += n
 
     def tick(self, at: datetime) -> Decision:
         """Decide at `at` from everything seen so far; call on a timer to see decay."""

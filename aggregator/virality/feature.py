@@ -1,5 +1,6 @@
-"""Virality as a feature: the burst watch (a single-instance job) and the ticket-detail
-section with the level, the score and the evidence behind them."""
+"""Virality as a feature: the burst watch (a single-instance job: each open ticket's
+reports and engagement, then each channel's reports) and the ticket-detail section with
+the level, the stream that drove it, the score and the evidence behind them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aggregator.runtime.features import Feature
 from aggregator.runtime.jobs import Job
 from aggregator.tickets.query import Section
+from aggregator.virality import channels
 from aggregator.virality.detector import DetectorSettings
 from aggregator.virality.watch import run_round
 from storage.models import Ticket, Virality
@@ -28,6 +30,8 @@ class ViralityFeature(Feature):
         async def round_() -> None:
             async with self.ctx.sessions() as session, session.begin():
                 await run_round(session, settings)
+            async with self.ctx.sessions() as session, session.begin():
+                await channels.run_round(session)
 
         interval = self.ctx.settings.virality.interval.total_seconds()
         return [Job("virality", round_, interval=interval, single_instance=True)]
@@ -38,6 +42,7 @@ class ViralityFeature(Feature):
             if row is None:
                 return {"level": 0, "score": 0.0}
             return {"level": row.level, "peak_level": row.peak_level, "score": row.score,
+                    "stream": (row.evidence or {}).get("stream", "reports"),
                     "evidence": row.evidence, "updated_at": row.updated_at.isoformat()}
 
         return {"virality": virality}

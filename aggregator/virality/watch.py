@@ -1,7 +1,14 @@
-"""One round of the virality watch: feed each open ticket's new reports to its burst
-detector (by the reports' own times, so a replayed backlog is not a burst), tick every
-watched detector to now (decay is seen on the timer, not only on arrivals), and keep the
-verdict, the evidence and the detector's state per ticket."""
+"""One round of the virality watch: feed each open ticket's new reports to its report
+detector (by the reports' own times, so a replayed backlog is not a burst) and its new
+engagement samples to its engagement detector (aggregator/virality/engagement.py), tick
+both to now (decay is seen on the timer, not only on arrivals), and keep the verdict,
+the evidence and both detectors' state per ticket.
+
+The ticket's level is the higher of the two streams' levels, and the evidence names the
+stream that drove it (`stream`: "reports" or "engagement"). Both states live in the
+row's JSON `state` as {"reports": ..., "engagement": ...}; a row saved before the
+engagement stream existed holds the report detector's state alone, which is read as
+such, and its engagement stream starts from its prior."""
 
 from __future__ import annotations
 
@@ -14,13 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aggregator.domain import OPEN_STATES
 from aggregator.events import SYSTEM, Event, EventType
 from aggregator.events import record as record_events
-from aggregator.virality.detector import BurstDetector, DetectorSettings
+from aggregator.virality.detector import BurstDetector, Decision, DetectorSettings
+from aggregator.virality.engagement import EngagementStream, Sample
 from storage import repo
 from storage.models import EngagementSample, Ticket, Virality
 from storage.models import Report as ReportRow
 from storage.types import utcnow
 
-ACTIVE = timedelta(hours=3)  # tickets with a report this recent are watched
+ACTIVE = timedelta(hours=3)  # tickets with a report or a sample this recent are watched
 MAX_TICKETS = 2000
 
 
@@ -34,42 +42,60 @@ async def run_round(session: AsyncSession, settings: DetectorSettings,
     changed = 0
     events: list[Event] = []
     for ticket, row in rows:
-        det = _detector(row, settings)
+        det, stream = _detectors(row, settings)
         new = (await session.execute(
             select(ReportRow.id, func.coalesce(ReportRow.sent_at, ReportRow.received_at))
             .where(ReportRow.ticket_id == ticket.id, ReportRow.id > row.last_report_id)
             .order_by(ReportRow.id).limit(5000)
         )).all()
-        for _, at in sorted(new, key=lambda r: _aware(r[1])):
-            det.arrival(min(_aware(at), now))
+        for _, at in sorted(new, key=lambda r: aware(r[1])):
+            det.arrival(min(aware(at), now))
         if new:
             row.last_report_id = max(r[0] for r in new)
-        decision = det.tick(now)
-        evidence = {**decision.evidence, "engagement": await _engagement(session, ticket.id)}
-        if decision.level != row.level:
+        stream.feed(await _samples(session, ticket.id, stream.last_sample_id), now)
+        reports, engagement = det.tick(now), stream.tick(now)
+        driver = _driver(reports, engagement)
+        level, score = driver.level, max(reports.score, engagement.score)
+        evidence = {**reports.evidence,
+                    "stream": "engagement" if driver is engagement else "reports",
+                    "reports_level": reports.level,
+                    "engagement_stream": {"level": engagement.level,
+                                          "score": engagement.score, **engagement.evidence},
+                    "engagement": await _engagement(session, ticket.id)}
+        if level != row.level:
             events.append(Event(ticket.id, EventType.VIRALITY_CHANGED, SYSTEM, {
-                "from": row.level, "to": decision.level, "score": round(decision.score, 2),
-                "evidence": _brief(evidence)}))
+                "from": row.level, "to": level, "score": round(score, 2),
+                "stream": evidence["stream"], "evidence": _brief(evidence)}))
             changed += 1
-        row.level = decision.level
-        row.peak_level = max(row.peak_level, decision.level)
-        row.score = round(decision.score, 4)
+        row.level = level
+        row.peak_level = max(row.peak_level, level)
+        row.score = round(score, 4)
         row.evidence = _brief(evidence)
-        row.state = det.to_state()
+        row.state = {"reports": det.to_state(), "engagement": stream.to_state()}
         row.updated_at = now
-        ticket.virality_score = max(0.0, round(decision.score, 4))
+        ticket.virality_score = max(0.0, round(score, 4))
     await record_events(session, events)
     return changed
 
 
+def _driver(reports: Decision, engagement: Decision) -> Decision:
+    """The stream behind the ticket's verdict: the higher level, then the higher score
+    (reports win a tie: they are the complaint itself)."""
+    if (engagement.level, engagement.score) > (reports.level, reports.score):
+        return engagement
+    return reports
+
+
 async def _watched(session: AsyncSession, now: datetime) -> list[tuple[Ticket, Virality]]:
     recent = select(ReportRow.ticket_id).where(ReportRow.received_at >= now - ACTIVE)
+    shared = select(EngagementSample.ticket_id).where(EngagementSample.at >= now - ACTIVE)
     hot = select(Virality.ticket_id).where(or_(Virality.level > 0, Virality.score > 0))
     tickets = list((await session.execute(
         select(Ticket)
         .where(Ticket.merged_into_id.is_(None),
                Ticket.state.in_([s.value for s in OPEN_STATES]),
-               or_(Ticket.id.in_(recent), Ticket.id.in_(hot)))
+               or_(Ticket.id.in_(recent), Ticket.id.in_(shared),
+                   Ticket.id.in_(hot)))
         .order_by(Ticket.id.desc()).limit(MAX_TICKETS)
         .with_for_update(skip_locked=True)
     )).scalars())
@@ -90,13 +116,29 @@ async def _watched(session: AsyncSession, now: datetime) -> list[tuple[Ticket, V
     return out
 
 
-def _detector(row: Virality, settings: DetectorSettings) -> BurstDetector:
-    if row.state:
+def _detectors(row: Virality, settings: DetectorSettings
+               ) -> tuple[BurstDetector, EngagementStream]:
+    """Both streams from the row; what cannot be read (settings changed, an older
+    layout) starts again from its prior."""
+    state = row.state or {}
+    saved = state.get("reports", state if "v" in state else None)
+    det = BurstDetector(settings)
+    if saved:
         try:
-            return BurstDetector.from_state(row.state, settings)
+            det = BurstDetector.from_state(saved, settings)
         except (ValueError, KeyError, TypeError):
-            pass  # settings changed: start again from the prior
-    return BurstDetector(settings)
+            pass
+    return det, EngagementStream.start(state.get("engagement"))
+
+
+async def _samples(session: AsyncSession, ticket_id: int, after: int) -> list[Sample]:
+    rows = (await session.execute(
+        select(EngagementSample.id, EngagementSample.report_id, EngagementSample.at,
+               EngagementSample.metrics)
+        .where(EngagementSample.ticket_id == ticket_id, EngagementSample.id > after)
+        .order_by(EngagementSample.id).limit(20000)
+    )).all()
+    return [Sample(i, rid, aware(at), metrics or {}) for i, rid, at, metrics in rows]
 
 
 async def _engagement(session: AsyncSession, ticket_id: int) -> dict[str, int]:
@@ -126,5 +168,6 @@ def _brief(evidence: dict[str, Any]) -> dict[str, Any]:
     return tidy(evidence)
 
 
-def _aware(value: datetime) -> datetime:
+def aware(value: datetime) -> datetime:
+    """Naive times from SQLite are UTC."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

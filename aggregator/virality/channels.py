@@ -18,8 +18,10 @@ of numbers, so one row for all of them is small and one lock keeps the round sim
 The lease and job tables only say who runs a job, not what it learnt.
 
 A change of a channel's level is logged once. An alarm (a channel's episode reaching a
-new level) is queued in the record; the escalation job tells staff through its targets
-(`aggregator/escalation/channels.py`), and `/metrics` shows every channel's verdict.
+new level) is queued in the record with how many tickets the last hour's reports went
+to and the largest one's share; the escalation job tells staff through its targets
+(`aggregator/escalation/channels.py`) when the flood is spread over tickets (one viral
+ticket is told by its own escalation), and `/metrics` shows every channel's verdict.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ HISTORY = timedelta(days=7)  # a new record learns from this much of the past
 BATCH = 20000  # reports read per round (a long backlog takes a few rounds)
 MAX_ALARMS = 20  # alarms kept while nobody takes them (escalation off)
 ALARM_TTL = timedelta(hours=1)  # an alarm older than this is not told any more
+CLOCK_SKEW = timedelta(minutes=10)  # a sender's clock ahead of ours (received before sent)
 
 
 async def run_round(session: AsyncSession, now: datetime | None = None,
@@ -90,14 +93,31 @@ async def run_round(session: AsyncSession, now: datetime | None = None,
                      "expected %.1f)", name, before.get("level", 0), d.level,
                      verdict["last_hour"], verdict["expected_last_hour"])
         if d.alarm:
+            tickets, top = await _spread(session, name, now)
             alarms.append({"channel": name, "level": d.level, "at": now.isoformat(),
                            "last_hour": verdict["last_hour"],
-                           "expected_last_hour": verdict["expected_last_hour"]})
+                           "expected_last_hour": verdict["expected_last_hour"],
+                           "tickets": tickets, "top_ticket_share": top})
         channels[name] = verdict
     data["channels"] = channels
     data["alarms"] = alarms[-MAX_ALARMS:]
     row.data = data  # a new dict: the JSON column sees the change
     return changed
+
+
+async def _spread(session: AsyncSession, channel: str, now: datetime
+                  ) -> tuple[int, float]:
+    """Over how many tickets the channel's last hour is spread, and the largest one's
+    share: a flood in one ticket is that ticket's burst (its own watch tells it), a
+    flood over many is the channel's."""
+    at = func.coalesce(ReportRow.sent_at, ReportRow.received_at)
+    counts = [n for (n,) in await session.execute(
+        select(func.count()).where(
+            ReportRow.channel == channel, at >= now - timedelta(hours=1),
+            ReportRow.received_at >= now - timedelta(hours=1) - CLOCK_SKEW)
+        .group_by(ReportRow.ticket_id))]
+    total = sum(counts)
+    return len(counts), round(max(counts) / total, 2) if total else 0.0
 
 
 async def verdicts(session: AsyncSession) -> dict[str, dict[str, Any]]:

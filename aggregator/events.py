@@ -39,7 +39,7 @@ class EventType(enum.StrEnum):
     DELIVERY_RETRIED = "delivery_retried"  # outbox_id (a dead message sent again by staff)
     SURVEY = "survey"  # score, label, channel, source
     SURVEY_COMMENT = "survey_comment"  # text, source
-    VIRALITY_CHANGED = "virality_changed"  # from, to (levels), score, evidence
+    VIRALITY_CHANGED = "virality_changed"  # from, to (levels), score, stream, evidence
     ESCALATED = "escalated"  # from, to (levels), name, reasons
     NOTIFIED = "notified"  # level, targets, repeat
     ESCALATION_ACKNOWLEDGED = "escalation_acknowledged"  # level

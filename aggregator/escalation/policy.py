@@ -39,6 +39,7 @@ class Level:
 class Facts:
     now: datetime
     virality_level: int = 0
+    virality_stream: str = "reports"  # what drove the level: reports | engagement
     report_times: Sequence[datetime] = ()  # the ticket's reports, by their own times
     keywords_seen: frozenset[str] = frozenset()
     first_response_due: datetime | None = None
@@ -59,7 +60,10 @@ def fires(t: Trigger, f: Facts) -> str | None:
     if t.virality_level is not None:
         if f.virality_level < t.virality_level:
             return None
-        why.append(f"going viral (level {f.virality_level})")
+        why.append(f"going viral (level {f.virality_level})"
+                   if f.virality_stream != "engagement" else
+                   f"going viral on social media: shares and replies (level "
+                   f"{f.virality_level})")
     if t.reports is not None:
         since = f.now - t.within if t.within is not None else None
         n = sum(1 for at in f.report_times if since is None or at >= since)

@@ -61,8 +61,10 @@ async def run_round(session: AsyncSession, policy: Policy, now: datetime | None 
     ids = [t.id for t in tickets]
     rows = {e.ticket_id: e for e in (await session.execute(
         select(Escalation).where(Escalation.ticket_id.in_(ids)))).scalars()}
-    virality = dict((await session.execute(
-        select(Virality.ticket_id, Virality.level).where(Virality.ticket_id.in_(ids)))).all())
+    virality = {tid: (level, (evidence or {}).get("stream", "reports"))
+                for tid, level, evidence in await session.execute(
+                    select(Virality.ticket_id, Virality.level, Virality.evidence)
+                    .where(Virality.ticket_id.in_(ids)))}
     times = await _report_times(session, ids, now - policy.window)
     acted = 0
     for ticket in tickets:
@@ -73,7 +75,8 @@ async def run_round(session: AsyncSession, policy: Policy, now: datetime | None 
             session.add(row)
         await _read_new_reports(session, policy, ticket, row)
         facts = Facts(
-            now=now, virality_level=virality.get(ticket.id, 0),
+            now=now, virality_level=virality.get(ticket.id, (0, ""))[0],
+            virality_stream=virality.get(ticket.id, (0, "reports"))[1],
             report_times=times.get(ticket.id, []), keywords_seen=frozenset(row.keywords),
             first_response_due=ticket.first_response_due_at,
             first_response_at=ticket.first_response_at, resolution_due=ticket.sla_due_at,

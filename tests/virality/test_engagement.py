@@ -11,7 +11,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from aggregator.config import parse
 from aggregator.domain import Author, Report
+from aggregator.escalation.feature import build_policy
+from aggregator.escalation.runner import run_round as escalate
 from aggregator.intake.ingest import Ingestor
 from aggregator.intake.observations import SignalSample, record_signals
 from aggregator.intake.pipeline import Pipeline
@@ -67,7 +70,7 @@ def viral(i: int) -> Counters:
 
 
 async def test_a_jump_in_retweets_makes_a_two_report_ticket_viral_and_it_decays(
-        sessions, settings):
+        sessions, settings, db_url, tmp_path):
     ticket_id, post = await two_reports(sessions, settings)
     start = utcnow()
     levels = await simulate(sessions, ticket_id, post, start, 16, viral)
@@ -85,6 +88,19 @@ async def test_a_jump_in_retweets_makes_a_two_report_ticket_viral_and_it_decays(
     assert row.evidence["engagement_stream"]["counts"]["60m"] >= 2500
     assert events[0].data["stream"] == "engagement" and events[0].data["to"] >= 1
     assert section["level"] >= 1 and section["stream"] == "engagement"
+
+    # The escalation policy says why in words: the shares, not the reports.
+    policy = build_policy(parse({"database": {"url": db_url}, "escalation": {
+        "enabled": True, "levels": [{"name": "piket", "when": [{"virality_level": 1}]}]}},
+        base_dir=tmp_path, env={}))
+    async with sessions() as s, s.begin():
+        assert await escalate(s, policy, now=start + 15 * STEP) == 1
+    async with sessions() as s:
+        (escalated,) = (await s.execute(select(TicketEvent).where(
+            TicketEvent.ticket_id == ticket_id, TicketEvent.type == "escalated")
+        )).scalars().all()
+    assert escalated.data["reasons"] == [
+        f"going viral on social media: shares and replies (level {row.level})"]
 
     # No more samples: the level falls on the watch's ticks alone.
     later = start + 16 * STEP

@@ -88,14 +88,15 @@ def _driver(reports: Decision, engagement: Decision) -> Decision:
 
 async def _watched(session: AsyncSession, now: datetime) -> list[tuple[Ticket, Virality]]:
     recent = select(ReportRow.ticket_id).where(ReportRow.received_at >= now - ACTIVE)
-    shared = select(EngagementSample.ticket_id).where(EngagementSample.at >= now - ACTIVE)
+    # Per ticket, on the (ticket_id, at) index: samples have no index on time alone.
+    shared = select(EngagementSample.id).where(EngagementSample.ticket_id == Ticket.id,
+                                               EngagementSample.at >= now - ACTIVE).exists()
     hot = select(Virality.ticket_id).where(or_(Virality.level > 0, Virality.score > 0))
     tickets = list((await session.execute(
         select(Ticket)
         .where(Ticket.merged_into_id.is_(None),
                Ticket.state.in_([s.value for s in OPEN_STATES]),
-               or_(Ticket.id.in_(recent), Ticket.id.in_(shared),
-                   Ticket.id.in_(hot)))
+               or_(Ticket.id.in_(recent), shared, Ticket.id.in_(hot)))
         .order_by(Ticket.id.desc()).limit(MAX_TICKETS)
         .with_for_update(skip_locked=True)
     )).scalars())

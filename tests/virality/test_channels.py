@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from aggregator.config import parse
 from aggregator.domain import Author, Report
@@ -19,10 +19,11 @@ from aggregator.intake.ingest import Ingestor
 from aggregator.intake.pipeline import Pipeline
 from aggregator.monitoring.metrics import Metrics
 from aggregator.runtime.features import FeatureContext
+from aggregator.virality import channels
 from aggregator.virality.channels import verdicts
 from aggregator.virality.feature import ViralityFeature
 from storage.db import create_engine, session_factory
-from storage.models import Outbox, Virality
+from storage.models import ConnectorRecord, Outbox, Virality
 from storage.types import utcnow
 
 PLACES = ["Tebet", "Menteng", "Cempaka Putih", "Kemayoran", "Pasar Minggu", "Cilandak",
@@ -163,5 +164,36 @@ async def test_a_flood_into_one_ticket_is_told_by_that_ticket_not_the_channel(
         (notice,) = await svc.notices()
         assert notice.ticket_id == opened.ticket_id
         assert opened.ticket_number in notice.payload["subject"]
+    finally:
+        await svc.close()
+
+
+async def test_a_long_history_is_learnt_batch_by_batch_before_any_verdict(
+        db_url, tmp_path, monkeypatch):
+    svc = Rounds(db_url, tmp_path)
+    try:
+        now = utcnow()
+        await svc.ingest.submit([ordinary(i, now - timedelta(hours=48) +
+                                          i * timedelta(minutes=20)) for i in range(141)])
+        async with svc.sessions() as s, s.begin():
+            await channels.run_round(s, now=now)
+        async with svc.sessions() as s:
+            whole = (await verdicts(s))["email"]
+        async with svc.sessions() as s, s.begin():
+            await s.execute(delete(ConnectorRecord))  # start the channel watch again
+        monkeypatch.setattr(channels, "BATCH", 50)
+        rounds = 0
+        while True:
+            rounds += 1
+            async with svc.sessions() as s, s.begin():
+                await channels.run_round(s, now=now)
+            async with svc.sessions() as s:
+                email_verdict = (await verdicts(s)).get("email", {})
+            if "level" in email_verdict:
+                break
+            assert rounds < 5
+        assert rounds == 3  # 50 + 50 + 41 reports
+        assert email_verdict["level"] == 0
+        assert email_verdict["expected_last_hour"] == whole["expected_last_hour"]
     finally:
         await svc.close()

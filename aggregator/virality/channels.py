@@ -11,7 +11,7 @@ times (`sent_at`, else `received_at`), so a backlog replayed after an outage is 
 Where the verdict lives, and why there: the runtime's `connector_records` table, one
 row (connector "virality", kind "channels", key "all") holding a small JSON record:
 the report cursor, each channel's detector state and verdict (level, episode level,
-reports in the last hour against the expected count), and the alarms not yet told to
+reports in the last hour against the expected count, since when at that level), and the alarms not yet told to
 staff. It is durable (a restart resumes the learnt baselines), shared by replicas
 (the single-instance job locks the row) and needs no migration; a channel is a handful
 of numbers, so one row for all of them is small and one lock keeps the round simple.
@@ -90,7 +90,7 @@ async def run_round(session: AsyncSession, now: datetime | None = None,
             "expected_last_hour": round(d.evidence["expected"]["60m"], 2),
             "since": before.get("since") if before.get("level", 0) == d.level
             else now.isoformat(),
-            "updated_at": now.isoformat(), "state": det.to_state(),
+            "state": det.to_state(),
         }
         if d.level != before.get("level", 0):
             changed += 1
@@ -106,7 +106,8 @@ async def run_round(session: AsyncSession, now: datetime | None = None,
         channels[name] = verdict
     data["channels"] = channels
     data["alarms"] = alarms[-MAX_ALARMS:]
-    row.data = data  # a new dict: the JSON column sees the change
+    if data != row.data:  # most rounds change nothing: no write (SQLite's lock is shared)
+        row.data = data  # a new dict: the JSON column sees the change
     return changed
 
 

@@ -2,7 +2,8 @@
 stored through the real ingest, engagement samples written through the connector port
 (as the X connector writes them), and the real watch round on the database deciding
 at simulated times. Steady small growth stays quiet, a jump decays on ticks alone, and
-a row saved before the engagement stream existed keeps its report detector."""
+a row saved before the engagement stream existed keeps its report detector. Last, the
+same through the real X connector sampling a (fake) X API."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from aggregator.virality.feature import ViralityFeature
 from aggregator.virality.watch import run_round
 from storage.models import Ticket, TicketEvent, Virality
 from storage.types import utcnow
+from tests.connectors.twitter.fake_x import FakeX
+from tests.connectors.twitter.harness import Harness, eventually
 
 STEP = timedelta(minutes=5)
 Counters = dict[str, int]
@@ -149,3 +152,36 @@ async def test_a_row_saved_before_the_engagement_stream_keeps_its_report_detecto
     assert set(row.state) == {"reports", "engagement"}
     assert sum(row.state["reports"]["ring"]) == 3  # the three reports it had counted
     assert row.evidence["stream"] == "engagement"
+
+
+async def test_a_tweet_shared_by_thousands_through_the_real_x_connector(
+        harness: Harness, fake_x: FakeX, sessions):
+    """The X connector samples the tweet's counters from the (fake) X API; the watch
+    round reads the samples it stored."""
+    a, b = fake_x.user("900000001", "warga1"), fake_x.user("900000002", "warga2")
+    root = fake_x.tweet("@pemkot_test underpass Kemayoran banjir, mobil terjebak", a,
+                        metrics={"retweet_count": 2, "like_count": 5})
+    fake_x.tweet("@pemkot_test iya, sudah sepinggang airnya", b, reply_to=root)
+
+    async def verdict() -> Virality:
+        async with sessions() as s, s.begin():
+            await run_round(s, DetectorSettings())
+        async with sessions() as s:
+            (ticket_id,) = {r.ticket_id for r in await harness.reports()}
+            return await s.get(Virality, ticket_id)
+
+    conn = harness.connector(engagement={"refresh_interval": 0.1})
+    async with harness.running(conn):
+        await eventually(lambda: conn.counts["reports"] == 2 and conn.counts["samples"] >= 1,
+                         what="the two reports and their first samples")
+        assert (await verdict()).level == 0
+        fake_x.set_metrics(root, retweet_count=3000, quote_count=150, reply_count=400,
+                           like_count=8000, impression_count=900000)
+
+        async def shared() -> bool:
+            return any(s.metrics.get("retweet_count") == 3000 for s in await harness.samples())
+
+        await eventually(shared, what="the jump sampled")
+    row = await verdict()
+    assert row.level >= 1 and row.evidence["stream"] == "engagement"
+    assert row.evidence["engagement"]["retweet_count"] == 3000

@@ -11,10 +11,11 @@ times (`sent_at`, else `received_at`), so a backlog replayed after an outage is 
 Where the verdict lives, and why there: the runtime's `connector_records` table, one
 row (connector "virality", kind "channels", key "all") holding a small JSON record:
 the report cursor, each channel's detector state and verdict (level, episode level,
-reports in the last hour against the expected count, since when at that level), and the alarms not yet told to
-staff. It is durable (a restart resumes the learnt baselines), shared by replicas
-(the single-instance job locks the row) and needs no migration; a channel is a handful
-of numbers, so one row for all of them is small and one lock keeps the round simple.
+reports in the last hour against the expected count, since when at that level), and
+the alarms not yet told to staff. It is durable (a restart resumes the learnt
+baselines), shared by replicas (the single-instance job locks the row) and needs no
+migration; a channel is a handful of numbers, so one row for all of them is small and
+one lock keeps the round simple.
 The lease and job tables only say who runs a job, not what it learnt.
 
 A change of a channel's level is logged once. An alarm (a channel's episode reaching a

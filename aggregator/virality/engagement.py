@@ -25,9 +25,13 @@ The detector is the same as the report stream's (windows of 15 min to 6 h, basel
 learnt online, negative binomial scores, levels by z and growth), with a cold start
 fitted to engagement volumes (ENGAGEMENT_SETTINGS): a complaint tweet that a few people
 share is normal, so the prior expects 30 weighted interactions an hour, never less than
-10, and nothing below 150 in six hours is a burst. A tweet whose retweets jump by
-thousands within an hour is far beyond that; one that grows by a handful every few
-minutes is not.
+10, and nothing below 150 in six hours is a burst. The prior is worth six hours of data
+(the report stream's, one hour): a post goes viral young, while its stream is still
+new, and with a one-hour prior the burst itself was learnt as normal within the hour
+(a post shared 480 times an hour for two hours, sampled every 15 minutes, was at
+level 1 for 10 minutes; with six hours, for 105, and steady growth of 40 or 90 an hour
+for two days still never leaves level 0). A tweet whose retweets jump by thousands
+within an hour is far beyond that; one that grows by a handful every few minutes is not.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ WEIGHTS: dict[str, float] = {
 }
 ENGAGEMENT_SETTINGS = DetectorSettings(
     prior_rate_per_hour=30.0, floor_rate_per_hour=10.0, prior_dispersion=0.5,
-    min_count=150.0,
+    min_count=150.0, prior_weight=72.0,
 )
 MAX_POSTS = 500  # posts remembered per ticket (their last counters), newest kept
 

@@ -74,9 +74,9 @@ async def run_round(session: AsyncSession, policy: Policy, now: datetime | None 
                              last_report_id=0, acknowledged_level=0, updated_at=now)
             session.add(row)
         await _read_new_reports(session, policy, ticket, row)
+        viral_level, viral_stream = virality.get(ticket.id, (0, "reports"))
         facts = Facts(
-            now=now, virality_level=virality.get(ticket.id, (0, ""))[0],
-            virality_stream=virality.get(ticket.id, (0, "reports"))[1],
+            now=now, virality_level=viral_level, virality_stream=viral_stream,
             report_times=times.get(ticket.id, []), keywords_seen=frozenset(row.keywords),
             first_response_due=ticket.first_response_due_at,
             first_response_at=ticket.first_response_at, resolution_due=ticket.sla_due_at,

@@ -57,12 +57,21 @@ class Verdict:
 
 
 def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
-    detail: dict[str, Any] = {}
     hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
+    verdict = _judge(new, old, cfg, hours)
     if hours > cfg.recurrence_hours:
         # Sent weeks apart (by the reports' own time, not when we stored them): a
-        # recurrence is a new incident.
-        return Verdict(False, 0.0, {"apart": "recurrence", "hours": round(hours)})
+        # recurrence is a new incident. When everything else says "same", the new
+        # ticket links to the earlier one (`recurs`), so staff see the history.
+        return Verdict(False, verdict.score if verdict.same else 0.0,
+                       {"apart": "recurrence", "hours": round(hours),
+                        "recurs": verdict.same})
+    return verdict
+
+
+def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
+    """Every rule but the recurrence one."""
+    detail: dict[str, Any] = {}
     if new.ids and old.ids and not _overlap(new.ids, old.ids):
         return Verdict(False, 0.0, {"apart": "different personal numbers"})
     place = place_relation(new.places, old.places)

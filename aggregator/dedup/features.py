@@ -26,6 +26,8 @@ from aggregator.dedup.weights import MIN_WEIGHT, is_english, weight
 from aggregator.domain import Author
 
 MAX_NAME = 4
+QUARTER = "quarter"  # the place kind of "<name> <direction>": Cimahi Selatan
+_DIRECTIONS = frozenset({"utara", "selatan", "timur", "barat", "tengah"})
 MAX_TEXT = 4000  # a long e-mail says what it is about early on
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # A lower-case word shaped like a derived Indonesian word (pemberitahuan, dilaporin)
@@ -88,7 +90,8 @@ def extract(
     tokens = tokenize(full[:MAX_TEXT], lex)
     places, in_place = _places(tokens, lex)
     topic: set[str] = set()
-    names: set[str] = {n for p in places for n in p.name if not n.isdigit()}
+    names: set[str] = {n for p in places if p.kind != QUARTER for n in p.name
+                       if not n.isdigit()}
     ids: set[str] = set()
     weak: set[str] = set()
     firsts = {t.seg: i for i, t in reversed(list(enumerate(tokens)))}
@@ -156,10 +159,10 @@ def _places(tokens: list[Token], lex: Lexicon) -> tuple[list[Place], set[int]]:
         elif tok.text in lex.locatives:
             kind = "loc"
             name = _name_after(tokens, i, lex, cased, first_may_be_type=False)
-            if name and not any(
-                t.text.isdigit() or _is_name(t, lex) or (cased and t.cased)
-                for _, t in name[:1]
-            ):
+            # "di 06.20", "di 20 menit": a time or an amount, not a place.
+            if name and (name[0][1].text.isdigit() or not any(
+                _is_name(t, lex) or (cased and t.cased) for _, t in name[:1]
+            )):
                 name = []
         else:
             continue
@@ -168,7 +171,12 @@ def _places(tokens: list[Token], lex: Lexicon) -> tuple[list[Place], set[int]]:
         words = tuple(_name_word(t.text) for _, t in name)
         found.append(Place(kind, words))
         used.update(j for j, _ in name)
-    return _dedupe(found), used
+    quarters = [Place(QUARTER, (_name_word(t.text), d.text))
+                for t, d in zip(tokens, tokens[1:], strict=False)
+                if d.text in _DIRECTIONS and d.seg == t.seg and t.text.isalpha()
+                and len(t.text) >= 4 and t.text not in _DIRECTIONS
+                and not lex.is_vocabulary(t.text)]
+    return _dedupe(found)[:6] + _dedupe(quarters)[:2], used
 
 
 def _name_after(
@@ -227,7 +235,7 @@ def _dedupe(places: list[Place]) -> list[Place]:
     for p in places:
         if p not in out:
             out.append(p)
-    return out[:6]
+    return out
 
 
 def _address(meta: Mapping[str, Any]) -> str | None:

@@ -22,7 +22,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from aggregator.dedup.features import Doc
+from aggregator.dedup.features import QUARTER, Doc
+from aggregator.dedup.lexicon import default_lexicon
+from aggregator.dedup.weights import weight
 
 BANDS = 20
 ROWS = 2
@@ -33,6 +35,8 @@ _A = _rng.integers(1, 2**31 - 1, size=NUM_PERM, dtype=np.uint64)
 _B = _rng.integers(0, 2**31 - 1, size=NUM_PERM, dtype=np.uint64)
 _BAND_SALT = np.arange(1, BANDS + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
 GEO_CELL_DEG = 0.01
+WORD_KEYS = 8  # rare-word keys per report
+RARE_WEIGHT = 2.5  # a topic word this rare (see weights) is a key of its own
 
 
 def key_of(text: str) -> int:
@@ -77,12 +81,27 @@ def band_keys(doc: Doc) -> list[int]:
 def index_keys(doc: Doc) -> list[int]:
     """The keys stored for a report (do not modify the returned list)."""
     keys = band_keys(doc)
-    keys += [key_of(f"p:{p.key()}") for p in doc.places if len(p.name[0]) > 1]
+    keys += [key_of(f"p:{p.key()}") for p in doc.places
+             if len(p.name[0]) > 1 and p.kind != QUARTER]
+    keys += [key_of(f"w:{w}") for w in word_keys(doc)]
+    keys += [key_of(f"e:{e}") for e in sorted(doc.topic & default_lexicon().events)]
     if doc.lat is not None and doc.lon is not None:
         keys.append(key_of(f"g:{_cell(doc.lat, doc.lon)}"))
     if doc.contact:
         keys.append(key_of(f"c:{doc.contact}"))
     return list(dict.fromkeys(keys))
+
+
+def word_keys(doc: Doc) -> list[str]:
+    """The rarest words that may name what the report is about: proper names, unknown
+    words, rare topic words. A tweet and a letter about one incident often share only
+    these ("Tebet", "PTSL"), too few words for a shared band key; a name written in lower
+    case is a topic word in one text and a name in the other, so they share one key
+    space."""
+    words = {w for w in doc.names | doc.weak if len(w) >= 3 and not w.isdigit()}
+    words |= {w for w in doc.topic if weight(w) >= RARE_WEIGHT and w.isalpha()
+              and not w.startswith("ev_")}
+    return sorted(words, key=lambda w: (-weight(w), w))[:WORD_KEYS]
 
 
 def query_keys(doc: Doc) -> list[int]:

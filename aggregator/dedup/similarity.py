@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from rapidfuzz.distance import Levenshtein
 
-from aggregator.dedup.features import Doc, Place, distance_km
+from aggregator.dedup.features import QUARTER, Doc, Place, distance_km
 from aggregator.dedup.lexicon import Lexicon, default_lexicon
 from aggregator.dedup.weights import weight
 
@@ -75,7 +75,7 @@ def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
     if new.ids and old.ids and not _overlap(new.ids, old.ids):
         return Verdict(False, 0.0, {"apart": "different personal numbers"})
     place = place_relation(new.places, old.places)
-    if place == "different":
+    if place == "different" or _other_quarter(new.places, old.places):
         return Verdict(False, 0.0, {"apart": "different places"})
     km = None
     if new.lat is not None and old.lat is not None:
@@ -110,7 +110,8 @@ def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
             # ... and so is one told about one service or one named area ("KRL mogok",
             # "Medan gelap gulita"), unless the two name different places.
             bar, detail["link"] = min(bar, ANCHORED_EVENT_THRESHOLD), "same event, same name"
-    if not linked and (_unplaced_name(new, old) or _unplaced_name(old, new)):
+    if not linked and (_unplaced_name(new, old) or _unplaced_name(old, new)
+                       or (_unexplained(new, old) and _unexplained(old, new))):
         bar += WEAK_NAME_PENALTY
         detail["weak_names"] = True
     if hours > cfg.time_window_hours:
@@ -149,7 +150,7 @@ def place_relation(a: Iterable[Place], b: Iterable[Place], lex: Lexicon | None =
     disagree = False
     for p in a:
         for q in b:
-            if not _comparable(p.kind, q.kind, lex):
+            if QUARTER in (p.kind, q.kind) or not _comparable(p.kind, q.kind, lex):
                 continue
             if p.kind == "loc" or q.kind == "loc":
                 agree = _contained(p.name, q.name) or _contained(q.name, p.name)
@@ -210,8 +211,15 @@ def _anchored(a: Doc, b: Doc) -> bool:
     where_a, where_b = _where(a), _where(b)
     if where_a and where_b and not _overlap(where_a, where_b):
         return False
-    return name_relation(a.names, b.names) == "same" or bool(
-        a.topic & b.topic & default_lexicon().entities)
+    if _place_unknown_to(a, b):
+        return False  # "PPDB Jabar down" and "PPDB Kota Bandung juga error"
+    # A name written in lower case in one text ("tebet timur") is a topic or unknown
+    # word there, a name in the other: it still names the same thing.
+    if _overlap(a.names, b.names | b.weak | b.topic) or \
+            _overlap(b.names, a.names | a.weak | a.topic):
+        return True
+    entities = default_lexicon().entities
+    return bool((a.topic | a.names) & (b.topic | b.names) & entities)
 
 
 def _where(doc: Doc) -> frozenset[str]:
@@ -226,6 +234,36 @@ def _unplaced_name(a: Doc, b: Doc) -> bool:
         return False
     known = {w for p in b.places for w in p.name} | b.names | b.weak | b.topic
     return not _overlap(a.weak, frozenset(known))
+
+
+def _place_unknown_to(a: Doc, b: Doc) -> bool:
+    """Both say where, and one names a place the other does not know."""
+    return bool(_where(a) and _where(b)) and (_unnamed_place(a, b) or _unnamed_place(b, a))
+
+
+def _unnamed_place(a: Doc, b: Doc) -> bool:
+    """`a` names a place (a city, an office) of which `b` says nothing."""
+    known = frozenset(_where(b) | b.topic)
+    return any(not _overlap(frozenset(w for w in p.name if not w.isdigit()), known)
+               for p in a.places if p.kind != QUARTER and any(not w.isdigit() for w in p.name))
+
+
+def _other_quarter(a: Iterable[Place], b: Iterable[Place]) -> bool:
+    """"Cimahi Selatan" and "Cimahi Tengah", "Jakarta Timur" and "Jakarta Barat": one
+    name, two quarters of it."""
+    quarters = {p.name[0]: p.name[1] for p in a if p.kind == QUARTER}
+    return any(q.kind == QUARTER and q.name[0] in quarters and quarters[q.name[0]] != q.name[1]
+               for q in b)
+
+
+def _unexplained(a: Doc, b: Doc) -> bool:
+    """`a` has unknown or proper words ("pamekasan") of which `b` says none: when both
+    have such words, perhaps each names its own place ("kupang", "pamekasan")."""
+    own = a.weak | a.names
+    if not own:
+        return False
+    known = {w for p in b.places for w in p.name} | b.names | b.weak | b.topic
+    return not _overlap(own, frozenset(known))
 
 
 def _contained(short: tuple[str, ...], long: tuple[str, ...]) -> bool:

@@ -201,7 +201,8 @@ def _name_after(
         elif word in lex.generic or nxt.stem in lex.generic:
             break
         name.append((j, nxt))
-    if not cased:
+    if not cased and not (len(name) >= 2 and tokens[i].text in lex.area_types
+                          and tokens[i].text not in lex.broad_types):
         while name and not (name[-1][1].text.isdigit() or _is_name(name[-1][1], lex)):
             name.pop()
     return name

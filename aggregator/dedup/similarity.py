@@ -213,10 +213,9 @@ def _anchored(a: Doc, b: Doc) -> bool:
         return False
     if _place_unknown_to(a, b):
         return False  # "PPDB Jabar down" and "PPDB Kota Bandung juga error"
-    # A name written in lower case in one text ("tebet timur") is a topic or unknown
-    # word there, a name in the other: it still names the same thing.
-    if _overlap(a.names, b.names | b.weak | b.topic) or \
-            _overlap(b.names, a.names | a.weak | a.topic):
+    if len(_unexplained_words(a, b)) >= 2 and len(_unexplained_words(b, a)) >= 2:
+        return False  # one shared name among several each side: CASN site, SKCK site
+    if _mentions_name(a, b):
         return True
     entities = default_lexicon().entities
     return bool((a.topic | a.names) & (b.topic | b.names) & entities)
@@ -234,6 +233,13 @@ def _unplaced_name(a: Doc, b: Doc) -> bool:
         return False
     known = {w for p in b.places for w in p.name} | b.names | b.weak | b.topic
     return not _overlap(a.weak, frozenset(known))
+
+
+def _mentions_name(a: Doc, b: Doc) -> bool:
+    """A name written in lower case in one text ("tebet timur") is a topic or unknown
+    word there, a name in the other: both still name the same thing."""
+    return _overlap(a.names, b.names | b.weak | b.topic) or \
+        _overlap(b.names, a.names | a.weak | a.topic)
 
 
 def _place_unknown_to(a: Doc, b: Doc) -> bool:
@@ -260,10 +266,13 @@ def _unexplained(a: Doc, b: Doc) -> bool:
     """`a` has unknown or proper words ("pamekasan") of which `b` says none: when both
     have such words, perhaps each names its own place ("kupang", "pamekasan")."""
     own = a.weak | a.names
-    if not own:
-        return False
-    known = {w for p in b.places for w in p.name} | b.names | b.weak | b.topic
-    return not _overlap(own, frozenset(known))
+    return bool(own) and len(_unexplained_words(a, b)) == len(own)
+
+
+def _unexplained_words(a: Doc, b: Doc) -> list[str]:
+    """`a`'s proper and unknown words that `b` does not use."""
+    known = frozenset({w for p in b.places for w in p.name} | b.names | b.weak | b.topic)
+    return [w for w in a.weak | a.names if not _overlap(frozenset((w,)), known)]
 
 
 def _contained(short: tuple[str, ...], long: tuple[str, ...]) -> bool:

@@ -166,6 +166,9 @@ def _places(tokens: list[Token], lex: Lexicon) -> tuple[list[Place], set[int]]:
                 name = []
         else:
             continue
+        if kind == "loc":
+            while name and name[-1][1].text.isdigit():
+                name.pop()  # "di Klender Baru 30 menit"
         if not name:
             continue
         words = tuple(_name_word(t.text) for _, t in name)
@@ -232,9 +235,13 @@ def _name_word(word: str) -> str:
 
 
 def _dedupe(places: list[Place]) -> list[Place]:
+    """Each place once; "RSUD Pasar" cut short is dropped when "RSUD Pasar Minggu" is
+    there too (the short form would agree with "RSUD Pasar Rebo")."""
     out: list[Place] = []
     for p in places:
-        if p not in out:
+        if p not in out and not any(
+                q.kind == p.kind and len(q.name) > len(p.name)
+                and q.name[: len(p.name)] == p.name for q in places):
             out.append(p)
     return out
 

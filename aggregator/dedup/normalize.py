@@ -64,6 +64,8 @@ def tokenize(text: str, lexicon: Lexicon | None = None) -> list[Token]:
         words: list[_Word] = []
         for w in raw:
             cased = w[0].isupper() or w[0].isdigit()
+            if cased and len(w) >= 4 and w.isupper() and _ordinary(w.casefold(), lex):
+                cased = False  # a shouted word ("BANJIR DI BERBAGAI DAERAH"), not a name
             for part in _split_word(w.casefold()):
                 words.append((part, cased, part))
         for text_, cased, orig in _replace(words, lex):
@@ -86,6 +88,11 @@ def _strip_signature(text: str, lex: Lexicon) -> str:
             if tail <= 12:
                 return "\n".join(lines[:i])
     return text
+
+
+def _ordinary(word: str, lex: Lexicon) -> bool:
+    """A dictionary word, or a derived form of one (berbagai, pemadaman)."""
+    return lex.is_vocabulary(word) or (word.isalpha() and _stem(word, lex) in lex.dictionary)
 
 
 def _split_word(word: str) -> list[str]:

@@ -30,6 +30,7 @@ LATE_PENALTY = 0.1
 WEAK_NAME_PENALTY = 0.2
 EVENT_THRESHOLD = 0.1
 ANCHORED_EVENT_THRESHOLD = 0.15
+ROUNDUP_TOWNS = 3  # towns a report names to be a summary, not one incident
 
 
 class Thresholds(Protocol):
@@ -84,6 +85,8 @@ def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
         if km > cfg.far_km:
             return Verdict(False, 0.0, {**detail, "apart": "far apart"})
     names = name_relation(new.names, old.names)
+    if place == "same" and (_roundup(new) or _roundup(old)):
+        place = "unknown"  # a summary of outages in many cities names this one too
     linked = place == "same" or (km is not None and km <= cfg.near_km) or (
         bool(new.ids) and _overlap(new.ids, old.ids)
     )
@@ -97,7 +100,7 @@ def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
         bar, detail["link"] = cfg.contact_threshold, "same sender"
     elif linked:
         bar, detail["link"] = cfg.place_threshold, "same place"
-    elif names == "same":
+    elif names == "same" and not (_roundup(new) or _roundup(old)):
         bar, detail["link"] = (cfg.threshold + cfg.place_threshold) / 2, "same names"
     else:
         bar = cfg.threshold
@@ -111,7 +114,8 @@ def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
             # "Medan gelap gulita"), unless the two name different places.
             bar, detail["link"] = min(bar, ANCHORED_EVENT_THRESHOLD), "same event, same name"
     if not linked and (_unplaced_name(new, old) or _unplaced_name(old, new)
-                       or (_unexplained(new, old) and _unexplained(old, new))):
+                       or (_unexplained(new, old) and _unexplained(old, new))
+                       or _each_elsewhere(new, old)):
         bar += WEAK_NAME_PENALTY
         detail["weak_names"] = True
     if hours > cfg.time_window_hours:
@@ -208,6 +212,8 @@ def _anchored(a: Doc, b: Doc) -> bool:
     """Both name one thing (a proper name, or a service: PLN, KRL, PDAM), and neither
     names a place the other does not know: "PDAM di Bandar Selamat" and "PDAM di
     Waihaong" are two outages."""
+    if _roundup(a) or _roundup(b):
+        return False
     where_a, where_b = _where(a), _where(b)
     if where_a and where_b and not _overlap(where_a, where_b):
         return False
@@ -235,6 +241,14 @@ def _unplaced_name(a: Doc, b: Doc) -> bool:
     return not _overlap(a.weak, frozenset(known))
 
 
+def _roundup(doc: Doc) -> bool:
+    """A summary naming several towns or areas ("padam di Medan, Jayapura dan
+    Ambon"): it shares a town with many incidents and is one of none of them."""
+    lex = default_lexicon()
+    towns = {p.name[0] for p in doc.places if p.kind in lex.broad_types}
+    return len(towns) >= ROUNDUP_TOWNS
+
+
 def _mentions_name(a: Doc, b: Doc) -> bool:
     """A name written in lower case in one text ("tebet timur") is a topic or unknown
     word there, a name in the other: both still name the same thing."""
@@ -260,6 +274,16 @@ def _other_quarter(a: Iterable[Place], b: Iterable[Place]) -> bool:
     quarters = {p.name[0]: p.name[1] for p in a if p.kind == QUARTER}
     return any(q.kind == QUARTER and q.name[0] in quarters and quarters[q.name[0]] != q.name[1]
                for q in b)
+
+
+def _each_elsewhere(a: Doc, b: Doc) -> bool:
+    """Each names something the other does not, and one of those is a specific place
+    (a village, a market, a street): "Pantai Losari" and "Pasar Terong" of one city."""
+    if not (_unexplained_words(a, b) and _unexplained_words(b, a)):
+        return False
+    broad = default_lexicon().broad_types
+    return any(_unnamed_place(Doc(topic=x.topic, names=x.names, ids=x.ids, places=tuple(
+        p for p in x.places if p.kind not in broad)), y) for x, y in ((a, b), (b, a)))
 
 
 def _unexplained(a: Doc, b: Doc) -> bool:

@@ -53,6 +53,8 @@ class Lexicon:
     name_words: frozenset[str] = frozenset()
     colloquial: tuple[tuple[str, str], ...] = ()
     closings: tuple[Phrase, ...] = ()
+    identity_labels: tuple[Phrase, ...] = ()
+    trailers: tuple[Phrase, ...] = ()
     dictionary: frozenset[str] = frozenset()
     weights: dict[str, float] = field(default_factory=dict)
 
@@ -166,6 +168,8 @@ def parse(text: str, dictionary: frozenset[str] = frozenset()) -> Lexicon:
         name_words=frozenset(name_words - words("place_types")),
         colloquial=tuple(colloquial),
         closings=tuple(tuple(line.split()) for line in sections.get("closings", [])),
+        identity_labels=tuple(tuple(line.split()) for line in sections.get("identity_labels", [])),
+        trailers=tuple(tuple(line.split()) for line in sections.get("trailers", [])),
         dictionary=dictionary,
         weights=weights,
     )

@@ -22,7 +22,7 @@ from typing import Any
 
 from aggregator.dedup.lexicon import Lexicon, default_lexicon
 from aggregator.dedup.normalize import Token, modern_spelling, tokenize
-from aggregator.dedup.weights import MIN_WEIGHT, is_english, weight
+from aggregator.dedup.weights import MIN_WEIGHT, is_english, is_loanword, weight
 from aggregator.domain import Author
 
 MAX_NAME = 4
@@ -114,7 +114,7 @@ def extract(
                 continue
             if _AFFIXED.match(word):
                 continue  # a derived word the stemmer did not know: noise
-            if len(word) >= 5:
+            if len(word) >= 5 and not is_loanword(word):
                 weak.add(modern_spelling(word))  # perhaps a name written in lower case
         topic.add(tok.stem)
     topic |= lex.event_tokens(topic)

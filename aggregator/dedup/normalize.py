@@ -53,7 +53,7 @@ def tokenize(text: str, lexicon: Lexicon | None = None) -> list[Token]:
     text = _strip_signature(text, lex)
     text = _URL.sub(" ", text)
     text = _MENTION.sub(" ", text)
-    text = _HASHTAG.sub(lambda m: " " + _CAMEL.sub(" ", m.group(1)) + " ", text)
+    text = _HASHTAG.sub(lambda m: " " + _hashtag_words(m.group(1), lex) + " ", text)
     text = _NUMBER_SEP.sub("", text)
     text = _ABBREV_DOT.sub(r"\1 ", text)
     out: list[Token] = []
@@ -117,6 +117,18 @@ def _identity_line(lex: Lexicon) -> re.Pattern[str]:
     if not labels:
         return re.compile(r"(?!)")
     return re.compile(r"^\s*(?:" + "|".join(labels) + r")[\s.]*(?::|(?=[\d+(]))", re.I)
+
+
+def _hashtag_words(tag: str, lex: Lexicon) -> str:
+    """#BaliBlackout -> "Bali Blackout"; #medanpadam -> "medan padam" (two words the
+    vocabulary knows, the longest second one first)."""
+    if not tag.islower() or not tag.isalpha() or len(tag) < 7 or _ordinary(tag, lex):
+        return _CAMEL.sub(" ", tag)
+    for i in range(3, len(tag) - 2):
+        left, right = tag[:i], tag[i:]
+        if _ordinary(left, lex) and _ordinary(right, lex):
+            return f"{left} {right}"
+    return tag
 
 
 def _ordinary(word: str, lex: Lexicon) -> bool:
@@ -239,6 +251,8 @@ def _stem(word: str, lex: Lexicon) -> str:
 
 def modern_spelling(word: str) -> str:
     """Old Indonesian spelling of names (Soetomo, Djuanda) -> modern (Sutomo, Juanda)."""
+    if len(word) < 4:
+        return word  # "Tj." is Tanjung, not "c"
     for old, new in _OLD_SPELLING:
         word = word.replace(old, new)
     return word

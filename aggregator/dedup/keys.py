@@ -8,7 +8,11 @@
 - one key per named place (kind + first word of the name): a short tweet and a long
   letter about one hospital share little text but the hospital;
 - one key per location cell (about 1.1 km; a lookup asks the 3x3 cells around);
-- one key per sender contact (same person, different channels).
+- one key per sender contact (same person, different channels);
+- one key per name or unknown word (up to WORD_KEYS, `word_keys`): "Tebet" in a
+  tweet and "tebet" in a chat share nothing else often enough for a band key;
+- one key per kind of incident (`e:ev_listrik`): the newest reports of a power cut
+  are candidates for the next one, however it is told.
 All keys are 64-bit hashes, stable across processes and versions (blake2b, fixed
 seeds): they are stored, so changing BANDS/ROWS or the hashing needs a re-index.
 """
@@ -35,8 +39,7 @@ _A = _rng.integers(1, 2**31 - 1, size=NUM_PERM, dtype=np.uint64)
 _B = _rng.integers(0, 2**31 - 1, size=NUM_PERM, dtype=np.uint64)
 _BAND_SALT = np.arange(1, BANDS + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
 GEO_CELL_DEG = 0.01
-WORD_KEYS = 8  # rare-word keys per report
-RARE_WEIGHT = 2.5  # a topic word this rare (see weights) is a key of its own
+WORD_KEYS = 4  # name keys per report
 
 
 def key_of(text: str) -> int:
@@ -93,14 +96,12 @@ def index_keys(doc: Doc) -> list[int]:
 
 
 def word_keys(doc: Doc) -> list[str]:
-    """The rarest words that may name what the report is about: proper names, unknown
-    words, rare topic words. A tweet and a letter about one incident often share only
-    these ("Tebet", "PTSL"), too few words for a shared band key; a name written in lower
-    case is a topic word in one text and a name in the other, so they share one key
+    """The words that may name where or what the report is about: proper names and
+    unknown words ("Tebet", "ptsl"), rarest first. A tweet and a letter about one
+    incident often share only these, too few words for a shared band key; a name
+    written in lower case in one text is an unknown word there, so both share one key
     space."""
     words = {w for w in doc.names | doc.weak if len(w) >= 3 and not w.isdigit()}
-    words |= {w for w in doc.topic if weight(w) >= RARE_WEIGHT and w.isalpha()
-              and not w.startswith("ev_")}
     return sorted(words, key=lambda w: (-weight(w), w))[:WORD_KEYS]
 
 

@@ -82,7 +82,9 @@ class LshMatcher:
             rows = await self._candidates(session, keys, now)
         pending = session.info.get(_PENDING_KEY)
         if pending is not None:
-            rows += pending.candidates(set(keys))
+            # Most shared keys first, as many as from the table: a key every report of
+            # a batch shares (one kind of incident) must not make the batch quadratic.
+            rows += pending.candidates(set(keys))[: 2 * self.settings.max_candidates]
         best = self._choose(doc, rows)
         if best is None:
             return None

@@ -46,6 +46,7 @@ class Lexicon:
     events: frozenset[str] = frozenset()
     event_classes: tuple[EventClass, ...] = ()
     entities: frozenset[str] = frozenset()
+    town_events: frozenset[str] = frozenset()
     qualifiers: frozenset[str] = frozenset()
     honorifics: frozenset[str] = frozenset()
     known: frozenset[str] = frozenset()
@@ -161,6 +162,7 @@ def parse(text: str, dictionary: frozenset[str] = frozenset()) -> Lexicon:
         events=words("events") | {c.token for c in classes},
         event_classes=tuple(classes),
         entities=words("entities"),
+        town_events=words("town_events"),
         qualifiers=words("qualifiers"),
         honorifics=frozenset(w.rstrip(".") for w in words("honorifics")),
         known=words("known"),

@@ -30,6 +30,7 @@ LATE_PENALTY = 0.1
 WEAK_NAME_PENALTY = 0.2
 EVENT_THRESHOLD = 0.1
 ANCHORED_EVENT_THRESHOLD = 0.15
+CITYWIDE_HOURS = 12  # one kind of incident across one town within this: one incident
 ROUNDUP_TOWNS = 3  # towns a report names to be a summary, not one incident
 
 
@@ -76,7 +77,11 @@ def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
     if new.ids and old.ids and not _overlap(new.ids, old.ids):
         return Verdict(False, 0.0, {"apart": "different personal numbers"})
     place = place_relation(new.places, old.places)
-    if place == "different" or _other_quarter(new.places, old.places):
+    # A power cut over a whole town told from its districts ("padam di Helvetia",
+    # "blackout se Medan", "PLN Medan"): one incident, unless two facilities differ.
+    town = hours <= CITYWIDE_HOURS and bool(
+        new.topic & old.topic & default_lexicon().town_events) and _one_town(new, old)
+    if (place == "different" and not town) or _other_quarter(new.places, old.places):
         return Verdict(False, 0.0, {"apart": "different places"})
     km = None
     if new.lat is not None and old.lat is not None:
@@ -91,7 +96,7 @@ def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
         bool(new.ids) and _overlap(new.ids, old.ids)
     )
     same_sender = new.contact is not None and new.contact == old.contact
-    if names == "different" and not linked and not same_sender:
+    if names == "different" and not linked and not same_sender and not town:
         return Verdict(False, 0.0, {**detail, "apart": "different names"})
     # Kinds of incident decide through the event rule below, not as shared words.
     text = topic_similarity(_words(new.topic), _words(old.topic))
@@ -113,7 +118,9 @@ def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
             # ... and so is one told about one service or one named area ("KRL mogok",
             # "Medan gelap gulita"), unless the two name different places.
             bar, detail["link"] = min(bar, ANCHORED_EVENT_THRESHOLD), "same event, same name"
-    if not linked and (_unplaced_name(new, old) or _unplaced_name(old, new)
+        elif town:
+            bar, detail["link"] = min(bar, ANCHORED_EVENT_THRESHOLD), "same event, same town"
+    if not linked and not town and (_unplaced_name(new, old) or _unplaced_name(old, new)
                        or (_unexplained(new, old) and _unexplained(old, new))
                        or _each_elsewhere(new, old)):
         bar += WEAK_NAME_PENALTY
@@ -239,6 +246,27 @@ def _unplaced_name(a: Doc, b: Doc) -> bool:
         return False
     known = {w for p in b.places for w in p.name} | b.names | b.weak | b.topic
     return not _overlap(a.weak, frozenset(known))
+
+
+def _one_town(a: Doc, b: Doc) -> bool:
+    """Both speak of one town (one names it as a town, "Kota Medan", the other
+    mentions it), and no two specific facilities of one kind differ (RSUD Pasar Rebo
+    and RSUD Pasar Minggu). A provider alone (PLN) is not enough: it serves many
+    towns."""
+    if _roundup(a) or _roundup(b) or _facilities_differ(a.places, b.places):
+        return False
+    lex = default_lexicon()
+    return any(
+        p.kind in lex.broad_types and p.kind != "loc"
+        and _overlap(frozenset(p.name[:1]), frozenset(_where(y) | y.topic))
+        for x, y in ((a, b), (b, a)) for p in x.places if not p.name[0].isdigit())
+
+
+def _facilities_differ(a: Iterable[Place], b: Iterable[Place]) -> bool:
+    lex = default_lexicon()
+    a = [p for p in a if p.kind not in lex.broad_types and p.kind != QUARTER]
+    b = [q for q in b if q.kind not in lex.broad_types and q.kind != QUARTER]
+    return place_relation(a, b) == "different"
 
 
 def _roundup(doc: Doc) -> bool:

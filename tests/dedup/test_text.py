@@ -159,3 +159,23 @@ def test_quarters_of_one_name_and_summaries_are_apart():
     assert not compare(summary, one, CFG).same
     # A hashtag run together still says what happened where.
     assert words("#medanpadam lagi") == ["medan", "rusak", "lagi"]
+
+
+def test_a_power_cut_over_one_town_told_from_its_districts():
+    now = datetime(2026, 6, 4, 19, tzinfo=UTC)
+    town = extract("Listrik padam di seluruh Kota Pekanbaru sejak magrib, PLN belum "
+                   "memberi kabar", at=now)
+    district = extract("mati lampu di Rumbai dari tadi, kata teman se Pekanbaru gelap",
+                       at=now + timedelta(hours=1))
+    verdict = compare(district, town, CFG)
+    assert verdict.same and verdict.detail["link"] == "same event, same town"
+    # Two neighbourhoods named as such are two floods, one town or not ...
+    a = extract("Banjir setinggi lutut di Kelurahan Sukamulya, Kota Pekanbaru", at=now)
+    b = extract("Banjir di Kelurahan Tangkerang Pekanbaru, rumah warga terendam",
+                at=now + timedelta(hours=1))
+    assert not compare(b, a, CFG).same
+    # ... and a day later, or without the town, the districts stay apart.
+    later = extract("mati lampu di Rumbai dari tadi, kata teman se Pekanbaru gelap",
+                    at=now + timedelta(hours=30))
+    assert not compare(later, town, CFG).same
+    assert not same("Listrik padam di Rumbai sejak sore", "Listrik padam di Tampan sejak sore")

@@ -10,9 +10,9 @@
 - one key per location cell (about 1.1 km; a lookup asks the 3x3 cells around);
 - one key per sender contact (same person, different channels);
 - one key per name or unknown word (up to WORD_KEYS, `word_keys`): "Tebet" in a
-  tweet and "tebet" in a chat share nothing else often enough for a band key;
-- one key per kind of incident (`e:ev_listrik`): the newest reports of a power cut
-  are candidates for the next one, however it is told.
+  tweet and "tebet" in a chat share nothing else often enough for a band key.
+- one key per kind of incident and window of EVENT_HOURS (`event_keys`); a lookup
+  asks the windows before and after too.
 All keys are 64-bit hashes, stable across processes and versions (blake2b, fixed
 seeds): they are stored, so changing BANDS/ROWS or the hashing needs a re-index.
 """
@@ -40,6 +40,7 @@ _B = _rng.integers(0, 2**31 - 1, size=NUM_PERM, dtype=np.uint64)
 _BAND_SALT = np.arange(1, BANDS + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
 GEO_CELL_DEG = 0.01
 WORD_KEYS = 4  # name keys per report
+EVENT_HOURS = 6
 
 
 def key_of(text: str) -> int:
@@ -87,7 +88,7 @@ def index_keys(doc: Doc) -> list[int]:
     keys += [key_of(f"p:{p.key()}") for p in doc.places
              if len(p.name[0]) > 1 and p.kind != QUARTER]
     keys += [key_of(f"w:{w}") for w in word_keys(doc)]
-    keys += [key_of(f"e:{e}") for e in sorted(doc.topic & default_lexicon().events)]
+    keys += event_keys(doc, (0,))
     if doc.lat is not None and doc.lon is not None:
         keys.append(key_of(f"g:{_cell(doc.lat, doc.lon)}"))
     if doc.contact:
@@ -105,9 +106,21 @@ def word_keys(doc: Doc) -> list[str]:
     return sorted(words, key=lambda w: (-weight(w), w))[:WORD_KEYS]
 
 
+def event_keys(doc: Doc, buckets: tuple[int, ...]) -> list[int]:
+    """Kind of incident + a window of EVENT_HOURS (by the report's own time): "PLN mati
+    lagi" names nothing, and finds the reports of the power cut sent in the same hours.
+    The window bounds the key: every power cut of a month would share a bare one."""
+    events = sorted(doc.topic & default_lexicon().events)
+    if not events or not doc.at:
+        return []
+    now = math.floor(doc.at / (EVENT_HOURS * 3600))
+    return [key_of(f"e:{e}:{now + d}") for e in events for d in buckets]
+
+
 def query_keys(doc: Doc) -> list[int]:
     """The keys to look up for a new report: as stored, plus the neighbouring cells."""
     keys = list(index_keys(doc))
+    keys += event_keys(doc, (-1, 1))
     if doc.lat is not None and doc.lon is not None:
         y, x = _cell(doc.lat, doc.lon)
         keys += [key_of(f"g:{(y + dy, x + dx)}") for dy in (-1, 0, 1) for dx in (-1, 0, 1)

@@ -34,6 +34,10 @@ class EventType(enum.StrEnum):
     MERGED = "merged"  # from, report_ids, reports_moved
     MERGED_INTO = "merged_into"  # into, reports_moved
     REPORT_SPLIT = "report_split"  # report_id, to
+    # The problem of an earlier ticket came back after `dedup.recurrence_hours`: this new
+    # ticket is its recurrence. ticket (the earlier number), report_id (its report the
+    # new one matched), hours (between the two), score
+    RECURRENCE_OF = "recurrence_of"
     DELIVERY_FAILED = "delivery_failed"  # outbox_id, kind, channel, error | bounce details
     DELIVERY_DELAYED = "delivery_delayed"  # bounce details
     DELIVERY_RETRIED = "delivery_retried"  # outbox_id (a dead message sent again by staff)

@@ -2,6 +2,7 @@
 
     python bench/dedup_eval.py [--db URL] [--sizes 100000,1000000] [--queries 1000]
                                [--ingest 5000] [--labelled PATH] [--keep DIR]
+    python bench/dedup_eval.py --labelled PATH --explain 3   # why pairs are missed
 
 1. Quality: the labelled set (tests/data/dedup_labelled.jsonl) through the real
    Ingestor + Pipeline + matcher; pairwise precision, recall, F1.
@@ -36,10 +37,11 @@ import numpy as np
 from aggregator.config import parse
 from aggregator.dedup import build_matcher
 from aggregator.dedup.evaluate import load, pairwise, to_reports
-from aggregator.dedup.features import Doc, Place
+from aggregator.dedup.features import Doc, Place, extract
 from aggregator.dedup.keys import index_keys
 from aggregator.dedup.lexicon import default_lexicon
 from aggregator.dedup.matcher import doc_row
+from aggregator.dedup.similarity import compare
 from aggregator.domain import Author, Report
 from aggregator.intake.ingest import Ingestor
 from aggregator.intake.pipeline import Pipeline
@@ -84,6 +86,38 @@ async def quality(url: str, base: Path, labelled: Path) -> None:
                                                                               strict=True)})
     print(f"{labelled.name}: {len(records)} reports, {scores.clusters} clusters")
     print(f"  {scores.line()}")
+
+
+def explain(labelled: Path, show: int) -> None:
+    """Why pairs of one cluster are not matched: every such pair verified directly
+    (no index, no tickets), tallied by the rule that said no ("different names",
+    "text<bar:same place", ...), with `show` examples of each."""
+    records = load(labelled)
+    reports = to_reports(records, datetime.now(UTC))
+    cfg = parse({}, base_dir=Path(tempfile.gettempdir()), env={}).dedup
+    docs = [extract(r.text, title=r.title, author=r.author, meta=r.meta, at=r.sent_at)
+            for r in reports]
+    missed: dict[str, list[tuple[int, int, dict]]] = {}
+    found = total = 0
+    for j in range(len(records)):
+        for i in range(j):
+            if records[i]["cluster"] != records[j]["cluster"]:
+                continue
+            total += 1
+            verdict = compare(docs[j], docs[i], cfg)
+            if verdict.same:
+                found += 1
+                continue
+            d = verdict.detail
+            why = d.get("apart") or ("weak names" if d.get("weak_names")
+                                     else f"text<bar:{d.get('link', 'none')}")
+            missed.setdefault(why, []).append((i, j, d))
+    print(f"{labelled.name}: {found}/{total} pairs of one cluster matched directly")
+    for why, pairs in sorted(missed.items(), key=lambda kv: -len(kv[1])):
+        print(f"  {len(pairs):5d}  {why}")
+        for i, j, d in pairs[:show]:
+            print(f"         {d}\n           {records[i]['text'][:120]!r}"
+                  f"\n           {records[j]['text'][:120]!r}")
 
 
 # ------------------------------------------------------------- 2. ingest speed
@@ -317,7 +351,12 @@ def main() -> None:
     ap.add_argument("--sizes", default="100000,1000000")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--keep", help="work in this folder and keep it")
+    ap.add_argument("--explain", type=int, metavar="N", default=None,
+                    help="only tally why pairs of one cluster miss, N examples each")
     args = ap.parse_args()
+    if args.explain is not None:
+        explain(Path(args.labelled), args.explain)
+        return
     base = Path(args.keep or tempfile.mkdtemp(prefix="dedup-bench-"))
     base.mkdir(parents=True, exist_ok=True)
     asyncio.run(run(args, base))

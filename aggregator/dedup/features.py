@@ -22,10 +22,12 @@ from typing import Any
 
 from aggregator.dedup.lexicon import Lexicon, default_lexicon
 from aggregator.dedup.normalize import Token, modern_spelling, tokenize
-from aggregator.dedup.weights import MIN_WEIGHT, is_english, weight
+from aggregator.dedup.weights import MIN_WEIGHT, is_english, is_loanword, weight
 from aggregator.domain import Author
 
 MAX_NAME = 4
+QUARTER = "quarter"  # the place kind of "<name> <direction>": Cimahi Selatan
+_DIRECTIONS = frozenset({"utara", "selatan", "timur", "barat", "tengah"})
 MAX_TEXT = 4000  # a long e-mail says what it is about early on
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # A lower-case word shaped like a derived Indonesian word (pemberitahuan, dilaporin)
@@ -88,7 +90,8 @@ def extract(
     tokens = tokenize(full[:MAX_TEXT], lex)
     places, in_place = _places(tokens, lex)
     topic: set[str] = set()
-    names: set[str] = {n for p in places for n in p.name if not n.isdigit()}
+    names: set[str] = {n for p in places if p.kind != QUARTER for n in p.name
+                       if not n.isdigit()}
     ids: set[str] = set()
     weak: set[str] = set()
     firsts = {t.seg: i for i, t in reversed(list(enumerate(tokens)))}
@@ -111,7 +114,7 @@ def extract(
                 continue
             if _AFFIXED.match(word):
                 continue  # a derived word the stemmer did not know: noise
-            if len(word) >= 5:
+            if len(word) >= 5 and not is_loanword(word):
                 weak.add(modern_spelling(word))  # perhaps a name written in lower case
         topic.add(tok.stem)
     topic |= lex.event_tokens(topic)
@@ -156,19 +159,27 @@ def _places(tokens: list[Token], lex: Lexicon) -> tuple[list[Place], set[int]]:
         elif tok.text in lex.locatives:
             kind = "loc"
             name = _name_after(tokens, i, lex, cased, first_may_be_type=False)
-            if name and not any(
-                t.text.isdigit() or _is_name(t, lex) or (cased and t.cased)
-                for _, t in name[:1]
-            ):
+            # "di 06.20", "di 20 menit": a time or an amount, not a place.
+            if name and (name[0][1].text.isdigit() or not any(
+                _is_name(t, lex) or (cased and t.cased) for _, t in name[:1]
+            )):
                 name = []
         else:
             continue
+        if kind == "loc":
+            while name and name[-1][1].text.isdigit():
+                name.pop()  # "di Klender Baru 30 menit"
         if not name:
             continue
         words = tuple(_name_word(t.text) for _, t in name)
         found.append(Place(kind, words))
         used.update(j for j, _ in name)
-    return _dedupe(found), used
+    quarters = [Place(QUARTER, (_name_word(t.text), d.text))
+                for t, d in zip(tokens, tokens[1:], strict=False)
+                if d.text in _DIRECTIONS and d.seg == t.seg and t.text.isalpha()
+                and len(t.text) >= 4 and t.text not in _DIRECTIONS
+                and not lex.is_vocabulary(t.text)]
+    return _dedupe(found)[:6] + _dedupe(quarters)[:2], used
 
 
 def _name_after(
@@ -193,7 +204,8 @@ def _name_after(
         elif word in lex.generic or nxt.stem in lex.generic:
             break
         name.append((j, nxt))
-    if not cased:
+    if not cased and not (len(name) >= 2 and tokens[i].text in lex.area_types
+                          and tokens[i].text not in lex.broad_types):
         while name and not (name[-1][1].text.isdigit() or _is_name(name[-1][1], lex)):
             name.pop()
     return name
@@ -223,11 +235,15 @@ def _name_word(word: str) -> str:
 
 
 def _dedupe(places: list[Place]) -> list[Place]:
+    """Each place once; "RSUD Pasar" cut short is dropped when "RSUD Pasar Minggu" is
+    there too (the short form would agree with "RSUD Pasar Rebo")."""
     out: list[Place] = []
     for p in places:
-        if p not in out:
+        if p not in out and not any(
+                q.kind == p.kind and len(q.name) > len(p.name)
+                and q.name[: len(p.name)] == p.name for q in places):
             out.append(p)
-    return out[:6]
+    return out
 
 
 def _address(meta: Mapping[str, Any]) -> str | None:

@@ -8,7 +8,11 @@
 - one key per named place (kind + first word of the name): a short tweet and a long
   letter about one hospital share little text but the hospital;
 - one key per location cell (about 1.1 km; a lookup asks the 3x3 cells around);
-- one key per sender contact (same person, different channels).
+- one key per sender contact (same person, different channels);
+- one key per name or unknown word (up to WORD_KEYS, `word_keys`): "Tebet" in a
+  tweet and "tebet" in a chat share nothing else often enough for a band key.
+- one key per kind of incident and window of EVENT_HOURS (`event_keys`); a lookup
+  asks the windows before and after too.
 All keys are 64-bit hashes, stable across processes and versions (blake2b, fixed
 seeds): they are stored, so changing BANDS/ROWS or the hashing needs a re-index.
 """
@@ -22,7 +26,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from aggregator.dedup.features import Doc
+from aggregator.dedup.features import QUARTER, Doc
+from aggregator.dedup.lexicon import default_lexicon
+from aggregator.dedup.weights import weight
 
 BANDS = 20
 ROWS = 2
@@ -33,6 +39,8 @@ _A = _rng.integers(1, 2**31 - 1, size=NUM_PERM, dtype=np.uint64)
 _B = _rng.integers(0, 2**31 - 1, size=NUM_PERM, dtype=np.uint64)
 _BAND_SALT = np.arange(1, BANDS + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
 GEO_CELL_DEG = 0.01
+WORD_KEYS = 4  # name keys per report
+EVENT_HOURS = 6
 
 
 def key_of(text: str) -> int:
@@ -77,7 +85,10 @@ def band_keys(doc: Doc) -> list[int]:
 def index_keys(doc: Doc) -> list[int]:
     """The keys stored for a report (do not modify the returned list)."""
     keys = band_keys(doc)
-    keys += [key_of(f"p:{p.key()}") for p in doc.places if len(p.name[0]) > 1]
+    keys += [key_of(f"p:{p.key()}") for p in doc.places
+             if len(p.name[0]) > 1 and p.kind != QUARTER]
+    keys += [key_of(f"w:{w}") for w in word_keys(doc)]
+    keys += event_keys(doc, (0,))
     if doc.lat is not None and doc.lon is not None:
         keys.append(key_of(f"g:{_cell(doc.lat, doc.lon)}"))
     if doc.contact:
@@ -85,9 +96,31 @@ def index_keys(doc: Doc) -> list[int]:
     return list(dict.fromkeys(keys))
 
 
+def word_keys(doc: Doc) -> list[str]:
+    """The words that may name where or what the report is about: proper names and
+    unknown words ("Tebet", "ptsl"), rarest first. A tweet and a letter about one
+    incident often share only these, too few words for a shared band key; a name
+    written in lower case in one text is an unknown word there, so both share one key
+    space."""
+    words = {w for w in doc.names | doc.weak if len(w) >= 3 and not w.isdigit()}
+    return sorted(words, key=lambda w: (-weight(w), w))[:WORD_KEYS]
+
+
+def event_keys(doc: Doc, buckets: tuple[int, ...]) -> list[int]:
+    """Kind of incident + a window of EVENT_HOURS (by the report's own time): "PLN mati
+    lagi" names nothing, and finds the reports of the power cut sent in the same hours.
+    The window bounds the key: every power cut of a month would share a bare one."""
+    events = sorted(doc.topic & default_lexicon().events)
+    if not events or not doc.at:
+        return []
+    now = math.floor(doc.at / (EVENT_HOURS * 3600))
+    return [key_of(f"e:{e}:{now + d}") for e in events for d in buckets]
+
+
 def query_keys(doc: Doc) -> list[int]:
     """The keys to look up for a new report: as stored, plus the neighbouring cells."""
     keys = list(index_keys(doc))
+    keys += event_keys(doc, (-1, 1))
     if doc.lat is not None and doc.lon is not None:
         y, x = _cell(doc.lat, doc.lon)
         keys += [key_of(f"g:{(y + dy, x + dx)}") for dy in (-1, 0, 1) for dx in (-1, 0, 1)

@@ -46,6 +46,7 @@ class Lexicon:
     events: frozenset[str] = frozenset()
     event_classes: tuple[EventClass, ...] = ()
     entities: frozenset[str] = frozenset()
+    town_events: frozenset[str] = frozenset()
     qualifiers: frozenset[str] = frozenset()
     honorifics: frozenset[str] = frozenset()
     known: frozenset[str] = frozenset()
@@ -53,6 +54,8 @@ class Lexicon:
     name_words: frozenset[str] = frozenset()
     colloquial: tuple[tuple[str, str], ...] = ()
     closings: tuple[Phrase, ...] = ()
+    identity_labels: tuple[Phrase, ...] = ()
+    trailers: tuple[Phrase, ...] = ()
     dictionary: frozenset[str] = frozenset()
     weights: dict[str, float] = field(default_factory=dict)
 
@@ -159,6 +162,7 @@ def parse(text: str, dictionary: frozenset[str] = frozenset()) -> Lexicon:
         events=words("events") | {c.token for c in classes},
         event_classes=tuple(classes),
         entities=words("entities"),
+        town_events=words("town_events"),
         qualifiers=words("qualifiers"),
         honorifics=frozenset(w.rstrip(".") for w in words("honorifics")),
         known=words("known"),
@@ -166,6 +170,8 @@ def parse(text: str, dictionary: frozenset[str] = frozenset()) -> Lexicon:
         name_words=frozenset(name_words - words("place_types")),
         colloquial=tuple(colloquial),
         closings=tuple(tuple(line.split()) for line in sections.get("closings", [])),
+        identity_labels=tuple(tuple(line.split()) for line in sections.get("identity_labels", [])),
+        trailers=tuple(tuple(line.split()) for line in sections.get("trailers", [])),
         dictionary=dictionary,
         weights=weights,
     )

@@ -82,13 +82,16 @@ class LshMatcher:
             rows = await self._candidates(session, keys, now)
         pending = session.info.get(_PENDING_KEY)
         if pending is not None:
-            rows += pending.candidates(set(keys))
+            # Most shared keys first, as many as from the table: a key every report of
+            # a batch shares (one kind of incident) must not make the batch quadratic.
+            rows += pending.candidates(set(keys))[: 2 * self.settings.max_candidates]
         best = self._choose(doc, rows)
         if best is None:
             return None
         return Match(
             ticket_id=best.ticket_id, score=best.verdict.score,
             detail={"matched_report_id": best.report_id, **best.verdict.detail},
+            recurrence=not best.verdict.same,
         )
 
     async def index(
@@ -195,8 +198,10 @@ class LshMatcher:
         report, or given up after PER_TICKET misses: a burst of one incident retold a
         hundred times costs a few comparisons per report, not a hundred. Tickets a
         candidate was split from are verified in full (the split rule needs the
-        best verdict on both sides)."""
+        best verdict on both sides). With no match, the best earlier ticket the report
+        would have joined but for the recurrence rule (its verdict not `same`)."""
         by_ticket: dict[int, _Best] = {}
+        recurs: _Best | None = None
         apart: list[tuple[int, Verdict]] = []  # (ticket split from, verdict vs the report)
         guarded = {stored.apart for stored in rows if stored.apart is not None}
         tried: dict[int, int] = {}
@@ -209,6 +214,9 @@ class LshMatcher:
             other = stored.doc if isinstance(stored, _Indexed) else self._parsed(stored)
             verdict = compare(doc, other, self.settings)
             if not verdict.same:
+                if verdict.detail.get("recurs") and apart_from is None and (
+                        recurs is None or _rank(verdict) > _rank(recurs.verdict)):
+                    recurs = _Best(ticket_id, stored.report_id, verdict)
                 continue
             if apart_from is not None:
                 apart.append((apart_from, verdict))
@@ -222,7 +230,7 @@ class LshMatcher:
             if held is not None and _rank(held.verdict) <= _rank(verdict):
                 del by_ticket[from_ticket]
         if not by_ticket:
-            return None
+            return recurs
         return max(by_ticket.values(), key=lambda b: (_rank(b.verdict), -b.ticket_id))
 
 

@@ -53,7 +53,7 @@ def tokenize(text: str, lexicon: Lexicon | None = None) -> list[Token]:
     text = _strip_signature(text, lex)
     text = _URL.sub(" ", text)
     text = _MENTION.sub(" ", text)
-    text = _HASHTAG.sub(lambda m: " " + _CAMEL.sub(" ", m.group(1)) + " ", text)
+    text = _HASHTAG.sub(lambda m: " " + _hashtag_words(m.group(1), lex) + " ", text)
     text = _NUMBER_SEP.sub("", text)
     text = _ABBREV_DOT.sub(r"\1 ", text)
     out: list[Token] = []
@@ -64,6 +64,8 @@ def tokenize(text: str, lexicon: Lexicon | None = None) -> list[Token]:
         words: list[_Word] = []
         for w in raw:
             cased = w[0].isupper() or w[0].isdigit()
+            if cased and len(w) >= 4 and w.isupper() and _ordinary(w.casefold(), lex):
+                cased = False  # a shouted word ("BANJIR DI BERBAGAI DAERAH"), not a name
             for part in _split_word(w.casefold()):
                 words.append((part, cased, part))
         for text_, cased, orig in _replace(words, lex):
@@ -75,17 +77,63 @@ def tokenize(text: str, lexicon: Lexicon | None = None) -> list[Token]:
 
 
 def _strip_signature(text: str, lex: Lexicon) -> str:
-    """Cut a closing ("Hormat saya, Budi") in the last lines: names in signatures say
-    nothing about the problem and would make two letters look different."""
-    lines = text.splitlines()
-    start = max(0, len(lines) - 5)
-    for i in range(start, len(lines)):
-        words = tuple(_WORD.findall(lines[i].casefold()))
-        if any(words[: len(c)] == c for c in lex.closings) and i > 0:
-            tail = sum(len(_WORD.findall(x)) for x in lines[i:])
-            if tail <= 12:
-                return "\n".join(lines[:i])
-    return text
+    """Cut what a letter wraps its complaint in: the writer's identity lines ("NIK :",
+    "Alamat :", "HP 0812..."), quoted replies, what follows it (copies, disclaimers,
+    "sent from my phone") and the closing ("Hormat saya, Budi, Jagakarsa"). Names and
+    addresses in them say nothing about the problem and would make two letters about
+    one incident look like two places."""
+    lines = [x for x in text.splitlines() if not x.lstrip().startswith(">")]
+    identity = _identity_line(lex)
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        words = tuple(_WORD.findall(line.casefold()))
+        if i > 0 and (line.strip() == "--" or _QUOTE_HEAD.match(line) or (
+                i >= len(lines) // 2 and _starts(words, lex.trailers))):
+            break
+        if not identity.match(line):
+            kept.append(line)
+    start = max(0, len(kept) - 8)
+    for i in range(start, len(kept)):
+        words = tuple(_WORD.findall(kept[i].casefold()))
+        if i > 0 and _starts(words, lex.closings):
+            tail = sum(len(_WORD.findall(x)) for x in kept[i:])
+            if tail <= 25:
+                return "\n".join(kept[:i])
+    return "\n".join(kept)
+
+
+def _starts(words: tuple[str, ...], phrases: tuple[tuple[str, ...], ...]) -> bool:
+    return any(words[: len(p)] == p for p in phrases)
+
+
+_QUOTE_HEAD = re.compile(r"^\s*(?:on|pada)\b.{4,160}\b(?:wrote|menulis)\s*:\s*$", re.I)
+
+
+@functools.lru_cache(maxsize=4)
+def _identity_line(lex: Lexicon) -> re.Pattern[str]:
+    """A line that starts with an identity label, then ":" or a number."""
+    labels = sorted((r"[\s.]*".join(re.escape(w) for w in label)
+                     for label in lex.identity_labels), key=len, reverse=True)
+    if not labels:
+        return re.compile(r"(?!)")
+    return re.compile(r"^\s*(?:" + "|".join(labels) + r")[\s.]*(?::|(?=[\d+(]))", re.I)
+
+
+def _hashtag_words(tag: str, lex: Lexicon) -> str:
+    """#BaliBlackout -> "Bali Blackout"; #medanpadam -> "medan padam" (two words the
+    vocabulary knows, the longest second one first)."""
+    if not tag.islower() or not tag.isalpha() or len(tag) < 7 or _ordinary(tag, lex):
+        return _CAMEL.sub(" ", tag)
+    for i in range(3, len(tag) - 2):
+        left, right = tag[:i], tag[i:]
+        if _ordinary(left, lex) and _ordinary(right, lex):
+            return f"{left} {right}"
+    return tag
+
+
+def _ordinary(word: str, lex: Lexicon) -> bool:
+    """A dictionary word, or a derived form of one (berbagai, pemadaman)."""
+    return lex.is_vocabulary(word) or (word.isalpha() and _stem(word, lex) in lex.dictionary)
 
 
 def _split_word(word: str) -> list[str]:
@@ -203,6 +251,8 @@ def _stem(word: str, lex: Lexicon) -> str:
 
 def modern_spelling(word: str) -> str:
     """Old Indonesian spelling of names (Soetomo, Djuanda) -> modern (Sutomo, Juanda)."""
+    if len(word) < 4:
+        return word  # "Tj." is Tanjung, not "c"
     for old, new in _OLD_SPELLING:
         word = word.replace(old, new)
     return word

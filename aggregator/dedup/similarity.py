@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from rapidfuzz.distance import Levenshtein
 
-from aggregator.dedup.features import Doc, Place, distance_km
+from aggregator.dedup.features import QUARTER, Doc, Place, distance_km
 from aggregator.dedup.lexicon import Lexicon, default_lexicon
 from aggregator.dedup.weights import weight
 
@@ -30,6 +30,8 @@ LATE_PENALTY = 0.1
 WEAK_NAME_PENALTY = 0.2
 EVENT_THRESHOLD = 0.1
 ANCHORED_EVENT_THRESHOLD = 0.15
+CITYWIDE_HOURS = 12  # one kind of incident across one town within this: one incident
+ROUNDUP_TOWNS = 3  # towns a report names to be a summary, not one incident
 
 
 class Thresholds(Protocol):
@@ -57,16 +59,29 @@ class Verdict:
 
 
 def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
-    detail: dict[str, Any] = {}
     hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
+    verdict = _judge(new, old, cfg, hours)
     if hours > cfg.recurrence_hours:
         # Sent weeks apart (by the reports' own time, not when we stored them): a
-        # recurrence is a new incident.
-        return Verdict(False, 0.0, {"apart": "recurrence", "hours": round(hours)})
+        # recurrence is a new incident. When everything else says "same", the new
+        # ticket links to the earlier one (`recurs`), so staff see the history.
+        return Verdict(False, verdict.score if verdict.same else 0.0,
+                       {"apart": "recurrence", "hours": round(hours),
+                        "recurs": verdict.same})
+    return verdict
+
+
+def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
+    """Every rule but the recurrence one."""
+    detail: dict[str, Any] = {}
     if new.ids and old.ids and not _overlap(new.ids, old.ids):
         return Verdict(False, 0.0, {"apart": "different personal numbers"})
     place = place_relation(new.places, old.places)
-    if place == "different":
+    # A power cut over a whole town told from its districts ("padam di Helvetia",
+    # "blackout se Medan", "PLN Medan"): one incident, unless two facilities differ.
+    town = hours <= CITYWIDE_HOURS and bool(
+        new.topic & old.topic & default_lexicon().town_events) and _one_town(new, old)
+    if (place == "different" and not town) or _other_quarter(new.places, old.places):
         return Verdict(False, 0.0, {"apart": "different places"})
     km = None
     if new.lat is not None and old.lat is not None:
@@ -75,11 +90,13 @@ def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
         if km > cfg.far_km:
             return Verdict(False, 0.0, {**detail, "apart": "far apart"})
     names = name_relation(new.names, old.names)
+    if place == "same" and (_roundup(new) or _roundup(old)):
+        place = "unknown"  # a summary of outages in many cities names this one too
     linked = place == "same" or (km is not None and km <= cfg.near_km) or (
         bool(new.ids) and _overlap(new.ids, old.ids)
     )
     same_sender = new.contact is not None and new.contact == old.contact
-    if names == "different" and not linked and not same_sender:
+    if names == "different" and not linked and not same_sender and not town:
         return Verdict(False, 0.0, {**detail, "apart": "different names"})
     # Kinds of incident decide through the event rule below, not as shared words.
     text = topic_similarity(_words(new.topic), _words(old.topic))
@@ -88,7 +105,7 @@ def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
         bar, detail["link"] = cfg.contact_threshold, "same sender"
     elif linked:
         bar, detail["link"] = cfg.place_threshold, "same place"
-    elif names == "same":
+    elif names == "same" and not (_roundup(new) or _roundup(old)):
         bar, detail["link"] = (cfg.threshold + cfg.place_threshold) / 2, "same names"
     else:
         bar = cfg.threshold
@@ -101,7 +118,11 @@ def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
             # ... and so is one told about one service or one named area ("KRL mogok",
             # "Medan gelap gulita"), unless the two name different places.
             bar, detail["link"] = min(bar, ANCHORED_EVENT_THRESHOLD), "same event, same name"
-    if not linked and (_unplaced_name(new, old) or _unplaced_name(old, new)):
+        elif town:
+            bar, detail["link"] = min(bar, ANCHORED_EVENT_THRESHOLD), "same event, same town"
+    if not linked and not town and (_unplaced_name(new, old) or _unplaced_name(old, new)
+                       or (_unexplained(new, old) and _unexplained(old, new))
+                       or _each_elsewhere(new, old)):
         bar += WEAK_NAME_PENALTY
         detail["weak_names"] = True
     if hours > cfg.time_window_hours:
@@ -140,7 +161,7 @@ def place_relation(a: Iterable[Place], b: Iterable[Place], lex: Lexicon | None =
     disagree = False
     for p in a:
         for q in b:
-            if not _comparable(p.kind, q.kind, lex):
+            if QUARTER in (p.kind, q.kind) or not _comparable(p.kind, q.kind, lex):
                 continue
             if p.kind == "loc" or q.kind == "loc":
                 agree = _contained(p.name, q.name) or _contained(q.name, p.name)
@@ -198,11 +219,19 @@ def _anchored(a: Doc, b: Doc) -> bool:
     """Both name one thing (a proper name, or a service: PLN, KRL, PDAM), and neither
     names a place the other does not know: "PDAM di Bandar Selamat" and "PDAM di
     Waihaong" are two outages."""
+    if _roundup(a) or _roundup(b):
+        return False
     where_a, where_b = _where(a), _where(b)
     if where_a and where_b and not _overlap(where_a, where_b):
         return False
-    return name_relation(a.names, b.names) == "same" or bool(
-        a.topic & b.topic & default_lexicon().entities)
+    if _place_unknown_to(a, b):
+        return False  # "PPDB Jabar down" and "PPDB Kota Bandung juga error"
+    if len(_unexplained_words(a, b)) >= 2 and len(_unexplained_words(b, a)) >= 2:
+        return False  # one shared name among several each side: CASN site, SKCK site
+    if _mentions_name(a, b):
+        return True
+    entities = default_lexicon().entities
+    return bool((a.topic | a.names) & (b.topic | b.names) & entities)
 
 
 def _where(doc: Doc) -> frozenset[str]:
@@ -217,6 +246,85 @@ def _unplaced_name(a: Doc, b: Doc) -> bool:
         return False
     known = {w for p in b.places for w in p.name} | b.names | b.weak | b.topic
     return not _overlap(a.weak, frozenset(known))
+
+
+def _one_town(a: Doc, b: Doc) -> bool:
+    """Both speak of one town (one names it as a town, "Kota Medan", the other
+    mentions it), and no two specific facilities of one kind differ (RSUD Pasar Rebo
+    and RSUD Pasar Minggu). A provider alone (PLN) is not enough: it serves many
+    towns."""
+    if _roundup(a) or _roundup(b) or _facilities_differ(a.places, b.places):
+        return False
+    lex = default_lexicon()
+    return any(
+        p.kind in lex.broad_types and p.kind != "loc"
+        and _overlap(frozenset(p.name[:1]), frozenset(_where(y) | y.topic))
+        for x, y in ((a, b), (b, a)) for p in x.places if not p.name[0].isdigit())
+
+
+def _facilities_differ(a: Iterable[Place], b: Iterable[Place]) -> bool:
+    lex = default_lexicon()
+    a = [p for p in a if p.kind not in lex.broad_types and p.kind != QUARTER]
+    b = [q for q in b if q.kind not in lex.broad_types and q.kind != QUARTER]
+    return place_relation(a, b) == "different"
+
+
+def _roundup(doc: Doc) -> bool:
+    """A summary naming several towns or areas ("padam di Medan, Jayapura dan
+    Ambon"): it shares a town with many incidents and is one of none of them."""
+    lex = default_lexicon()
+    towns = {p.name[0] for p in doc.places if p.kind in lex.broad_types}
+    return len(towns) >= ROUNDUP_TOWNS
+
+
+def _mentions_name(a: Doc, b: Doc) -> bool:
+    """A name written in lower case in one text ("tebet timur") is a topic or unknown
+    word there, a name in the other: both still name the same thing."""
+    return _overlap(a.names, b.names | b.weak | b.topic) or \
+        _overlap(b.names, a.names | a.weak | a.topic)
+
+
+def _place_unknown_to(a: Doc, b: Doc) -> bool:
+    """Both say where, and one names a place the other does not know."""
+    return bool(_where(a) and _where(b)) and (_unnamed_place(a, b) or _unnamed_place(b, a))
+
+
+def _unnamed_place(a: Doc, b: Doc) -> bool:
+    """`a` names a place (a city, an office) of which `b` says nothing."""
+    known = frozenset(_where(b) | b.topic)
+    return any(not _overlap(frozenset(w for w in p.name if not w.isdigit()), known)
+               for p in a.places if p.kind != QUARTER and any(not w.isdigit() for w in p.name))
+
+
+def _other_quarter(a: Iterable[Place], b: Iterable[Place]) -> bool:
+    """"Cimahi Selatan" and "Cimahi Tengah", "Jakarta Timur" and "Jakarta Barat": one
+    name, two quarters of it."""
+    quarters = {p.name[0]: p.name[1] for p in a if p.kind == QUARTER}
+    return any(q.kind == QUARTER and q.name[0] in quarters and quarters[q.name[0]] != q.name[1]
+               for q in b)
+
+
+def _each_elsewhere(a: Doc, b: Doc) -> bool:
+    """Each names something the other does not, and one of those is a specific place
+    (a village, a market, a street): "Pantai Losari" and "Pasar Terong" of one city."""
+    if not (_unexplained_words(a, b) and _unexplained_words(b, a)):
+        return False
+    broad = default_lexicon().broad_types
+    return any(_unnamed_place(Doc(topic=x.topic, names=x.names, ids=x.ids, places=tuple(
+        p for p in x.places if p.kind not in broad)), y) for x, y in ((a, b), (b, a)))
+
+
+def _unexplained(a: Doc, b: Doc) -> bool:
+    """`a` has unknown or proper words ("pamekasan") of which `b` says none: when both
+    have such words, perhaps each names its own place ("kupang", "pamekasan")."""
+    own = a.weak | a.names
+    return bool(own) and len(_unexplained_words(a, b)) == len(own)
+
+
+def _unexplained_words(a: Doc, b: Doc) -> list[str]:
+    """`a`'s proper and unknown words that `b` does not use."""
+    known = frozenset({w for p in b.places for w in p.name} | b.names | b.weak | b.topic)
+    return [w for w in a.weak | a.names if not _overlap(frozenset((w,)), known)]
 
 
 def _contained(short: tuple[str, ...], long: tuple[str, ...]) -> bool:

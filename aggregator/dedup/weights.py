@@ -17,6 +17,7 @@ TOP_ZIPF = 7.0
 MIN_WEIGHT = 1.0
 MAX_WEIGHT = 3.0
 ENGLISH_MIN_ZIPF = 3.0
+LOANWORD_MIN_ZIPF = 3.5
 
 
 UNKNOWN_WEIGHT = 2.0  # in no frequency list: a typo, slang or a joined token
@@ -46,3 +47,11 @@ def _zipf(word: str, lang: str) -> float:
     from wordfreq import zipf_frequency
 
     return float(zipf_frequency(word, lang))
+
+
+@functools.lru_cache(maxsize=100_000)
+def is_loanword(word: str) -> bool:
+    """A common English word, though Indonesians use it too (server, loading, chaos):
+    vocabulary, not a place name written in lower case."""
+    en = _zipf(word, "en")
+    return en >= LOANWORD_MIN_ZIPF and en >= _zipf(word, "id")

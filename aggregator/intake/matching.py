@@ -22,9 +22,14 @@ from storage.models import Ticket
 
 @dataclass(frozen=True, slots=True)
 class Match:
+    """The ticket a report belongs to; with `recurrence`, the earlier ticket of a
+    problem that came back after `dedup.recurrence_hours`: the report opens a new
+    ticket that links to it instead of joining it."""
+
     ticket_id: int
     score: float
     detail: dict[str, Any] = field(default_factory=dict)
+    recurrence: bool = False
 
 
 class NearDuplicateMatcher(Protocol):

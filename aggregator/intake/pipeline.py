@@ -214,6 +214,7 @@ class Pipeline:
         reporter_id = batch.reporters.get((report.source, report.author.handle or ""))
         digest = text_hash(report.text)
         ticket, reason, detail = await self._match(session, report, reporter_id, digest, batch)
+        recurs = detail.pop("recurrence_of", None)
         created = ticket is None
         if ticket is None:
             ticket = await self._new_ticket(session, report, batch)
@@ -247,6 +248,9 @@ class Pipeline:
             {"report_id": row_id, "channel": report.channel, "reason": reason, **detail},
             batch.now,
         ))
+        if recurs is not None:
+            batch.events.append(Event(ticket.id, EventType.RECURRENCE_OF, actor, recurs,
+                                      batch.now))
         if not created and reason in ("reply", "ticket_ref") and ticket.state in (
             TicketState.RESOLVED, TicketState.CLOSED,
         ):
@@ -276,7 +280,15 @@ class Pipeline:
     ) -> tuple[Ticket | None, str, dict[str, Any]]:
         """The first candidate that is allowed across the confidentiality boundary."""
         found = await self._candidate(session, report, reporter_id, digest, batch)
-        ticket, reason, _ = found
+        ticket, reason, detail = found
+        if ticket is not None and reason == "recurrence":
+            # The problem came back: a new ticket, linked to the earlier one (not
+            # across the confidentiality boundary, like a match).
+            if report.sealed != ticket.confidential:
+                return None, "new", {}
+            return None, "new", {"recurrence_of": {
+                "ticket": ticket.number, "report_id": detail.get("matched_report_id"),
+                "hours": detail.get("hours"), "score": detail.get("score")}}
         if ticket is None or report.sealed == ticket.confidential:
             return found
         # A sealed report never joins an open ticket (its reporter would hear the other
@@ -319,8 +331,8 @@ class Pipeline:
             if match is not None:
                 ticket = await self._ticket(session, batch, match.ticket_id)
                 if ticket is not None:
-                    return ticket, "near_duplicate", {"score": round(match.score, 4),
-                                                      **match.detail}
+                    reason = "recurrence" if match.recurrence else "near_duplicate"
+                    return ticket, reason, {"score": round(match.score, 4), **match.detail}
         return None, "new", {}
 
     async def _ticket(self, session: AsyncSession, batch: Batch, ticket_id: int) -> Ticket | None:

@@ -18,6 +18,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.domain import OPEN_STATES, Priority, Role, TicketState
+from aggregator.events import EventType
 from aggregator.sections import AccessSettings
 from aggregator.tickets import access, search
 from storage.accounts import Principal
@@ -268,6 +269,7 @@ async def detail_of(session: AsyncSession, ticket: Ticket, principal: Principal,
         events = list((await session.execute(
             event_stmt.order_by(TicketEvent.id.desc()).limit(newest))).scalars())[::-1]
     body = await ticket_summary(session, ticket)
+    body["recurrence_of"] = await recurrence_of(session, ticket.id)
     body["reports"] = [report_json(r, rep, principal) for r, rep in rows]
     body["events"] = [
         {"at": iso(e.at), "actor": e.actor, "type": e.type, "data": e.data} for e in events
@@ -283,6 +285,18 @@ async def detail_of(session: AsyncSession, ticket: Ticket, principal: Principal,
     for name, section in (sections or {}).items():
         body[name] = await section(session, ticket)
     return body
+
+
+async def recurrence_of(session: AsyncSession, ticket_id: int) -> str | None:
+    """The earlier ticket whose problem this one is a recurrence of (its number), from
+    the `recurrence_of` event intake recorded when it opened this ticket."""
+    data = (await session.execute(
+        select(TicketEvent.data)
+        .where(TicketEvent.ticket_id == ticket_id,
+               TicketEvent.type == str(EventType.RECURRENCE_OF))
+        .order_by(TicketEvent.id).limit(1)
+    )).scalar_one_or_none()
+    return data.get("ticket") if isinstance(data, dict) else None
 
 
 async def by_number(session: AsyncSession, number: str, *, lock: bool = False

@@ -125,3 +125,57 @@ def test_place_names_in_other_forms():
     a = extract("Banjir sepinggang di Jl. Brigjen Katamso, warga mengungsi")
     b = extract("jln katamso banjir lagi, air masuk rumah")
     assert compare(b, a, CFG).same
+
+
+def test_letter_wrapping_is_not_the_complaint():
+    """Identity lines, a quoted reply, the signature and a disclaimer are cut: the
+    writer's own address must not look like the place of the problem."""
+    letter = ("Kepada Yth.\nDirektur RSUD Pasar Minggu\n\nDengan hormat,\n"
+              "Nama : Budi Santoso\nNIK : 3175061204670003\n"
+              "Alamat : Jl. Kemang Raya No. 5, Jakarta Selatan\nNo. HP : 0812-1234-5678\n\n"
+              "Mesin antrean pendaftaran rusak sejak pagi, pasien menumpuk di lobi.\n\n"
+              "Hormat saya,\nBudi Santoso\nJl. Kemang Raya No. 5\n\n--\n"
+              "Dikirim dari perangkat seluler saya.\n> Pada hari Senin ada yang menulis:\n"
+              "> antrean di Puskesmas Cilandak juga rusak")
+    doc = extract(letter)
+    assert Place("rs", ("pasar", "minggu")) in doc.places
+    assert not any(p.kind == "jalan" or "kemang" in p.name or "cilandak" in p.name
+                   for p in doc.places)
+    assert not doc.ids and "budi" not in doc.names and "kemang" not in doc.names
+    tweet = extract("mesin antrean RSUD Pasar Minggu rusak, pasien numpuk di lobi")
+    assert compare(tweet, doc, CFG).same
+
+
+def test_quarters_of_one_name_and_summaries_are_apart():
+    now = datetime(2026, 3, 2, 8, tzinfo=UTC)
+    south = extract("KUA Cimahi Selatan minta 1 juta untuk nikah di kantor", at=now)
+    centre = extract("KUA Cimahi Tengah minta 1 juta untuk nikah di kantor",
+                     at=now + timedelta(hours=2))
+    assert not compare(centre, south, CFG).same
+    # A summary of outages in several towns names the town of one, and is not it.
+    one = extract("Listrik padam di Kota Ambon sejak sore, PLN belum ada info", at=now)
+    summary = extract("Rangkuman: listrik padam di Kota Medan, Kota Jayapura dan Kota Ambon "
+                      "hari ini, PLN sebut gangguan pembangkit", at=now + timedelta(hours=3))
+    assert not compare(summary, one, CFG).same
+    # A hashtag run together still says what happened where.
+    assert words("#medanpadam lagi") == ["medan", "rusak", "lagi"]
+
+
+def test_a_power_cut_over_one_town_told_from_its_districts():
+    now = datetime(2026, 6, 4, 19, tzinfo=UTC)
+    town = extract("Listrik padam di seluruh Kota Pekanbaru sejak magrib, PLN belum "
+                   "memberi kabar", at=now)
+    district = extract("mati lampu di Rumbai dari tadi, kata teman se pekanbaru gelap",
+                       at=now + timedelta(hours=1))
+    verdict = compare(district, town, CFG)
+    assert verdict.same and verdict.detail["link"] == "same event, same town"
+    # Two neighbourhoods named as such are two floods, one town or not ...
+    a = extract("Banjir setinggi lutut di Kelurahan Sukamulya, Kota Pekanbaru", at=now)
+    b = extract("Banjir di Kelurahan Tangkerang Pekanbaru, rumah warga terendam",
+                at=now + timedelta(hours=1))
+    assert not compare(b, a, CFG).same
+    # ... and a day later, or without the town, the districts stay apart.
+    later = extract("mati lampu di Rumbai dari tadi, kata teman se pekanbaru gelap",
+                    at=now + timedelta(hours=30))
+    assert not compare(later, town, CFG).same
+    assert not same("Listrik padam di Rumbai sejak sore", "Listrik padam di Tampan sejak sore")

@@ -15,17 +15,20 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from aggregator.delivery.queue import Outgoing, queue
+from aggregator.messages import StaffNotice
 from connectors.twitter.settings import ENDPOINTS
 from storage.accounts import add_user, create_token
-from storage.db import create_engine, session_factory
-from storage.models import Outbox, Report, Ticket
+from storage.db import create_engine, is_sqlite, session_factory
+from storage.models import Lease, Outbox, Report, Ticket
+from storage.types import utcnow
 from tests.conftest import server_missing
 from tests.connectors.email.dovecot import PASSWORD, Dovecot, available
 from tests.connectors.email.mails import AGENCY, complaint, distinct_text
@@ -35,6 +38,7 @@ from tests.connectors.telegram.harness import ticket_number_in
 from tests.connectors.twitter.fake_x import FakeX
 from tests.connectors.twitter.test_service import x_section
 from tests.core.daemon import Daemon, free_port, write_config
+from tests.core.helpers import running, service_settings
 
 CYCLES = 20
 SEED = 20261130
@@ -383,3 +387,33 @@ async def test_twenty_kills_on_three_polling_channels(db_url, tmp_path, dovecot)
     print("reports:", {f.source: len(f.sent) for f in chans}, "replies:",
           {k: len(v) for k, v in written.items()}, "repeats (acks, replies):", repeats,
           "X duplicate refusals:", len(x.calls("create", 403)))
+
+
+async def test_a_restart_frees_what_a_killed_daemon_held(db_url, tmp_path):
+    """What the kills showed: a daemon restarted after SIGKILL waited out the dead one's
+    leases (its connectors idle for seconds, an hourly job for hours) and outbox claims.
+    On SQLite the run lock proves the old process dead, so they are freed at start; on
+    PostgreSQL another live process may hold them, so they stand until they expire."""
+    settings = service_settings(db_url, tmp_path)
+    engine = create_engine(db_url)
+    sessions = session_factory(engine)
+    later = utcnow() + timedelta(hours=1)
+    async with sessions() as s, s.begin():
+        s.add(Lease(name="job:virality", holder="gone:4242:dead00", expires_at=later))
+        await queue(s, [Outgoing("mail", StaffNotice("duty@pemkot.example.id", "s", "t"))])
+        await s.execute(update(Outbox).values(claimed_until=later))
+    try:
+        async with running(settings) as svc:
+            deadline = time.monotonic() + 3  # the job's first round comes at start
+            while not (holding := svc.health()["jobs"]["virality"]["holding"]):
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+        async with sessions() as s:
+            claimed = (await s.execute(select(Outbox.claimed_until))).scalar_one()
+    finally:
+        await engine.dispose()
+    if is_sqlite(db_url):
+        assert holding and claimed is None
+    else:
+        assert not holding and claimed is not None

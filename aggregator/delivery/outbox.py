@@ -119,6 +119,15 @@ class OutboxSender:
             await self._release(sorted(self._inflight))
             self._inflight.clear()
 
+    async def release_all_claims(self) -> int:
+        """Free every claim; returns how many. Only for a process that knows it is the
+        only sender alive (see `Service.start`): every claim left is a dead process's."""
+        async with self.sessions() as session, session.begin():
+            result = await session.execute(
+                update(Outbox).where(Outbox.state == "pending", Outbox.claimed_until.is_not(None))
+                .values(claimed_until=None))
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def _loop(self) -> None:
         while not self._stopping:
             # Clear before the round: a wake-up that arrives during it starts the next.

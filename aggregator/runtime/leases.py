@@ -42,6 +42,14 @@ async def release(sessions: async_sessionmaker[AsyncSession], name: str,
         await s.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
 
 
+async def release_all(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Drop every lease; returns how many. Only for a process that knows it is the
+    only one alive (the SQLite run lock): every lease left is a dead process's."""
+    async with sessions() as s, s.begin():
+        result = await s.execute(delete(Lease))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def holders(sessions: async_sessionmaker[AsyncSession]) -> dict[str, dict[str, str]]:
     """Every live lease: name -> holder and expiry (for /healthz and the CLI)."""
     async with sessions() as s:

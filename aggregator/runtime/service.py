@@ -116,9 +116,12 @@ class Service:
         log.info("database ready", extra={"url": safe_url(self.engine), "revision": revision})
 
     async def start(self) -> None:
-        if is_sqlite(self.settings.database.url):
+        sole = is_sqlite(self.settings.database.url)
+        if sole:
             self.run_lock.acquire()
         await self.migrate_if_needed()
+        if sole:
+            await self._free_what_the_dead_held()
         await self.ingestor.start()
         if self.settings.web.enabled:
             routes = [r for f in self.features for r in f.routes()]
@@ -140,6 +143,18 @@ class Service:
             "connectors": {n: c.type for n, c in sorted(self.settings.connectors.items())
                            if n in self.connectors},
             "features": [f.name for f in self.features], "jobs": sorted(self.jobs)})
+
+    async def _free_what_the_dead_held(self) -> None:
+        """On SQLite the run lock proves this is the only daemon, so every lease and
+        outbox claim in the database is one a process killed mid-work (kill -9, power
+        loss) never let go of. Free them at once: waiting for them to expire kept the
+        polling connectors idle for seconds after each crash restart, hourly jobs for
+        hours, and a recipient's messages for a claim's lifetime."""
+        freed = await leases.release_all(self.sessions)
+        claims = await self.outbox.release_all_claims()
+        if freed or claims:
+            log.info("freed what a previous process held",
+                     extra={"leases": freed, "outbox_claims": claims})
 
     async def stop(self) -> None:
         log.info("service stopping")

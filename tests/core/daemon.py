@@ -20,12 +20,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_config(path: Path, db_url: str, port: int, connectors: dict[str, Any]) -> Path:
+def write_config(path: Path, db_url: str, port: int, connectors: dict[str, Any],
+                 **sections: Any) -> Path:
+    """A config file for `aggregator run`; `sections` adds or replaces top-level keys."""
     path.write_text(yaml.safe_dump({
         "database": {"url": db_url},
         "web": {"host": "127.0.0.1", "port": port},
         "logging": {"format": "json", "level": "INFO"},
         "connectors": connectors,
+        **sections,
     }))
     return path
 

@@ -52,13 +52,14 @@ def complaint(
     i: int, *, sender: str | None = None, name: str | None = None, subject: str | None = None,
     text: str | None = None, in_reply_to: str | None = None, references: list[str] | None = None,
     headers: dict[str, str] | None = None, message_id: str | None = "auto",
+    date: datetime | None = None,
 ) -> bytes:
     sender = sender or f"warga{i}@mail.example.id"
     msg = EmailMessage()
     msg["From"] = f"{name or f'Warga {i}'} <{sender}>"
     msg["To"] = AGENCY
     msg["Subject"] = subject if subject is not None else f"Keluhan nomor {i}"
-    msg["Date"] = format_datetime(datetime(2026, 3, 1, 8, i % 60, tzinfo=UTC))
+    msg["Date"] = format_datetime(date or datetime(2026, 3, 1, 8, i % 60, tzinfo=UTC))
     if message_id == "auto":
         msg["Message-ID"] = f"<c{i}.{sender.split('@')[0]}@mail.example.id>"
     elif message_id:

@@ -14,8 +14,12 @@ from aggregator.runtime.jobs import Job
 from aggregator.tickets.query import Section
 from aggregator.virality import channels
 from aggregator.virality.detector import DetectorSettings
-from aggregator.virality.watch import run_round
+from aggregator.virality.watch import run_round, watched_ids
+from storage import repo
 from storage.models import Ticket, Virality
+from storage.types import utcnow
+
+TICKETS_A_TRANSACTION = 20
 
 
 class ViralityFeature(Feature):
@@ -28,8 +32,14 @@ class ViralityFeature(Feature):
         settings = DetectorSettings()
 
         async def round_() -> None:
-            async with self.ctx.sessions() as session, session.begin():
-                await run_round(session, settings)
+            now = utcnow()
+            async with self.ctx.read_sessions() as session:
+                ids = await watched_ids(session, now)
+            # A few tickets a transaction: on SQLite the one writer (intake, outbox,
+            # staff) waits for each, and a ticket with a long history takes a while.
+            for chunk in repo.chunks(ids, TICKETS_A_TRANSACTION):
+                async with self.ctx.sessions() as session, session.begin():
+                    await run_round(session, settings, now, only=chunk)
             async with self.ctx.sessions() as session, session.begin():
                 await channels.run_round(session)
 

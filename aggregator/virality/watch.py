@@ -12,6 +12,7 @@ such, and its engagement stream starts from its prior."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,10 +34,12 @@ MAX_TICKETS = 2000
 
 
 async def run_round(session: AsyncSession, settings: DetectorSettings,
-                    now: datetime | None = None) -> int:
-    """Returns how many tickets changed level."""
+                    now: datetime | None = None, only: Sequence[int] | None = None) -> int:
+    """Returns how many tickets changed level. `only`: just these of the watched
+    tickets (the job works in short transactions of a few tickets each, see
+    `watched_ids`, so SQLite's one writer is never held for a whole round)."""
     now = now or utcnow()
-    rows = await _watched(session, now)
+    rows = await _watched(session, now, only)
     if not rows:
         return 0
     changed = 0
@@ -86,19 +89,32 @@ def _driver(reports: Decision, engagement: Decision) -> Decision:
     return reports
 
 
-async def _watched(session: AsyncSession, now: datetime) -> list[tuple[Ticket, Virality]]:
+def _watching(now: datetime) -> Any:
+    """Open tickets with a recent report or engagement sample, or still at a level."""
     recent = select(ReportRow.ticket_id).where(ReportRow.received_at >= now - ACTIVE)
     # Per ticket, on the (ticket_id, at) index: samples have no index on time alone.
     shared = select(EngagementSample.id).where(EngagementSample.ticket_id == Ticket.id,
                                                EngagementSample.at >= now - ACTIVE).exists()
     hot = select(Virality.ticket_id).where(or_(Virality.level > 0, Virality.score > 0))
+    return (Ticket.merged_into_id.is_(None),
+            Ticket.state.in_([s.value for s in OPEN_STATES]),
+            or_(Ticket.id.in_(recent), shared, Ticket.id.in_(hot)))
+
+
+async def watched_ids(session: AsyncSession, now: datetime) -> list[int]:
+    """The tickets a round looks at (read only: a read session will do)."""
+    return list((await session.execute(
+        select(Ticket.id).where(*_watching(now)).order_by(Ticket.id.desc()).limit(MAX_TICKETS)
+    )).scalars())
+
+
+async def _watched(session: AsyncSession, now: datetime, only: Sequence[int] | None
+                   ) -> list[tuple[Ticket, Virality]]:
+    query = select(Ticket).where(*_watching(now))
+    if only is not None:
+        query = query.where(Ticket.id.in_(list(only)))
     tickets = list((await session.execute(
-        select(Ticket)
-        .where(Ticket.merged_into_id.is_(None),
-               Ticket.state.in_([s.value for s in OPEN_STATES]),
-               or_(Ticket.id.in_(recent), shared, Ticket.id.in_(hot)))
-        .order_by(Ticket.id.desc()).limit(MAX_TICKETS)
-        .with_for_update(skip_locked=True)
+        query.order_by(Ticket.id.desc()).limit(MAX_TICKETS).with_for_update(skip_locked=True)
     )).scalars())
     if not tickets:
         return []

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aggregator.config import Settings
+from tests.conftest import server_missing
 from tests.connectors.email.dovecot import Dovecot, available
 from tests.connectors.email.harness import Harness
 from tests.connectors.email.sink import SmtpSink
@@ -19,7 +20,7 @@ from tests.connectors.email.sink import SmtpSink
 def dovecot() -> Iterator[Dovecot]:
     reason = available()
     if reason:
-        pytest.skip(reason)
+        server_missing(reason)
     server = Dovecot().start()
     yield server
     server.stop()
@@ -29,7 +30,7 @@ def dovecot() -> Iterator[Dovecot]:
 def dovecot_tls() -> Iterator[Dovecot]:
     reason = available() or (None if shutil.which("openssl") else "openssl is missing")
     if reason:
-        pytest.skip(reason)
+        server_missing(reason)
     server = Dovecot(users=10, tls=True).start()
     yield server
     server.stop()

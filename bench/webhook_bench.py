@@ -133,7 +133,7 @@ def run_generator(url: str, args: argparse.Namespace, run: str) -> subprocess.Po
     """The load generator in its own process, so it does not share our CPU time slice."""
     cmd = [sys.executable, __file__, "--generate", url, "--seconds", str(args.seconds),
            "--concurrency", str(args.concurrency), "--run", run]
-    if args.burst:
+    if getattr(args, "burst", False):  # replicas_bench shares this generator
         cmd.append("--burst")
     env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)

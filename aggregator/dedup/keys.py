@@ -96,6 +96,16 @@ def index_keys(doc: Doc) -> list[int]:
     return list(dict.fromkeys(keys))
 
 
+def lock_keys(doc: Doc) -> list[int]:
+    """The specific keys of a report (text bands, places, names, contact): what two
+    reports of one incident share, and unrelated reports seldom do. Concurrent ingests
+    on PostgreSQL serialise on these (see `matcher._serialise`)."""
+    broad = set(event_keys(doc, (0,)))
+    if doc.lat is not None and doc.lon is not None:
+        broad.add(key_of(f"g:{_cell(doc.lat, doc.lon)}"))
+    return [k for k in index_keys(doc) if k not in broad]
+
+
 def word_keys(doc: Doc) -> list[str]:
     """The words that may name where or what the report is about: proper names and
     unknown words ("Tebet", "ptsl"), rarest first. A tweet and a letter about one

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from aggregator.config import DedupSettings
 from aggregator.dedup.features import Doc, Place, extract
-from aggregator.dedup.keys import index_keys, query_keys
+from aggregator.dedup.keys import index_keys, lock_keys, query_keys
 from aggregator.dedup.similarity import Verdict, compare
 from aggregator.domain import OPEN_STATES, Report
 from aggregator.intake.matching import Match
@@ -112,7 +112,8 @@ class LshMatcher:
             doc = self.signature(r)
             docs[id(r)] = (r, doc, query_keys(doc))
         wanted = sorted({k for _, _, keys in docs.values() for k in keys})
-        await _serialise(session, wanted)
+        await _serialise(session, sorted({k for _, doc, _ in docs.values()
+                                          for k in lock_keys(doc)}))
         by_key: dict[int, list[tuple[Any, int]]] = {}
         since = now - timedelta(days=cfg.max_age_days)
         for chunk in repo.chunks(wanted, 500):
@@ -241,10 +242,12 @@ async def _serialise(session: AsyncSession, keys: list[int]) -> None:
     """On PostgreSQL, replicas ingest at once: two reports of one incident landing on
     two processes together would each find no candidate (neither sees the other's
     uncommitted rows) and open two tickets. So a transaction first takes an advisory lock
-    on each candidate key it will read (folded to 32 bits, in one order, so two
-    transactions cannot deadlock on them): reports that share a key, the only ones that
-    can match, are judged one after the other, and the later one sees the earlier one's
-    committed ticket. Unrelated reports share no key and never wait for each other."""
+    on each of its reports' specific keys (`lock_keys`: text bands, places, names,
+    contact; folded to 32 bits and taken in one order, so two transactions cannot
+    deadlock on them): reports that could match are judged one after the other, and the
+    later one sees the earlier one's committed ticket. Unrelated reports share no such
+    key and never wait for each other; the broad keys (a kind of incident over six
+    hours, a map cell) are left out, or every power cut of an afternoon would queue."""
     if not keys or session.get_bind().dialect.name != "postgresql":
         return  # SQLite: one process per database, one writer at a time
     folded = sorted({((k ^ (k >> 32)) & 0xFFFFFFFF) - (1 << 31) for k in keys})

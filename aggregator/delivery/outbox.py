@@ -58,6 +58,8 @@ class OutboxSender:
         base_delay: float = 2.0,
         max_delay: float = 1800.0,
         survey_link: SurveyLink | None = None,
+        round_wait: float = 2.0,
+        max_rounds: int = 8,
     ):
         self.sessions = sessions
         self.survey_link = survey_link
@@ -69,6 +71,9 @@ class OutboxSender:
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
+        self.round_wait = round_wait
+        self.max_rounds = max_rounds
+        self._rounds: set[asyncio.Task[None]] = set()  # rounds still delivering
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         # Claimed rows whose round has not finished: released on stop, so a graceful
@@ -84,6 +89,9 @@ class OutboxSender:
         # show here (and in /healthz) instead of waiting silently.
         self.unsendable: dict[str, int] = {}
         self._looked_at = 0.0
+        # Sources whose last delivery failed (SMTP down, Bot API 5xx...), so /healthz
+        # shows which channel cannot deliver; cleared by that source's next success.
+        self.failing: dict[str, dict[str, Any]] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -104,6 +112,12 @@ class OutboxSender:
             self._task.cancel()
             await asyncio.wait([self._task], timeout=grace)
         self._task = None
+        if self._rounds:  # rounds left running in the background: same grace
+            await asyncio.wait(self._rounds, timeout=grace)
+            for task in list(self._rounds):
+                task.cancel()
+            if self._rounds:
+                await asyncio.wait(self._rounds, timeout=grace)
         await self._flush_done()  # what was delivered is recorded before release
         if self._inflight:
             await self._release(sorted(self._inflight))
@@ -146,13 +160,34 @@ class OutboxSender:
             return {source: int(n) for source, n in rows}
 
     def health(self) -> dict[str, object]:
-        return {"sent": self.sent, "failed": self.failed, "unsendable": dict(self.unsendable)}
+        return {"sent": self.sent, "failed": self.failed, "unsendable": dict(self.unsendable),
+                "failing": {k: dict(v) for k, v in self.failing.items()}}
 
     async def run_once(self) -> int:
-        """Claim and deliver one batch; returns how many rows were attempted."""
+        """Claim a batch and deliver it; returns how many rows were attempted.
+
+        A recipient whose channel is slow (a hung server waiting out its timeout) must
+        not hold up everyone else's messages: after `round_wait` seconds the round goes
+        on in the background and the next batch starts. Its rows stay claimed (and
+        renewed) meanwhile, so they are neither sent twice nor overtaken by their
+        recipient's later messages. At most `max_rounds` rounds run at once."""
         claimed = await self._claim()
         if not claimed:
             return 0
+        task = asyncio.create_task(self._round(claimed))
+        self._rounds.add(task)
+        task.add_done_callback(self._round_done)
+        await asyncio.wait([task], timeout=self.round_wait)
+        while len(self._rounds) >= self.max_rounds:
+            await asyncio.wait(self._rounds, return_when=asyncio.FIRST_COMPLETED)
+        return len(claimed)
+
+    def _round_done(self, task: asyncio.Task[None]) -> None:
+        self._rounds.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("outbox round failed", exc_info=task.exception())
+
+    async def _round(self, claimed: list[tuple[OutboundMessage, str]]) -> None:
         groups: dict[tuple[str, str], list[OutboundMessage]] = {}
         for msg, recipient in claimed:
             groups.setdefault((msg.source, recipient), []).append(msg)
@@ -171,7 +206,6 @@ class OutboxSender:
             await asyncio.wait([renewal], timeout=self.lease)
         await self._flush_done()
         self._inflight -= ids  # not in `finally`: a cancelled round is released by stop()
-        return len(claimed)
 
     async def _claim(self) -> list[tuple[OutboundMessage, str]]:
         """Claim due messages, keeping each recipient's order: a message is taken only
@@ -280,6 +314,7 @@ class OutboxSender:
         })
         if not result.skipped:
             self.sent += 1
+        self.failing.pop(msg.source, None)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_finished())
 
@@ -335,6 +370,9 @@ class OutboxSender:
         dead = attempts >= self.max_attempts
         wait = backoff.delay(attempts, base=self.base_delay, cap=self.max_delay)
         self.failed += 1
+        trouble = self.failing.setdefault(msg.source, {"consecutive_failures": 0})
+        trouble["consecutive_failures"] += 1
+        trouble["last_error"] = error[:300]
         log.warning("outbox delivery failed: %s", error,
                     extra={"connector": msg.source, "outbox_id": msg.id, "attempt": attempts})
         async with self.sessions() as session, session.begin():

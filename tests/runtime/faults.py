@@ -23,10 +23,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import glob
 import os
+import pwd
+import shutil
 import socket
 import struct
+import subprocess
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 MODES = ("pass", "hang", "reset", "garbage", "error")
 
@@ -202,3 +208,74 @@ async def _read_http_request(reader: asyncio.StreamReader) -> None:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length" and value.strip().isdigit():
             await reader.readexactly(int(value.strip()))
+
+
+class PrivateCluster:
+    """A throwaway PostgreSQL cluster of our own (initdb into a temp folder, a free
+    port, its socket in the same folder), so a test may restart or kill it without
+    touching the shared server. Runs as the `postgres` OS user, as PostgreSQL insists."""
+
+    def __init__(self, port: int):
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        self.bin = Path(found[-1]).parent if found else None
+        self.port = port
+        self.dir = Path(tempfile.mkdtemp(prefix="pgf", dir="/tmp"))
+        self.data = self.dir / "data"
+
+    @staticmethod
+    def missing() -> str | None:
+        if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+            return "PostgreSQL server binaries (initdb) are not installed"
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "the postgres OS user is missing"
+        if os.geteuid() != 0:
+            return "starting a private cluster as the postgres user needs root"
+        return None
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        assert self.bin is not None
+        return subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin / args[0]),
+                               *args[1:]], capture_output=True, text=True, check=check,
+                              timeout=120)
+
+    def init(self) -> PrivateCluster:
+        pg = pwd.getpwnam("postgres")
+        os.chown(self.dir, pg.pw_uid, pg.pw_gid)
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                  "--no-sync", "-E", "UTF8")
+        return self
+
+    def _ctl(self, action: str, *extra: str) -> None:
+        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+                "-c fsync=off -c max_connections=100")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "server.log"),
+                  "-o", opts, "-w", "-t", "60", action, *extra)
+
+    def start(self) -> None:
+        self._ctl("start")
+
+    def stop(self, mode: str = "immediate") -> None:
+        self._ctl("stop", "-m", mode)
+
+    def restart(self, mode: str = "immediate") -> None:
+        self._ctl("restart", "-m", mode)
+
+    def createdb(self, name: str) -> None:
+        self._run("createdb", "-h", str(self.dir), "-p", str(self.port), "-U", "postgres",
+                  name)
+
+    def log(self) -> str:
+        path = self.dir / "server.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def destroy(self) -> None:
+        """Always safe to call: stops the server if it runs, removes every file."""
+        if self.bin is not None and (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop",
+                      check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -220,10 +220,12 @@ class Stack:
             return dict(await resp.json())
 
     async def stored_tags(self) -> dict[str, list[str]]:
-        """Per source, the tag of every stored report (a tag twice = stored twice)."""
-        engine = create_engine(self.db_url)
+        """Per source, the tag of every stored report (a tag twice = stored twice).
+        Reads never queue for SQLite's write lock (the daemon hands it to its own
+        writers first): a plain WAL reader sees each commit as it lands."""
+        engine = create_engine(self.db_url, read_only=True)
         try:
-            async with session_factory(engine)() as s:
+            async with session_factory(engine, read_only=True)() as s:
                 rows = (await s.execute(select(Report.source, Report.text))).all()
         finally:
             await engine.dispose()
@@ -233,9 +235,9 @@ class Stack:
         return out
 
     async def outbox_states(self) -> dict[tuple[str, str], int]:
-        engine = create_engine(self.db_url)
+        engine = create_engine(self.db_url, read_only=True)
         try:
-            async with session_factory(engine)() as s:
+            async with session_factory(engine, read_only=True)() as s:
                 rows = (await s.execute(select(Outbox.source, Outbox.state, func.count())
                                         .group_by(Outbox.source, Outbox.state))).all()
         finally:

@@ -17,6 +17,9 @@ while traffic flows, the way networks and servers fail in production:
 A mode change applies to connections already open as well as to new ones: long-lived
 IMAP IDLE, pooled SMTP and keep-alive HTTP connections are hit too. Healing (back to
 `pass`) drops the connections that were faulted, so clients reconnect cleanly.
+
+`PrivateCluster` is the database's fault: a PostgreSQL cluster of the test's own that
+it may restart or stop, where the shared server must never be touched.
 """
 
 from __future__ import annotations

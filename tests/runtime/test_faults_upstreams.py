@@ -24,6 +24,8 @@ import pytest
 from tests.connectors.email.dovecot import Dovecot, available
 from tests.runtime.stack import CHANNELS, UPSTREAMS, Stack
 
+# Twenty faults and their recoveries: longer than the suite's default per-test limit.
+pytestmark = pytest.mark.timeout(300)
 MODES = ("reset", "garbage", "error", "hang")
 SEGMENT = 1.0  # seconds in each failure mode
 HANG = 2.5  # longer than the clients' timeouts (2 s in the stack's config)

@@ -110,7 +110,7 @@ async def load(stack: Stack, every: float, stop: asyncio.Event) -> None:
 
 
 async def soak(args: argparse.Namespace, db_url: str, tmp: Path, dovecot: Dovecot) -> int:
-    stack = await Stack(db_url, tmp, dovecot).start()
+    stack = await Stack(db_url, tmp, dovecot, x_poll_interval=2.5).start()
     assert stack.daemon is not None and stack.daemon.proc is not None
     pid = stack.daemon.proc.pid
     engine = create_engine(db_url, read_only=is_sqlite(db_url))
@@ -153,9 +153,13 @@ async def drained(stack: Stack, within: float = 120.0) -> int:
     deadline = time.monotonic() + within
     while True:
         got = await stack.stored_tags()
-        bad = sum(len(set(stack.sent.tags[c]) ^ set(got[c]))
-                  + sum(n - 1 for n in Counter(got[c]).values()) for c in CHANNELS)
+        wrong = {c: (sorted(set(stack.sent.tags[c]) - set(got[c])),
+                     sorted(t for t, n in Counter(got[c]).items() if n > 1)) for c in CHANNELS}
+        bad = sum(len(missing) + len(twice) for missing, twice in wrong.values())
         if not bad or time.monotonic() > deadline:
+            for c, (missing, twice) in wrong.items():
+                if missing or twice:
+                    print(f"{c}: missing {missing[:20]}, stored twice {twice[:20]}")
             return bad
         await asyncio.sleep(1)
 

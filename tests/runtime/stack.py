@@ -58,9 +58,12 @@ class Sent:
 
 class Stack:
     def __init__(self, db_url: str, tmp: Path, dovecot: Dovecot, *,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, x_poll_interval: float = 0.5):
         self.db_url, self.tmp, self.dovecot = db_url, tmp, dovecot
         self.env = env or {}
+        # X allows 450 mentions calls in 15 minutes (so does the fake): a run longer
+        # than a few minutes must poll every 2 s or more, or it waits for X's reset.
+        self.x_poll_interval = x_poll_interval
         self.user = dovecot.new_user()
         self.sink = SmtpSink()
         self.bot = FakeBotAPI()
@@ -77,6 +80,13 @@ class Stack:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> Stack:
+        try:
+            return await self._start()
+        except BaseException:
+            await self.close()  # nothing left running: fakes, proxies, the daemon
+            raise
+
+    async def _start(self) -> Stack:
         self.sink.start()
         self._exit.callback(self.sink.stop)
         await self.bot.start()
@@ -124,9 +134,9 @@ class Stack:
                    "poll_timeout": 1},
             "x": {"type": "twitter", "bearer_token": self.x.bearer,
                   "account_id": self.x.account["id"], "api_base_url": p["x"].url,
-                  "poll_interval": 0.5, "backoff_initial": 0.2, "backoff_max": 2,
-                  "request_timeout": 2, "backfill_hours": 1,
-                  "engagement": {"refresh_interval": 5},
+                  "poll_interval": self.x_poll_interval, "backoff_initial": 0.2,
+                  "backoff_max": 2, "request_timeout": 2, "backfill_hours": 1,
+                  "engagement": {"refresh_interval": 5, "max_reads_per_day": None},
                   "budgets": {k: OPEN for k in ("mentions", "search", "lookup", "users",
                                                 "create")}},
         }

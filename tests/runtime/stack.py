@@ -209,11 +209,15 @@ class Stack:
             return
         assert self.http is not None and self.daemon is not None
         number = self.sent.lapor_tickets[-1]
-        async with self.http.post(f"{self.daemon.url}/api/tickets/{number}/replies",
-                                  json={"text": "Sudah kami teruskan ke dinas terkait."},
-                                  headers={"Authorization": f"Bearer {self.token}"}) as resp:
-            if resp.status == 202:
-                self.sent.replies.append(number)
+        try:
+            async with self.http.post(f"{self.daemon.url}/api/tickets/{number}/replies",
+                                      json={"text": "Sudah kami teruskan ke dinas terkait."},
+                                      headers={"Authorization": f"Bearer {self.token}"}
+                                      ) as resp:
+                if resp.status == 202:
+                    self.sent.replies.append(number)
+        except (TimeoutError, aiohttp.ClientError):
+            pass  # not queued, as far as staff can tell (the database is away)
 
     async def round(self) -> None:
         """One message on every channel (and a staff reply), at once."""

@@ -177,7 +177,8 @@ async def test_postgresql_restarted_under_load(cluster: PrivateCluster, outage: 
                 assert await responsive(stack, 5) > 0
                 await asyncio.to_thread(cluster.start)
             await asyncio.sleep(3)
-        assert stack.sent.webhook_refused > 0, "the outage met no webhook traffic"
+        if outage != "restart":  # an immediate restart may fall between two requests
+            assert stack.sent.webhook_refused > 0, "the outage met no webhook traffic"
         await everything_arrived(stack)
         assert cluster.log().count("database system is ready to accept connections") >= 2
         # The pool replaced its dead connections; it did not pile up new ones.

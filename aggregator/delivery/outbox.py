@@ -39,6 +39,7 @@ from storage.types import utcnow
 
 log = logging.getLogger("aggregator.delivery.outbox")
 UNSENDABLE_EVERY = 30.0  # seconds between two counts of messages nobody here can send
+PAUSE_AFTER = 3  # failures in a row (no success between) that show a channel is down
 
 # (ticket number, reporter id) -> the reporter's link to the satisfaction survey.
 SurveyLink = Callable[[str, int], str | None]
@@ -92,6 +93,11 @@ class OutboxSender:
         # Sources whose last delivery failed (SMTP down, Bot API 5xx...), so /healthz
         # shows which channel cannot deliver; cleared by that source's next success.
         self.failing: dict[str, dict[str, Any]] = {}
+        # A channel whose deliveries fail one after another (for different recipients:
+        # any success in between resets the count) is down, not picky: its messages
+        # wait here (monotonic deadline) instead of each using up a timeout and the
+        # sender's rounds while the other channels' messages queue behind them.
+        self._paused: dict[str, float] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -159,6 +165,10 @@ class OutboxSender:
             )
             return {source: int(n) for source, n in rows}
 
+    def _open_sources(self) -> list[str]:
+        now = time.monotonic()
+        return [s for s in self.connectors if self._paused.get(s, 0.0) <= now]
+
     def health(self) -> dict[str, object]:
         return {"sent": self.sent, "failed": self.failed, "unsendable": dict(self.unsendable),
                 "failing": {k: dict(v) for k, v in self.failing.items()}}
@@ -214,7 +224,8 @@ class OutboxSender:
         ones of that recipient, and only of that recipient; a dead one holds back none."""
         # Only sources running in this process: in a multi-replica deployment another
         # replica may own a channel (one poller per mailbox/account).
-        if not self.connectors:
+        sources = self._open_sources()
+        if not sources:
             return []
         now = utcnow()
         older = aliased(Outbox)
@@ -233,7 +244,7 @@ class OutboxSender:
                     .outerjoin(Ticket, Ticket.id == Outbox.ticket_id)
                     .where(
                         Outbox.state == "pending",
-                        Outbox.source.in_(list(self.connectors)),
+                        Outbox.source.in_(sources),
                         Outbox.next_attempt_at <= now,
                         or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now),
                         ~blocked,
@@ -315,6 +326,7 @@ class OutboxSender:
         if not result.skipped:
             self.sent += 1
         self.failing.pop(msg.source, None)
+        self._paused.pop(msg.source, None)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_finished())
 
@@ -373,6 +385,10 @@ class OutboxSender:
         trouble = self.failing.setdefault(msg.source, {"consecutive_failures": 0})
         trouble["consecutive_failures"] += 1
         trouble["last_error"] = error[:300]
+        if trouble["consecutive_failures"] >= PAUSE_AFTER:
+            pause = backoff.delay(trouble["consecutive_failures"] - PAUSE_AFTER + 1,
+                                  base=1.0, cap=60.0)
+            self._paused[msg.source] = time.monotonic() + pause
         log.warning("outbox delivery failed: %s", error,
                     extra={"connector": msg.source, "outbox_id": msg.id, "attempt": attempts})
         async with self.sessions() as session, session.begin():

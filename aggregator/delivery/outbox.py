@@ -385,10 +385,13 @@ class OutboxSender:
         trouble = self.failing.setdefault(msg.source, {"consecutive_failures": 0})
         trouble["consecutive_failures"] += 1
         trouble["last_error"] = error[:300]
-        if trouble["consecutive_failures"] >= PAUSE_AFTER:
-            pause = backoff.delay(trouble["consecutive_failures"] - PAUSE_AFTER + 1,
-                                  base=1.0, cap=60.0)
-            self._paused[msg.source] = time.monotonic() + pause
+        now = time.monotonic()
+        if (trouble["consecutive_failures"] >= PAUSE_AFTER
+                and self._paused.get(msg.source, 0.0) <= now):
+            # Messages in flight when the pause began fail too: they do not lengthen it.
+            trouble["pauses"] = trouble.get("pauses", 0) + 1
+            self._paused[msg.source] = now + backoff.delay(trouble["pauses"], base=1.0,
+                                                           cap=60.0)
         log.warning("outbox delivery failed: %s", error,
                     extra={"connector": msg.source, "outbox_id": msg.id, "attempt": attempts})
         async with self.sessions() as session, session.begin():

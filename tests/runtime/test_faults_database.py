@@ -122,7 +122,7 @@ async def locked(db_url: str) -> AsyncIterator[None]:
     engine = create_engine(db_url)
     try:
         async with engine.begin() as conn:
-            await conn.execute(text("LOCK TABLE reports, outbox, tickets, cursors "
+            await conn.execute(text("LOCK TABLE reports, outbox, tickets, connector_state "
                                     "IN ACCESS EXCLUSIVE MODE"))
             yield
     finally:

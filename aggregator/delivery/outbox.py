@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from aggregator.delivery.order import in_order
 from aggregator.domain import Author
 from aggregator.events import SYSTEM, Event, EventType
 from aggregator.events import record as record_events
@@ -33,7 +34,6 @@ from aggregator.messages import (
     parse_body,
 )
 from aggregator.runtime import backoff
-from storage import repo
 from storage.models import Outbox, Reporter, Ticket
 from storage.types import utcnow
 
@@ -256,7 +256,7 @@ class OutboxSender:
             ).all()
             if not candidates:
                 return []
-            rows = await _in_order(session, candidates)
+            rows = await in_order(session, candidates)
             bodies: dict[int, MessageBody] = {}
             for r in rows:
                 try:
@@ -423,38 +423,3 @@ _MARK_DONE = (
         claimed_until=None, last_error=None,
     )
 )
-
-
-
-async def _in_order(session: AsyncSession, rows: Sequence[Any]) -> list[Any]:
-    """Of the candidate rows (id order), those whose recipient has no older pending row
-    outside the candidates: one locked by another process's claim in flight, say."""
-    top = max(r[0].id for r in rows)
-    by_source: dict[str, set[str]] = {}
-    for r in rows:
-        by_source.setdefault(r[0].source, set()).add(r[0].recipient)
-    pending: dict[tuple[str, str], list[int]] = {}
-    for source, recipients in by_source.items():
-        for chunk in repo.chunks(sorted(recipients)):
-            found = await session.execute(
-                select(Outbox.recipient, Outbox.id)
-                .where(Outbox.source == source, Outbox.recipient.in_(chunk),
-                       Outbox.state == "pending", Outbox.id <= top)
-                .order_by(Outbox.id)
-            )
-            for recipient, oid in found:
-                pending.setdefault((source, recipient), []).append(oid)
-    taken: list[Any] = []
-    position: dict[tuple[str, str], int] = {}
-    stopped: set[tuple[str, str]] = set()
-    for r in rows:
-        key = (r[0].source, r[0].recipient)
-        if key in stopped:
-            continue
-        i = position.get(key, 0)
-        if pending[key][i] != r[0].id:
-            stopped.add(key)  # an older message of this recipient is not ours to send
-            continue
-        position[key] = i + 1
-        taken.append(r)
-    return taken

@@ -39,6 +39,7 @@ from storage.types import utcnow
 
 log = logging.getLogger("aggregator.delivery.outbox")
 UNSENDABLE_EVERY = 30.0  # seconds between two counts of messages nobody here can send
+PAUSE_AFTER = 3  # failures in a row (no success between) that show a channel is down
 
 # (ticket number, reporter id) -> the reporter's link to the satisfaction survey.
 SurveyLink = Callable[[str, int], str | None]
@@ -60,6 +61,8 @@ class OutboxSender:
         survey_link: SurveyLink | None = None,
         may_send: Callable[[str], bool] = lambda source: True,
         read_sessions: async_sessionmaker[AsyncSession] | None = None,
+        round_wait: float = 2.0,
+        max_rounds: int = 8,
     ):
         self.sessions = sessions
         # Looking for due rows needs no write lock: on SQLite (one writer) a claim
@@ -79,6 +82,9 @@ class OutboxSender:
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
+        self.round_wait = round_wait
+        self.max_rounds = max_rounds
+        self._rounds: set[asyncio.Task[None]] = set()  # rounds still delivering
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         # Claimed rows whose round has not finished: released on stop, so a graceful
@@ -94,6 +100,14 @@ class OutboxSender:
         # show here (and in /healthz) instead of waiting silently.
         self.unsendable: dict[str, int] = {}
         self._looked_at = 0.0
+        # Sources whose last delivery failed (SMTP down, Bot API 5xx...), so /healthz
+        # shows which channel cannot deliver; cleared by that source's next success.
+        self.failing: dict[str, dict[str, Any]] = {}
+        # A channel whose deliveries fail one after another (for different recipients:
+        # any success in between resets the count) is down, not picky: its messages
+        # wait here (monotonic deadline) instead of each using up a timeout and the
+        # sender's rounds while the other channels' messages queue behind them.
+        self._paused: dict[str, float] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -114,6 +128,12 @@ class OutboxSender:
             self._task.cancel()
             await asyncio.wait([self._task], timeout=grace)
         self._task = None
+        if self._rounds:  # rounds left running in the background: same grace
+            await asyncio.wait(self._rounds, timeout=grace)
+            for task in list(self._rounds):
+                task.cancel()
+            if self._rounds:
+                await asyncio.wait(self._rounds, timeout=grace)
         await self._flush_done()  # what was delivered is recorded before release
         if self._inflight:
             await self._release(sorted(self._inflight))
@@ -164,14 +184,40 @@ class OutboxSender:
             )
             return {source: int(n) for source, n in rows}
 
+    def _open_sources(self) -> list[str]:
+        now = time.monotonic()
+        return [s for s in self.connectors
+                if self.may_send(s) and self._paused.get(s, 0.0) <= now]
+
     def health(self) -> dict[str, object]:
-        return {"sent": self.sent, "failed": self.failed, "unsendable": dict(self.unsendable)}
+        return {"sent": self.sent, "failed": self.failed, "unsendable": dict(self.unsendable),
+                "failing": {k: dict(v) for k, v in self.failing.items()}}
 
     async def run_once(self) -> int:
-        """Claim and deliver one batch; returns how many rows were attempted."""
+        """Claim a batch and deliver it; returns how many rows were attempted.
+
+        A recipient whose channel is slow (a hung server waiting out its timeout) must
+        not hold up everyone else's messages: after `round_wait` seconds the round goes
+        on in the background and the next batch starts. Its rows stay claimed (and
+        renewed) meanwhile, so they are neither sent twice nor overtaken by their
+        recipient's later messages. At most `max_rounds` rounds run at once."""
         claimed = await self._claim()
         if not claimed:
             return 0
+        task = asyncio.create_task(self._round(claimed))
+        self._rounds.add(task)
+        task.add_done_callback(self._round_done)
+        await asyncio.wait([task], timeout=self.round_wait)
+        while len(self._rounds) >= self.max_rounds:
+            await asyncio.wait(self._rounds, return_when=asyncio.FIRST_COMPLETED)
+        return len(claimed)
+
+    def _round_done(self, task: asyncio.Task[None]) -> None:
+        self._rounds.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("outbox round failed", exc_info=task.exception())
+
+    async def _round(self, claimed: list[tuple[OutboundMessage, str]]) -> None:
         groups: dict[tuple[str, str], list[OutboundMessage]] = {}
         for msg, recipient in claimed:
             groups.setdefault((msg.source, recipient), []).append(msg)
@@ -190,7 +236,6 @@ class OutboxSender:
             await asyncio.wait([renewal], timeout=self.lease)
         await self._flush_done()
         self._inflight -= ids  # not in `finally`: a cancelled round is released by stop()
-        return len(claimed)
 
     async def _claim(self) -> list[tuple[OutboundMessage, str]]:
         """Claim due messages, keeping each recipient's order: a message is taken only
@@ -199,7 +244,7 @@ class OutboxSender:
         ones of that recipient, and only of that recipient; a dead one holds back none."""
         # Only sources this process sends now: in a multi-replica deployment another
         # replica may own a channel (one poller per mailbox/account).
-        sources = [s for s in self.connectors if self.may_send(s)]
+        sources = self._open_sources()
         if not sources:
             return []
         now = utcnow()
@@ -312,6 +357,8 @@ class OutboxSender:
         })
         if not result.skipped:
             self.sent += 1
+        self.failing.pop(msg.source, None)
+        self._paused.pop(msg.source, None)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_finished())
 
@@ -367,6 +414,16 @@ class OutboxSender:
         dead = attempts >= self.max_attempts
         wait = backoff.delay(attempts, base=self.base_delay, cap=self.max_delay)
         self.failed += 1
+        trouble = self.failing.setdefault(msg.source, {"consecutive_failures": 0})
+        trouble["consecutive_failures"] += 1
+        trouble["last_error"] = error[:300]
+        now = time.monotonic()
+        if (trouble["consecutive_failures"] >= PAUSE_AFTER
+                and self._paused.get(msg.source, 0.0) <= now):
+            # Messages in flight when the pause began fail too: they do not lengthen it.
+            trouble["pauses"] = trouble.get("pauses", 0) + 1
+            self._paused[msg.source] = now + backoff.delay(trouble["pauses"], base=1.0,
+                                                           cap=60.0)
         log.warning("outbox delivery failed: %s", error,
                     extra={"connector": msg.source, "outbox_id": msg.id, "attempt": attempts})
         async with self.sessions() as session, session.begin():

@@ -139,9 +139,15 @@ class FolderIntake:
         failures = 0
         try:
             while not self.stop.is_set():
+                synced = self.health.last_sync
                 try:
                     await self._session()
                 except IMAP_ERRORS as exc:
+                    if self.health.last_sync != synced:
+                        # The session worked before it broke: a new outage, not more
+                        # of the last one. (Else every blip over months adds up and
+                        # a routine server restart waits out the 300 s cap.)
+                        failures = 0
                     self.health.connected = False
                     self.health.errors += 1
                     self.health.last_error = f"{type(exc).__name__}: {exc}"[:300]

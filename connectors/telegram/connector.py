@@ -28,11 +28,12 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from telegram import Bot, Update
-from telegram.error import Conflict, RetryAfter, TimedOut
+from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
 from aggregator.intake.port import Connector, ConnectorContext
 from aggregator.messages import OutboundMessage, SendResult
+from aggregator.runtime import backoff
 from connectors.telegram.api import retry_seconds
 from connectors.telegram.conversation import Conversation
 from connectors.telegram.outbound import Outbound
@@ -85,7 +86,9 @@ class TelegramConnector(Connector):
         self._workers = asyncio.Semaphore(CHATS_AT_ONCE)
         self._next_sweep = 0.0
         self._stats: dict[str, Any] = {"updates": 0, "last_update_id": None,
-                                       "last_poll_at": None, "standby": False}
+                                       "last_poll_at": None, "standby": False,
+                                       "consecutive_failures": 0, "errors": 0,
+                                       "last_error": None}
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -139,17 +142,22 @@ class TelegramConnector(Connector):
             except RetryAfter as exc:
                 await self._pause(retry_seconds(exc))
                 continue
-            except TimedOut:
-                continue
             except Conflict as exc:
                 # Another process polls this bot (a second replica): stand by.
                 self._stats["standby"] = True
                 self.log.warning("telegram: another poller is active (%s); standing by", exc)
                 await self._pause(max(5.0, float(self.settings.poll_timeout)))
                 continue
+            except InvalidToken:
+                raise  # not transient: crash, so the operator sees it
+            except TelegramError as exc:
+                # Network trouble, 5xx, a timeout, an unreadable answer: back off here
+                # (shown in /healthz) rather than crash and wait out the supervisor.
+                await self._pause(self._failed(exc))
+                continue
             if stopped:
                 break
-            self._stats.update(standby=False, last_poll_at=time.time())
+            self._stats.update(standby=False, last_poll_at=time.time(), consecutive_failures=0)
             if raw:
                 updates = self._parse(raw)
                 fresh = [u for u in updates if skip_upto is None or u.update_id > skip_upto]
@@ -162,6 +170,16 @@ class TelegramConnector(Connector):
                                    updates=self._stats["updates"] + len(raw))
             if self.settings.poll_interval:
                 await self._pause(self.settings.poll_interval)
+
+    def _failed(self, exc: Exception) -> float:
+        """Count a failed getUpdates; returns seconds to wait before the next."""
+        failures = self._stats["consecutive_failures"] + 1
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        self._stats.update(consecutive_failures=failures, errors=self._stats["errors"] + 1,
+                           last_error=error)
+        wait = backoff.delay(failures, base=0.5, cap=30.0)
+        self.log.warning("telegram: getUpdates failed (%s); retrying in %.1f s", error, wait)
+        return wait
 
     async def _get_updates(self) -> list[dict[str, Any]]:
         """getUpdates as raw JSON, so one update PTB cannot parse is skipped alone
@@ -303,6 +321,8 @@ class TelegramConnector(Connector):
             "flood_refused": self.conversation.limiter.refused,
             "skipped_updates": self.conversation.skipped_updates,
             "unreadable_updates": self._stats.get("unreadable", 0),
+            "consecutive_failures": self._stats["consecutive_failures"],
+            "errors": self._stats["errors"], "last_error": self._stats["last_error"],
         }
 
 

@@ -168,7 +168,9 @@ class Gate:
                              "429 rate limited") from exc
             raise NotNow(endpoint, quota.failed(f"HTTP {exc.status}", self.clock()),
                          f"HTTP {exc.status}", failure=True) from exc
-        except (TimeoutError, TwitterServerError, aiohttp.ClientError) as exc:
+        except (TimeoutError, TwitterServerError, aiohttp.ClientError, ValueError) as exc:
+            # ValueError: an answer that is not JSON (or not UTF-8), as a proxy or a
+            # half-broken edge sends: as transient as a 5xx, not a crash.
             error = _describe(exc)
             raise NotNow(endpoint, quota.failed(error, self.clock()), error,
                          failure=True) from exc
@@ -245,6 +247,8 @@ def _describe(exc: BaseException) -> str:
         return f"HTTP {exc.response.status}"
     if isinstance(exc, TimeoutError):
         return "timeout"
+    if isinstance(exc, ValueError):
+        return f"unreadable answer ({type(exc).__name__})"
     return f"{type(exc).__name__}: {exc}"[:200]
 
 

@@ -47,7 +47,7 @@ async def test_held_questions_belong_to_their_chat(db_url, tmp_path, fake):
         assert await store.due("followup", soon - timedelta(hours=1)) == []
         await store.release(pid)
         await store.release(prompt.id)
-        assert await count(svc, ConnectorRecord) == 0
+        assert await count(svc, ConnectorRecord, ConnectorRecord.connector == "tg") == 0
 
 
 async def test_a_failed_read_keeps_the_update(db_url, tmp_path, fake):

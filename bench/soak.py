@@ -1,0 +1,226 @@
+"""Soak: `aggregator run` with every connector against local fakes under steady load
+for a long time. Does the process stay flat (memory, open files, database
+connections), and is every report still stored exactly once at the end?
+
+    python bench/soak.py [--minutes 30] [--every 1.0] [--sample 10]
+                         [--pg postgresql+asyncpg://postgres@127.0.0.1:5432/test]
+
+Upstreams are the tests' own: a real Dovecot (IMAP, needs root), the aiosmtpd sink,
+the fake Bot API, the fake X API and a LAPOR callback receiver, each behind a
+pass-through proxy (tests/runtime/stack.py). Every `--every` seconds citizens send
+one mail, one Telegram message, one mention on X and one signed webhook report, and
+staff reply to a LAPOR ticket (a status callback). Every `--sample` seconds the
+daemon's RSS (/proc/PID/status), open file descriptors (/proc/PID/fd) and database
+connections (its TCP connections to PostgreSQL, as pg_stat_activity counts them;
+the SQLite files it holds open on SQLite) are printed. At the end: growth after the
+warm-up (the first 10 % of the run), against the figures of the idle daemon measured
+in the same run just after it started (the bare baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+os.environ.setdefault("PYTHONPATH", str(ROOT))
+
+from sqlalchemy import func, select, text  # noqa: E402
+
+from storage.db import create_engine, is_sqlite, session_factory  # noqa: E402
+from storage.models import Report  # noqa: E402
+from tests.connectors.email.dovecot import Dovecot, available  # noqa: E402
+from tests.runtime.stack import CHANNELS, Stack  # noqa: E402
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def fds(pid: int) -> list[str]:
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            pass
+    return out
+
+
+def tcp_peers(pid: int) -> list[tuple[int, int]]:
+    """(local port, remote port) of the process's IPv4/IPv6 TCP sockets."""
+    inodes = {t[8:-1] for t in fds(pid) if t.startswith("socket:[")}
+    out = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            f = line.split()
+            if f[9] in inodes and f[3] == "01":  # ESTABLISHED
+                out.append((int(f[1].rsplit(":", 1)[1], 16), int(f[2].rsplit(":", 1)[1], 16)))
+    return out
+
+
+async def db_connections(pid: int, db_url: str, engine: Any) -> int:
+    """Connections the daemon holds: on PostgreSQL, the backends pg_stat_activity shows
+    for its client ports; on SQLite, its open handles on the database file."""
+    if is_sqlite(db_url):
+        db = db_url.split("///", 1)[1]
+        return sum(1 for t in fds(pid) if t == db)
+    from sqlalchemy.engine import make_url
+
+    port = make_url(db_url).port or 5432
+    ports = [local for local, remote in tcp_peers(pid) if remote == port]
+    if not ports:
+        return 0
+    async with engine.connect() as conn:
+        return int((await conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE client_port = ANY(:p)"),
+            {"p": ports})).scalar_one())
+
+
+async def stored(engine: Any) -> int:
+    async with session_factory(engine, read_only=True)() as s:
+        return int((await s.execute(select(func.count()).select_from(Report))).scalar_one())
+
+
+async def load(stack: Stack, every: float, stop: asyncio.Event) -> None:
+    rounds: set[asyncio.Task[None]] = set()
+    while not stop.is_set():
+        task = asyncio.create_task(stack.round())
+        rounds.add(task)
+        task.add_done_callback(rounds.discard)
+        try:
+            await asyncio.wait_for(stop.wait(), every)
+        except TimeoutError:
+            pass
+    await asyncio.gather(*rounds)
+
+
+async def soak(args: argparse.Namespace, db_url: str, tmp: Path, dovecot: Dovecot) -> int:
+    stack = await Stack(db_url, tmp, dovecot, x_poll_interval=2.5).start()
+    assert stack.daemon is not None and stack.daemon.proc is not None
+    pid = stack.daemon.proc.pid
+    engine = create_engine(db_url, read_only=is_sqlite(db_url))
+    samples: list[dict[str, float]] = []
+    try:
+        await asyncio.sleep(3)
+        bare = {"rss": rss_mb(pid), "fds": len(fds(pid)),
+                "db": await db_connections(pid, db_url, engine)}
+        print(f"idle daemon (bare baseline): RSS {bare['rss']:.1f} MB, {bare['fds']} fds, "
+              f"{bare['db']} db connections", flush=True)
+        print(f"{'t(s)':>6} {'RSS MB':>8} {'fds':>5} {'db':>4} {'sent':>7} {'stored':>7}",
+              flush=True)
+        stop = asyncio.Event()
+        writer = asyncio.create_task(load(stack, args.every, stop))
+        t0 = time.monotonic()
+        end = t0 + args.minutes * 60
+        while time.monotonic() < end:
+            await asyncio.sleep(min(args.sample, max(0.0, end - time.monotonic())))
+            row = {"t": time.monotonic() - t0, "rss": rss_mb(pid), "fds": len(fds(pid)),
+                   "db": await db_connections(pid, db_url, engine),
+                   "sent": sum(len(v) for v in stack.sent.tags.values()),
+                   "stored": await stored(engine)}
+            samples.append(row)
+            print(f"{row['t']:6.0f} {row['rss']:8.1f} {row['fds']:5.0f} {row['db']:4.0f} "
+                  f"{row['sent']:7.0f} {row['stored']:7.0f}", flush=True)
+        stop.set()
+        await writer
+        lost = await drained(stack)
+    finally:
+        await engine.dispose()
+        await stack.close()
+    summarize(samples, bare, args.minutes * 60)
+    print(f"reports sent {sum(len(v) for v in stack.sent.tags.values())}, "
+          f"not stored exactly once: {lost}")
+    return 1 if lost else 0
+
+
+async def drained(stack: Stack, within: float = 120.0) -> int:
+    """Wait for every report to be stored; returns how many are missing or doubled."""
+    deadline = time.monotonic() + within
+    while True:
+        got = await stack.stored_tags()
+        wrong = {c: (sorted(set(stack.sent.tags[c]) - set(got[c])),
+                     sorted(t for t, n in Counter(got[c]).items() if n > 1)) for c in CHANNELS}
+        bad = sum(len(missing) + len(twice) for missing, twice in wrong.values())
+        if not bad or time.monotonic() > deadline:
+            for c, (missing, twice) in wrong.items():
+                if missing or twice:
+                    print(f"{c}: missing {missing[:20]}, stored twice {twice[:20]}")
+            return bad
+        await asyncio.sleep(1)
+
+
+def summarize(samples: list[dict[str, float]], bare: dict[str, float], seconds: float) -> None:
+    after = [s for s in samples if s["t"] >= seconds * 0.1]
+    if len(after) < 4:
+        print("too few samples after warm-up for growth figures")
+        return
+    head, tail = after[:3], after[-3:]
+
+    def mean(rows: list[dict[str, float]], key: str) -> float:
+        return statistics.fmean(r[key] for r in rows)
+
+    rss0, rss1 = mean(head, "rss"), mean(tail, "rss")
+    print(f"after warm-up ({len(after)} samples from t={after[0]['t']:.0f}s): "
+          f"RSS {rss0:.1f} -> {rss1:.1f} MB ({(rss1 / rss0 - 1) * 100:+.1f} %; "
+          f"{rss1 / bare['rss']:.2f}x the idle daemon), "
+          f"fds {mean(head, 'fds'):.0f} -> {mean(tail, 'fds'):.0f} "
+          f"(max {max(s['fds'] for s in after):.0f}, idle {bare['fds']:.0f}), "
+          f"db connections {mean(head, 'db'):.1f} -> {mean(tail, 'db'):.1f} "
+          f"(max {max(s['db'] for s in after):.0f}, idle {bare['db']:.0f})")
+
+
+async def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--minutes", type=float, default=30.0)
+    p.add_argument("--every", type=float, default=1.0, help="seconds between rounds")
+    p.add_argument("--sample", type=float, default=10.0, help="seconds between samples")
+    p.add_argument("--pg", help="PostgreSQL URL (a fresh schema is made and dropped)")
+    args = p.parse_args()
+    if reason := available():
+        print(f"cannot soak: {reason}")
+        return 2
+    dovecot = Dovecot(users=2).start()
+    tmp = Path(tempfile.mkdtemp(prefix="soak"))
+    schema = None
+    try:
+        if args.pg:
+            schema = f"soak_{uuid.uuid4().hex[:8]}"
+            await _pg(args.pg, f'CREATE SCHEMA "{schema}"')
+            db_url = f"{args.pg}{'&' if '?' in args.pg else '?'}search_path={schema}"
+        else:
+            db_url = f"sqlite+aiosqlite:///{tmp / 'soak.db'}"
+        print(f"soak: {args.minutes} min, a round every {args.every}s, "
+              f"{'PostgreSQL' if args.pg else 'SQLite'}", flush=True)
+        return await soak(args, db_url, tmp, dovecot)
+    finally:
+        dovecot.stop()
+        if schema:
+            await _pg(args.pg, f'DROP SCHEMA "{schema}" CASCADE')
+
+
+async def _pg(url: str, sql: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

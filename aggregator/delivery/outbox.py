@@ -16,11 +16,10 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
-from aggregator.delivery.order import in_order
+from aggregator.delivery import claims
 from aggregator.domain import Author
 from aggregator.events import SYSTEM, Event, EventType
 from aggregator.events import record as record_events
@@ -30,11 +29,9 @@ from aggregator.messages import (
     Sender,
     SendResult,
     StatusChange,
-    UnknownKind,
-    parse_body,
 )
 from aggregator.runtime import backoff
-from storage.models import Outbox, Reporter, Ticket
+from storage.models import Outbox
 from storage.types import utcnow
 
 log = logging.getLogger("aggregator.delivery.outbox")
@@ -142,11 +139,7 @@ class OutboxSender:
     async def release_all_claims(self) -> int:
         """Free every claim; returns how many. Only for a process that knows it is the
         only sender alive (see `Service.start`): every claim left is a dead process's."""
-        async with self.sessions() as session, session.begin():
-            result = await session.execute(
-                update(Outbox).where(Outbox.state == "pending", Outbox.claimed_until.is_not(None))
-                .values(claimed_until=None))
-            return int(result.rowcount)  # type: ignore[attr-defined]
+        return await claims.release_all(self.sessions)
 
     async def _loop(self) -> None:
         while not self._stopping:
@@ -248,76 +241,23 @@ class OutboxSender:
         if not sources:
             return []
         now = utcnow()
-        if not await self._anything_due(sources, now):
+        if not await claims.anything_due(self.read_sessions, sources, now):
             return []
-        older = aliased(Outbox)
-        blocked = (
-            select(older.id)
-            .where(older.source == Outbox.source, older.recipient == Outbox.recipient,
-                   older.state == "pending", older.id < Outbox.id,
-                   or_(older.next_attempt_at > now, older.claimed_until >= now))
-            .exists()
-        )
-        async with self.sessions() as session, session.begin():
-            candidates = (
-                await session.execute(
-                    select(Outbox, Reporter, Ticket.number, Ticket.state)
-                    .outerjoin(Reporter, Reporter.id == Outbox.reporter_id)
-                    .outerjoin(Ticket, Ticket.id == Outbox.ticket_id)
-                    .where(
-                        Outbox.state == "pending",
-                        Outbox.source.in_(sources),
-                        Outbox.next_attempt_at <= now,
-                        or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now),
-                        ~blocked,
-                    )
-                    .order_by(Outbox.id)
-                    .limit(self.batch)
-                    .with_for_update(skip_locked=True, of=Outbox)
-                )
-            ).all()
-            if not candidates:
-                return []
-            rows = await in_order(session, candidates)
-            bodies: dict[int, MessageBody] = {}
-            for r in rows:
-                try:
-                    bodies[r[0].id] = parse_body(r[0].kind, r[0].payload or {})
-                except UnknownKind as exc:  # queued by a newer version? never sendable here
-                    await session.execute(update(Outbox).where(Outbox.id == r[0].id).values(
-                        state="dead", last_error=str(exc)))
-            rows = [r for r in rows if r[0].id in bodies]
-            if not rows:
-                return []
-            await session.execute(
-                update(Outbox)
-                .where(Outbox.id.in_([r[0].id for r in rows]))
-                .values(claimed_until=now + timedelta(seconds=self.lease))
-            )
+        rows = await claims.claim(self.sessions, sources, now, self.batch, self.lease)
         out = []
-        for o, reporter, number, state in rows:
+        for o, reporter, number, state, body in rows:
             recipient = None
             if reporter is not None:
                 recipient = Author(handle=reporter.handle, name=reporter.name,
                                    email=reporter.email, phone=reporter.phone)
             message = OutboundMessage(
-                id=o.id, source=o.source, body=bodies[o.id],
+                id=o.id, source=o.source, body=body,
                 ticket_number=number, ticket_state=state, recipient=recipient,
                 attempts=o.attempts, created_at=o.created_at,
-                survey_url=self._survey_url(bodies[o.id], number, o.reporter_id),
+                survey_url=self._survey_url(body, number, o.reporter_id),
             )
             out.append((message, o.recipient))
         return out
-
-    async def _anything_due(self, sources: list[str], now: Any) -> bool:
-        async with self.read_sessions() as session:
-            found = await session.execute(
-                select(Outbox.id)
-                .where(Outbox.state == "pending", Outbox.source.in_(sources),
-                       Outbox.next_attempt_at <= now,
-                       or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now))
-                .limit(1))
-            return found.first() is not None
 
     def _survey_url(self, body: MessageBody, number: str | None, reporter_id: int | None
                     ) -> str | None:
@@ -391,23 +331,12 @@ class OutboxSender:
             except TimeoutError:
                 pass
             try:
-                async with self.sessions() as session, session.begin():
-                    await session.execute(
-                        update(Outbox)
-                        .where(Outbox.id.in_(ids), Outbox.state == "pending",
-                               Outbox.claimed_until.is_not(None))  # not what was released
-                        .values(claimed_until=utcnow() + timedelta(seconds=self.lease))
-                    )
+                await claims.renew(self.sessions, ids, self.lease)
             except Exception:  # noqa: BLE001 - the next renewal tries again
                 log.warning("could not renew outbox claims", exc_info=True)
 
     async def _release(self, ids: list[int]) -> None:
-        if not ids:
-            return
-        async with self.sessions() as session, session.begin():
-            await session.execute(
-                update(Outbox).where(Outbox.id.in_(ids)).values(claimed_until=None)
-            )
+        await claims.release(self.sessions, ids)
 
     async def _failed(self, msg: OutboundMessage, error: str) -> None:
         attempts = msg.attempts + 1

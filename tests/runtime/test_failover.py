@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from typing import Any
 
 import aiohttp
@@ -14,11 +13,9 @@ import pytest
 from sqlalchemy import text
 
 from storage.db import create_engine
-from tests.conftest import PG_URL, pg_url_with_schema, server_missing
 from tests.connectors.telegram.fake_bot_api import FakeBotAPI
 from tests.core.daemon import Daemon, free_port, write_config
 
-PG = PG_URL or "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 TOKEN = "123456:TEST-token"
 
 
@@ -66,16 +63,8 @@ async def until(check, within: float, what: str) -> float:
     raise AssertionError(f"timed out: {what}")
 
 
-async def test_one_poller_at_a_time_and_takeover_after_kill(tmp_path):
-    schema = f"f_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG)
-    try:
-        async with admin.begin() as c:
-            await c.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OSError as exc:
-        await admin.dispose()
-        server_missing(f"PostgreSQL not reachable at {PG}: {exc}")
-    url = pg_url_with_schema(PG, schema)
+async def test_one_poller_at_a_time_and_takeover_after_kill(tmp_path, pg_db_url):
+    url = pg_db_url
     fake = CountingBotAPI()
     await fake.start()
     daemons: list[Daemon] = []
@@ -131,9 +120,6 @@ async def test_one_poller_at_a_time_and_takeover_after_kill(tmp_path):
         for d in daemons:
             await d.kill()
         await fake.close()
-        async with admin.begin() as c:
-            await c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 async def test_sqlite_refuses_a_second_process(tmp_path):

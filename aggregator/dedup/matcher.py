@@ -45,7 +45,7 @@ from storage.types import UTCDateTime, utcnow
 
 log = logging.getLogger("aggregator.dedup")
 PER_KEY = 20  # newest rows read per key
-PARSED_CACHE = 50_000
+PARSED_CACHE = 10_000  # ~2.7 KB a signature: at most ~30 MB
 SIGNATURES = 20_000  # prepared signatures waiting for their transaction
 PER_TICKET = 3  # reports of one ticket verified per new report (most shared keys first)
 KEY_SLOTS = 40  # keys looked up per report (20 bands + places + 9 cells + contact)

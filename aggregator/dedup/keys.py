@@ -81,7 +81,7 @@ def band_keys(doc: Doc) -> list[int]:
     return [int(k) for k in keys.view(np.int64)]
 
 
-@functools.lru_cache(maxsize=4096)  # a report's keys are needed by prefetch, find, index (one batch)
+@functools.lru_cache(maxsize=4096)  # keys are needed by prefetch, find, index: one batch
 def index_keys(doc: Doc) -> list[int]:
     """The keys stored for a report (do not modify the returned list)."""
     keys = band_keys(doc)

@@ -24,7 +24,6 @@ from sqlalchemy import (
     event,
     func,
     insert,
-    literal_column,
     or_,
     select,
     text,
@@ -116,18 +115,16 @@ class LshMatcher:
                                           for k in lock_keys(doc)}))
         by_key: dict[int, list[tuple[Any, int]]] = {}
         since = now - timedelta(days=cfg.max_age_days)
-        for chunk in repo.chunks(wanted, 500):
-            result: Any = await session.execute(
-                # `at` only orders rows here: read it raw, no datetime conversion.
-                select(DedupKey.key, DedupKey.report_id, literal_column("dedup_keys.at"))
-                .where(DedupKey.key.in_(chunk), DedupKey.at >= since)
-            )
-            for key, rid, at in result:
+        # Per key only its newest PER_KEY rows (an index range scan each): a key that
+        # thousands of stored reports share (a kind of incident this afternoon, a common
+        # name) costs no more than a rare one, so a batch does not grow with the table.
+        for chunk in repo.chunks(wanted, KEY_SLOTS):
+            params: dict[str, Any] = {f"k{i}": chunk[i] if i < len(chunk) else 0
+                                      for i in range(KEY_SLOTS)}
+            result: Any = await session.execute(_newest_sql(), {
+                **params, "since": since, "per_key": PER_KEY})
+            for key, rid, at in result:  # `at` raw: it only orders rows here
                 by_key.setdefault(key, []).append((at, rid))
-        for found in by_key.values():
-            if len(found) > PER_KEY:
-                found.sort(reverse=True)
-                del found[PER_KEY:]
         tops: dict[int, list[int]] = {}
         for rid_of, (_, _, keys) in docs.items():
             hits: dict[int, int] = {}
@@ -256,6 +253,20 @@ async def _serialise(session: AsyncSession, keys: list[int]) -> None:
              " FROM unnest(CAST(:keys AS integer[])) AS k"),
         {"c": _LOCK_CLASS, "keys": folded},
     )
+
+
+@functools.cache
+def _newest_sql() -> Any:
+    """Per key slot its newest `per_key` rows; fixed shape (unused slots ask for key 0,
+    which no report has), so the statement is built and cached once."""
+    parts = " UNION ALL ".join(
+        f"SELECT key, report_id, at FROM (SELECT key, report_id, at FROM dedup_keys "
+        f"WHERE key = :k{i} AND at >= :since ORDER BY at DESC LIMIT :per_key) AS s{i}"
+        for i in range(KEY_SLOTS)
+    )
+    return text(parts).bindparams(bindparam("since", type_=UTCDateTime),
+                                  *(bindparam(f"k{i}", type_=BigInteger)
+                                    for i in range(KEY_SLOTS)))
 
 
 @functools.cache

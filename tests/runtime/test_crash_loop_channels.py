@@ -13,7 +13,7 @@ import random
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,8 +29,7 @@ from storage.accounts import add_user, create_token
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.models import Lease, Outbox, Report, Ticket
 from storage.types import utcnow
-from tests.conftest import server_missing
-from tests.connectors.email.dovecot import PASSWORD, Dovecot, available
+from tests.connectors.email.dovecot import PASSWORD, Dovecot
 from tests.connectors.email.mails import AGENCY, complaint, distinct_text
 from tests.connectors.email.sink import SmtpSink
 from tests.connectors.telegram.fake_bot_api import FakeBotAPI
@@ -230,15 +229,6 @@ async def until(check: Callable[[], Awaitable[bool]], within: float,
                                  f"{daemon.log()[-3000:]}")
         await asyncio.sleep(0.2)
 
-
-@pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
-    reason = available()
-    if reason:
-        server_missing(reason)
-    server = Dovecot(users=1).start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.timeout(400)

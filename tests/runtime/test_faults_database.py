@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from storage.db import create_engine, is_sqlite
 from tests.conftest import server_missing
-from tests.connectors.email.dovecot import Dovecot, available
+from tests.connectors.email.dovecot import Dovecot
 from tests.core.daemon import free_port
 from tests.runtime.faults import PrivateCluster
 from tests.runtime.stack import CHANNELS, UPSTREAMS, Stack
@@ -38,15 +38,6 @@ from tests.runtime.test_faults_upstreams import (
 
 LOCKED = 14.0  # seconds: past SQLite's 10 s busy timeout
 
-
-@pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
-    reason = available()
-    if reason:
-        pytest.skip(reason)
-    server = Dovecot(users=8).start()
-    yield server
-    server.stop()
 
 
 @asynccontextmanager

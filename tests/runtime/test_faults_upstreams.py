@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.connectors.email.dovecot import Dovecot, available
+from tests.connectors.email.dovecot import Dovecot
 from tests.runtime.stack import CHANNELS, UPSTREAMS, Stack
 
 # Twenty faults and their recoveries: longer than the suite's default per-test limit.
@@ -32,15 +32,6 @@ HANG = 2.5  # longer than the clients' timeouts (2 s in the stack's config)
 # What stops when an upstream is down: its intake channel (if any); the rest flows.
 INTAKE = {"imap": "mail", "smtp": None, "telegram": "tg", "x": "x", "callback": None}
 
-
-@pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
-    reason = available()
-    if reason:
-        pytest.skip(reason)
-    server = Dovecot(users=8).start()
-    yield server
-    server.stop()
 
 
 def degraded(upstream: str, health: dict[str, Any]) -> str | None:

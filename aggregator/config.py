@@ -117,16 +117,14 @@ class TicketSettings(Section):
 
 
 class DedupSettings(Section):
-    """Near-duplicate detection (aggregator/dedup). Similarities are 0..1 over the
-    normalised topic words of two reports; links between them lower the bar."""
+    """Near-duplicate detection (aggregator/dedup). Two reports are weighed by a
+    learned model (same place, shared rare words, kind of incident, time apart...)
+    into the probability that they tell one incident."""
 
     enabled: bool = True
-    # Similarity a candidate needs when nothing but the text links the two reports.
-    threshold: float = Field(0.4, gt=0, le=1)
-    # ... when both name the same place (RSUD Dr. Soetomo) or lie within `near_km`.
-    place_threshold: float = Field(0.25, gt=0, le=1)
-    # ... when the same person (e-mail address or phone number) sent both.
-    contact_threshold: float = Field(0.3, gt=0, le=1)
+    # Probability needed to join a report to a ticket; empty: the bundled model's own
+    # (chosen for precision on labelled sets). Higher merges less, lower more.
+    threshold: float | None = Field(None, gt=0, lt=1)
     # Reports with locations closer than this are at the same place; further apart
     # than `far_km` they are different incidents whatever the text says.
     near_km: float = Field(0.5, ge=0)

@@ -47,6 +47,7 @@ PER_KEY = 20  # newest rows read per key
 PARSED_CACHE = 10_000  # ~2.7 KB a signature: at most ~30 MB
 SIGNATURES = 20_000  # prepared signatures waiting for their transaction
 PER_TICKET = 3  # reports of one ticket verified per new report (most shared keys first)
+DISSENT = 0.6  # a ticket with a report this unlike the new one is not joined
 KEY_SLOTS = 40  # keys looked up per report (20 bands + places + 9 cells + contact)
 _OPEN = [str(s) for s in OPEN_STATES]
 
@@ -192,25 +193,32 @@ class LshMatcher:
         return list(result.all())
 
     def _choose(self, doc: Doc, rows: list[Any]) -> _Best | None:
-        """Verify candidates, best first. A ticket is settled by its first matching
-        report, or given up after PER_TICKET misses: a burst of one incident retold a
-        hundred times costs a few comparisons per report, not a hundred. Tickets a
-        candidate was split from are verified in full (the split rule needs the
-        best verdict on both sides). With no match, the best earlier ticket the report
-        would have joined but for the recurrence rule (its verdict not `same`)."""
+        """Verify candidates, best first, at most PER_TICKET reports of a ticket (the
+        ones sharing most keys): a burst of one incident retold a hundred times costs a
+        few comparisons per report, not a hundred. A ticket is joined when one of them
+        matches and none of them is clearly another incident (probability under
+        DISSENT): matching one loose report of a ticket is not enough to join the
+        ticket, so a chain of near misses does not grow one ticket over several
+        incidents. Tickets a candidate was split from are verified in full (the split
+        rule needs the best verdict on both sides). With no match, the best earlier
+        ticket the report would have joined but for the recurrence rule (its verdict
+        not `same`)."""
         by_ticket: dict[int, _Best] = {}
         recurs: _Best | None = None
         apart: list[tuple[int, Verdict]] = []  # (ticket split from, verdict vs the report)
         guarded = {stored.apart for stored in rows if stored.apart is not None}
         tried: dict[int, int] = {}
+        dissent: set[int] = set()
         for stored in rows:
             ticket_id, apart_from = stored.ticket_id, stored.apart
-            if apart_from is None and ticket_id not in guarded and (
-                    ticket_id in by_ticket or tried.get(ticket_id, 0) >= PER_TICKET):
+            if apart_from is None and ticket_id not in guarded and \
+                    tried.get(ticket_id, 0) >= PER_TICKET:
                 continue
             tried[ticket_id] = tried.get(ticket_id, 0) + 1
             other = stored.doc if isinstance(stored, _Indexed) else self._parsed(stored)
             verdict = compare(doc, other, self.settings)
+            if not verdict.detail.get("apart") == "recurrence" and verdict.score < DISSENT:
+                dissent.add(ticket_id)
             if not verdict.same:
                 if verdict.detail.get("recurs") and apart_from is None and (
                         recurs is None or _rank(verdict) > _rank(recurs.verdict)):
@@ -221,6 +229,8 @@ class LshMatcher:
             current = by_ticket.get(ticket_id)
             if current is None or _rank(verdict) > _rank(current.verdict):
                 by_ticket[ticket_id] = _Best(ticket_id, stored.report_id, verdict)
+        for ticket_id in dissent:
+            by_ticket.pop(ticket_id, None)
         # Staff split report R out of ticket T: a report at least as close to R as to
         # T is not folded into T.
         for from_ticket, verdict in apart:

@@ -2,14 +2,12 @@
 
 Text similarity alone cannot tell "the queue machine at RSUD Pasar Minggu is broken"
 from the same words about RSUD Pasar Rebo, and it misses a tweet and a long e-mail
-about one incident. So the verdict weighs evidence:
-- hard "no": different named places of the same kind, locations far apart, different
-  personal numbers (two people's BPJS cards), different proper names and nothing
-  else linking the two;
-- links that lower the bar: same named place, nearby location, same sender;
-- the topic similarity (stems without place and name words) must then reach the bar.
-A wrong merge hides a complaint, a missed one only costs staff a click: every doubt
-says "no".
+about one incident. So the verdict weighs evidence: the relations below (same or
+different named places, names, kind of incident, one town, a summary of many towns,
+the weighted topic similarity) become the features of `pairs`, weighed by a model
+learned from labelled sets (`model`). Only two facts are final "no"s: different
+personal numbers (two people's BPJS cards) and locations far apart. A recurrence
+(sent weeks apart) is never a merge, but is linked.
 """
 
 from __future__ import annotations
@@ -22,25 +20,19 @@ from rapidfuzz.distance import Levenshtein
 
 from aggregator.dedup.features import QUARTER, Doc, Place, distance_km
 from aggregator.dedup.lexicon import Lexicon, default_lexicon
+from aggregator.dedup.model import default_model
+from aggregator.dedup.pairs import pair_features
 from aggregator.dedup.weights import weight
 
 FUZZY_MIN_LEN = 5
 FUZZY_MAX_DIST = 0.15  # normalised edit distance for a typo ("antiran" ~ "antrian")
-LATE_PENALTY = 0.1
-WEAK_NAME_PENALTY = 0.2
-EVENT_THRESHOLD = 0.1
-ANCHORED_EVENT_THRESHOLD = 0.15
 CITYWIDE_HOURS = 12  # one kind of incident across one town within this: one incident
 ROUNDUP_TOWNS = 3  # towns a report names to be a summary, not one incident
 
 
 class Thresholds(Protocol):
     @property
-    def threshold(self) -> float: ...
-    @property
-    def place_threshold(self) -> float: ...
-    @property
-    def contact_threshold(self) -> float: ...
+    def threshold(self) -> float | None: ...
     @property
     def near_km(self) -> float: ...
     @property
@@ -72,63 +64,35 @@ def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
 
 
 def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
-    """Every rule but the recurrence one."""
-    detail: dict[str, Any] = {}
+    """Every rule but the recurrence one. Two facts are final: two people's personal
+    numbers, and locations far apart. Everything else is evidence weighed by the
+    learned model (`pairs`, `model`)."""
     if new.ids and old.ids and not _overlap(new.ids, old.ids):
         return Verdict(False, 0.0, {"apart": "different personal numbers"})
-    place = place_relation(new.places, old.places)
-    # A power cut over a whole town told from its districts ("padam di Helvetia",
-    # "blackout se Medan", "PLN Medan"): one incident, unless two facilities differ.
-    town = hours <= CITYWIDE_HOURS and bool(
-        new.topic & old.topic & default_lexicon().town_events) and _one_town(new, old)
-    if (place == "different" and not town) or _other_quarter(new.places, old.places):
+    if _town_and_regency(new.places, old.places):
         return Verdict(False, 0.0, {"apart": "different places"})
-    km = None
+    detail: dict[str, Any] = {}
     if new.lat is not None and old.lat is not None:
         km = distance_km(new.lat, new.lon or 0.0, old.lat, old.lon or 0.0)
         detail["km"] = round(km, 2)
         if km > cfg.far_km:
             return Verdict(False, 0.0, {**detail, "apart": "far apart"})
-    names = name_relation(new.names, old.names)
-    if place == "same" and (_roundup(new) or _roundup(old)):
-        place = "unknown"  # a summary of outages in many cities names this one too
-    linked = place == "same" or (km is not None and km <= cfg.near_km) or (
-        bool(new.ids) and _overlap(new.ids, old.ids)
-    )
-    same_sender = new.contact is not None and new.contact == old.contact
-    if names == "different" and not linked and not same_sender and not town:
-        return Verdict(False, 0.0, {**detail, "apart": "different names"})
-    # Kinds of incident decide through the event rule below, not as shared words.
-    text = topic_similarity(_words(new.topic), _words(old.topic))
-    detail["text"] = round(text, 3)
-    if same_sender:
-        bar, detail["link"] = cfg.contact_threshold, "same sender"
-    elif linked:
-        bar, detail["link"] = cfg.place_threshold, "same place"
-    elif names == "same" and not (_roundup(new) or _roundup(old)):
-        bar, detail["link"] = (cfg.threshold + cfg.place_threshold) / 2, "same names"
-    else:
-        bar = cfg.threshold
-    if hours <= cfg.time_window_hours and _shared_event(new, old):
-        if linked:
-            # A flood, a fire, a power cut at one place within days is one incident,
-            # however differently it is told.
-            bar, detail["link"] = min(bar, EVENT_THRESHOLD), "same event, same place"
-        elif place != "different" and names != "different" and _anchored(new, old):
-            # ... and so is one told about one service or one named area ("KRL mogok",
-            # "Medan gelap gulita"), unless the two name different places.
-            bar, detail["link"] = min(bar, ANCHORED_EVENT_THRESHOLD), "same event, same name"
-        elif town:
-            bar, detail["link"] = min(bar, ANCHORED_EVENT_THRESHOLD), "same event, same town"
-    if not linked and not town and (_unplaced_name(new, old) or _unplaced_name(old, new)
-                       or (_unexplained(new, old) and _unexplained(old, new))
-                       or _each_elsewhere(new, old)):
-        bar += WEAK_NAME_PENALTY
-        detail["weak_names"] = True
-    if hours > cfg.time_window_hours:
-        bar += LATE_PENALTY
-    bonus = 0.1 if linked or same_sender else 0.05 if names == "same" else 0.0
-    return Verdict(text >= bar, min(1.0, text + bonus), detail)
+    model = default_model()
+    features = pair_features(new, old, cfg.time_window_hours, cfg.near_km)
+    p = model.probability(features)
+    bar = model.threshold if cfg.threshold is None else cfg.threshold
+    detail.update(p=round(p, 3), text=round(features[0], 3))
+    if p < bar:
+        detail["apart"] = "unlikely"
+    return Verdict(p >= bar, p, detail)
+
+
+def _town_and_regency(a: Iterable[Place], b: Iterable[Place]) -> bool:
+    """"Kota Semarang" and "Kabupaten Semarang": one name, two governments (each with
+    its own offices), whatever else the texts share."""
+    kinds = {"kota", "kabupaten"}
+    return any(p.kind in kinds and q.kind in kinds and p.kind != q.kind
+               and p.name[:1] == q.name[:1] for p in a for q in b)
 
 
 def topic_similarity(a: frozenset[str], b: frozenset[str]) -> float:

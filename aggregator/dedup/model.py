@@ -1,0 +1,44 @@
+"""The learned verdict: how likely two reports are one incident, from their evidence.
+
+The weights live in `data/pair_model.json`, written by `bench/dedup_train.py` from
+labelled sets; the service only computes a dot product. A model file whose feature
+names differ from `pairs.NAMES` was trained on other evidence and is refused at
+start-up rather than silently misread.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from aggregator.dedup.pairs import NAMES
+
+MODEL_FILE = Path(__file__).with_name("data") / "pair_model.json"
+
+
+@dataclass(frozen=True, slots=True)
+class PairModel:
+    weights: tuple[float, ...]
+    intercept: float
+    threshold: float
+
+    def probability(self, features: list[float]) -> float:
+        z = self.intercept + sum(w * x for w, x in zip(self.weights, features, strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+@functools.cache
+def default_model() -> PairModel:
+    return load_model(MODEL_FILE)
+
+
+def load_model(path: Path) -> PairModel:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if tuple(raw["features"]) != NAMES:
+        raise ValueError(f"{path}: the model's features {raw['features']} are not "
+                         f"the ones this version computes; retrain it")
+    return PairModel(tuple(float(w) for w in raw["weights"]), float(raw["intercept"]),
+                     float(raw["threshold"]))

@@ -1,0 +1,129 @@
+"""Learn the weights of the near-duplicate evidence from labelled sets.
+
+    pip install scikit-learn   # for training only; the service reads the weights
+    python bench/dedup_train.py [--parts A,B,C] [--precision 0.97] [--out FILE]
+
+Every pair of reports of one labelled part sent within `PAIR_DAYS` of each other and
+sharing a candidate key (the pairs the verdict is asked about) is an example (same
+cluster or not), described by `pairs.pair_features`. A logistic
+regression on standardised features is fitted on the given parts (the tuning parts:
+never the held-out ones); the standardisation is folded into the weights, so the
+service computes one dot product. The threshold is chosen out of fold: each part is
+scored by a model fitted on the others, and the lowest threshold at which those
+pooled scores reach `--precision` pairwise is kept, unless `--threshold` is given.
+The bundled model: `--threshold 0.85`, chosen end to end (bench/dedup_eval.py on the
+tuning parts, where a ticket's precision is below its pairs' as tickets chain). Writes
+`aggregator/dedup/data/pair_model.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aggregator.config import parse  # noqa: E402
+from aggregator.dedup.evaluate import load, to_reports  # noqa: E402
+from aggregator.dedup.features import extract  # noqa: E402
+from aggregator.dedup.keys import index_keys, query_keys  # noqa: E402
+from aggregator.dedup.pairs import NAMES, pair_features  # noqa: E402
+
+DATA = ROOT / "bench" / "data" / "dedup"
+OUT = ROOT / "aggregator" / "dedup" / "data" / "pair_model.json"
+OWN = ROOT / "tests" / "data" / "dedup_labelled.jsonl"  # the suite's set: lat/lon, one place
+PAIR_DAYS = 14
+C = 0.3  # regularisation: the parts are few, the writers' habits many
+
+
+def examples(part: str) -> tuple[np.ndarray, np.ndarray]:
+    """`part`: a letter of bench/data/dedup, or a path."""
+    records = load(DATA / f"part_{part}.jsonl" if len(part) == 1 else ROOT / part)
+    reports = to_reports(records, datetime.now(UTC))
+    cfg = parse({}, base_dir=Path("/tmp"), env={}).dedup
+    docs = [extract(r.text, title=r.title, author=r.author, meta=r.meta, at=r.sent_at)
+            for r in reports]
+    stored = [set(index_keys(d)) for d in docs]
+    x, y = [], []
+    for j, new in enumerate(records):
+        asked = set(query_keys(docs[j]))
+        for i in range(j):
+            if new["hours"] - records[i]["hours"] > PAIR_DAYS * 24:
+                continue
+            if not asked & stored[i]:
+                continue  # never a candidate: the verdict is never asked
+            x.append(pair_features(docs[j], docs[i], cfg.time_window_hours, cfg.near_km))
+            y.append(records[i]["cluster"] == new["cluster"])
+    return np.array(x), np.array(y)
+
+
+def fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Weights and intercept on the raw features (the scaler folded in)."""
+    seen = x.std(axis=0) > 0  # evidence the sets never show gets no weight
+    scaler = StandardScaler().fit(x[:, seen])
+    model = LogisticRegression(C=C, max_iter=5000).fit(scaler.transform(x[:, seen]), y)
+    coef = np.zeros(x.shape[1])
+    coef[seen] = model.coef_[0] / scaler.scale_
+    return coef, float(model.intercept_[0] - np.sum(coef[seen] * scaler.mean_))
+
+
+def score(coef: np.ndarray, intercept: float, x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-(x @ coef + intercept)))
+
+
+def threshold_for(scores: np.ndarray, y: np.ndarray, precision: float) -> float:
+    for th in np.arange(0.30, 0.99, 0.01):
+        predicted = scores >= th
+        if predicted.sum() and (predicted & y).sum() / predicted.sum() >= precision:
+            return round(float(th), 2)
+    return 0.99
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--parts", default="A,B,C," + str(OWN.relative_to(ROOT)))
+    ap.add_argument("--precision", type=float, default=0.91)
+    ap.add_argument("--threshold", type=float, default=None,
+                    help="write this bar instead (chosen end to end with dedup_eval.py "
+                         "on the tuning parts: tickets chain, so pairs are not tickets)")
+    ap.add_argument("--out", default=str(OUT))
+    args = ap.parse_args()
+    parts = args.parts.split(",")
+    data = {p: examples(p) for p in parts}
+    out_of_fold, truth = [], []
+    for p in parts:
+        rest = [q for q in parts if q != p]
+        coef, b = fit(np.vstack([data[q][0] for q in rest]),
+                      np.concatenate([data[q][1] for q in rest]))
+        out_of_fold.append(score(coef, b, data[p][0]))
+        truth.append(data[p][1])
+    threshold = threshold_for(np.concatenate(out_of_fold), np.concatenate(truth),
+                              args.precision)
+    print(f"out of fold: pairwise precision {args.precision} from {threshold}")
+    if args.threshold is not None:
+        threshold = args.threshold
+    coef, b = fit(np.vstack([data[p][0] for p in parts]),
+                  np.concatenate([data[p][1] for p in parts]))
+    for p in parts:
+        s, y = score(coef, b, data[p][0]) >= threshold, data[p][1]
+        print(f"part {p} (fitted on it): pairs P {(s & y).sum() / max(s.sum(), 1):.3f} "
+              f"R {(s & y).sum() / y.sum():.3f}")
+    for name, c in sorted(zip(NAMES, coef, strict=True), key=lambda t: -abs(t[1])):
+        print(f"  {name:18s} {c:+.3f}")
+    Path(args.out).write_text(json.dumps({
+        "features": list(NAMES), "weights": [round(float(c), 5) for c in coef],
+        "intercept": round(b, 5), "threshold": threshold, "trained_on": parts,
+    }, indent=1) + "\n")
+    print(f"threshold {threshold}; wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

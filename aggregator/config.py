@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 
 from aggregator.escalation.settings import EscalationSettings
 from aggregator.monitoring.settings import MonitoringSettings
+from aggregator.runtime.settings import RetrySettings
 from aggregator.sections import (  # noqa: F401 - re-exported for connectors' settings
     AccessSettings,
     BaseUrl,
@@ -165,6 +166,7 @@ class Settings(Section):
     escalation: EscalationSettings = EscalationSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     webui: WebUISettings = WebUISettings()
+    retry: RetrySettings = RetrySettings()
     connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
     # Files the service keeps besides the database (generated secrets); mode 700.
     data_dir: ConfigPath = Path("data")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -52,6 +52,9 @@ class ConnectorContext:
     extras: dict[str, Any] = field(default_factory=dict)
     # Reads may use a separate engine (on SQLite: no queueing for the write lock).
     read_sessions: async_sessionmaker[AsyncSession] | None = None
+    # How many processes serve this connector's routes now (1 on SQLite), counted
+    # every few seconds: a limit meant for the whole deployment is split by it.
+    processes: Callable[[], int] = lambda: 1
     records: Records = field(init=False)
 
     def __post_init__(self) -> None:

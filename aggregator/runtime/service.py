@@ -25,6 +25,7 @@ from aggregator.intake.plugins import connector_type
 from aggregator.intake.port import Connector, ConnectorContext
 from aggregator.monitoring.feature import MonitoringFeature
 from aggregator.runtime import leases
+from aggregator.runtime.census import Census
 from aggregator.runtime.features import Feature, FeatureContext
 from aggregator.runtime.jobs import JobRunner
 from aggregator.runtime.leased import Leased
@@ -58,6 +59,8 @@ class Service:
             if is_sqlite(settings.database.url) else self.engine
         )
         self.read_sessions = session_factory(self.read_engine, read_only=True)
+        # How many processes share the database (always 1 on SQLite).
+        self.census = Census(self.sessions, shared=not is_sqlite(settings.database.url))
         fctx = FeatureContext(settings, self.sessions, self.read_sessions, self.outbox_wake)
         self.features = [f for f in (cls(fctx) for cls in features) if f.enabled()]
         matchers = [m for f in self.features if (m := f.matcher()) is not None]
@@ -72,7 +75,8 @@ class Service:
                 continue
             ctx = ConnectorContext(name=name, settings=settings, ingestor=self.ingestor,
                                    sessions=self.sessions, log=connector_logger(name),
-                                   read_sessions=self.read_sessions)
+                                   read_sessions=self.read_sessions,
+                                   processes=self.census)
             cls = connector_type(conf.type)
             if not (isinstance(cls, type) and issubclass(cls, Connector)):
                 raise TypeError(f"connector type {conf.type!r} is not a Connector")
@@ -82,7 +86,10 @@ class Service:
         # Polling connectors run in one process at a time (a lease in the database).
         supervised = {n: Leased(c, self.sessions) if c.exclusive() else c
                       for n, c in self.connectors.items()}
-        self.supervisor = Supervisor(supervised, self.jobs)
+        retry = settings.retry
+        self.supervisor = Supervisor(supervised, self.jobs,
+                                     base_delay=retry.restart.initial.total_seconds(),
+                                     max_delay=retry.restart.max.total_seconds())
         senders = {k: v for f in self.features for k, v in f.senders().items()}
         links = [link for f in self.features if (link := f.survey_link()) is not None]
         leased = {n: s for n, s in supervised.items() if isinstance(s, Leased)}
@@ -90,7 +97,10 @@ class Service:
             self.sessions, {**senders, **self.connectors},
             survey_link=links[0] if links else None,
             may_send=lambda name: name not in leased or leased[name].holding,
-            read_sessions=self.read_sessions)
+            read_sessions=self.read_sessions,
+            max_attempts=retry.delivery.max_attempts,
+            base_delay=retry.delivery.initial.total_seconds(),
+            max_delay=retry.delivery.max.total_seconds())
         self._runner: web.AppRunner | None = None
         self.web_url: str | None = None
         self.run_lock = RunLock(settings.database.url)
@@ -99,7 +109,8 @@ class Service:
         self.outbox.wake()
 
     def health(self) -> dict[str, Any]:
-        return {"process": leases.PROCESS_ID, **self.supervisor.snapshot(),
+        return {"process": leases.PROCESS_ID, "processes": self.census(),
+                **self.supervisor.snapshot(),
                 "outbox": self.outbox.health()}
 
     def web_context(self) -> WebContext:
@@ -122,6 +133,7 @@ class Service:
         await self.migrate_if_needed()
         if sole:
             await self._free_what_the_dead_held()
+        await self.census.start()
         await self.ingestor.start()
         if self.settings.web.enabled:
             routes = [r for f in self.features for r in f.routes()]
@@ -165,6 +177,7 @@ class Service:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.census.stop()
         await self.ingestor.close()
         await self.outbox.stop()
         await self.engine.dispose()

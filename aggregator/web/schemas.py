@@ -399,5 +399,6 @@ class RetryQueued(Response):
 class Health(Response):
     status: Literal["ok"]
     process: str
+    processes: int  # live processes sharing the database (1 on SQLite)
     connectors: dict[str, dict[str, Any]]
     jobs: dict[str, dict[str, Any]] | None = None

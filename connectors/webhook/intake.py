@@ -53,9 +53,11 @@ class Intake:
         self.path = path
         self.clock = clock
         rl = settings.rate_limit
-        self.per_client = RateLimiter(rl.per_client_rate, rl.per_client_burst)
+        # Each process enforces its share of the limits (see ratelimit.py).
+        self.per_client = RateLimiter(rl.per_client_rate, rl.per_client_burst,
+                                      processes=ctx.processes)
         self.proxies = networks(ctx.settings.web.trusted_proxies)
-        self.per_source = RateLimiter(rl.rate, rl.burst)
+        self.per_source = RateLimiter(rl.rate, rl.burst, processes=ctx.processes)
         self.secrets = settings.secrets()
         self.counts: Counter[str] = Counter()
         self.last_accepted: float | None = None

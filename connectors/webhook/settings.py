@@ -38,6 +38,9 @@ class RateLimit(Section):
     stops a flood from one address cheaply); `rate`/`burst` apply to the whole
     connector after the signature is checked, so unsigned junk cannot use up the
     real source's allowance. `0` turns a bucket off.
+
+    The limits hold for the whole deployment: with N processes on one database each
+    enforces `rate / N` and `burst // N` (at least 1), see connectors/webhook/ratelimit.py.
     """
 
     rate: float = Field(200.0, ge=0)

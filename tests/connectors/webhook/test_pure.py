@@ -125,3 +125,19 @@ def test_token_bucket_with_a_fake_clock():
     limiter.check("c")  # over max_keys: idle buckets go, memory stays bounded
     assert len(limiter._buckets) <= 2
     assert RateLimiter(0, 0).check("x") == 0  # rate 0: off
+
+
+def test_token_bucket_enforces_this_process_share():
+    now, processes = [100.0], [2]
+    limiter = RateLimiter(2.0, 5, processes=lambda: processes[0], clock=lambda: now[0])
+    # Two processes share burst 5 and rate 2/s: this one lets 2 through, then 1 a second.
+    assert [limiter.check("a") for _ in range(3)] == [0, 0, pytest.approx(1.0)]
+    now[0] += 1.0
+    assert limiter.check("a") == 0
+    # The other process went away: this one's share grows to the whole limit.
+    processes[0] = 1
+    now[0] += 2.5
+    assert [limiter.check("a") for _ in range(5)] == [0] * 5
+    assert limiter.check("a") > 0
+    # More processes than the burst: each still lets one request through.
+    assert RateLimiter(1.0, 2, processes=lambda: 4).check("b") == 0

@@ -85,7 +85,9 @@ class LshMatcher:
             # Most shared keys first, as many as from the table: a key every report of
             # a batch shares (one kind of incident) must not make the batch quadratic.
             rows += pending.candidates(set(keys))[: 2 * self.settings.max_candidates]
-        best = self._choose(doc, rows)
+        # Only tickets on the report's side of the confidentiality boundary: the best
+        # match being a sealed ticket must not keep an open report from its open one.
+        best = self._choose(doc, [r for r in rows if bool(r.confidential) == report.sealed])
         if best is None:
             return None
         return Match(
@@ -95,11 +97,12 @@ class LshMatcher:
         )
 
     async def index(
-        self, session: AsyncSession, report: Report, report_id: int, ticket_id: int
+        self, session: AsyncSession, report: Report, report_id: int, ticket_id: int,
+        confidential: bool = False,
     ) -> None:
         doc = self.signature(report)
         self._docs.pop(id(report), None)
-        _pending(session).add(report_id, ticket_id, doc, index_keys(doc))
+        _pending(session).add(report_id, ticket_id, doc, index_keys(doc), confidential)
 
     async def prefetch(self, session: AsyncSession, reports: Sequence[Report]) -> None:
         """Candidates for a whole batch in a few statements instead of one per report
@@ -289,7 +292,7 @@ def _candidate_sql() -> Any:
     states = ", ".join(f"'{s}'" for s in sorted(_OPEN))
     sql = f"""
         SELECT d.report_id, d.topic, d.names, d.weak, d.places, d.ids, d.lat, d.lon,
-               d.contact, d.at, r.ticket_id,
+               d.contact, d.at, r.ticket_id, t.confidential,
                (SELECT max(a.ticket_id) FROM dedup_apart a
                  WHERE a.report_id = c.rid) AS apart
         FROM (SELECT f.report_id AS rid, count(*) AS hits
@@ -310,7 +313,7 @@ def _candidate_sql() -> Any:
                     *(bindparam(f"k{i}", type_=BigInteger) for i in range(KEY_SLOTS)))
         .columns(DedupDoc.report_id, DedupDoc.topic, DedupDoc.names, DedupDoc.weak,
                  DedupDoc.places, DedupDoc.ids, DedupDoc.lat, DedupDoc.lon,
-                 DedupDoc.contact, DedupDoc.at, ReportRow.ticket_id,
+                 DedupDoc.contact, DedupDoc.at, ReportRow.ticket_id, Ticket.confidential,
                  column("apart", BigInteger))
     )
 
@@ -324,7 +327,7 @@ def _docs_sql(now: datetime, cfg: DedupSettings) -> Any:
     return (
         select(DedupDoc.report_id, DedupDoc.topic, DedupDoc.names, DedupDoc.weak,
                DedupDoc.places, DedupDoc.ids, DedupDoc.lat, DedupDoc.lon, DedupDoc.contact,
-               DedupDoc.at, ReportRow.ticket_id, apart.label("apart"))
+               DedupDoc.at, ReportRow.ticket_id, Ticket.confidential, apart.label("apart"))
         .join(ReportRow, ReportRow.id == DedupDoc.report_id)
         .join(Ticket, Ticket.id == ReportRow.ticket_id)
         .where(
@@ -358,6 +361,7 @@ class _Indexed:
     doc: Doc
     keys: frozenset[int]
     apart: int | None = None
+    confidential: bool = False
 
 
 @dataclass
@@ -365,8 +369,9 @@ class _Pending:
     items: list[_Indexed] = field(default_factory=list)
     by_key: dict[int, list[_Indexed]] = field(default_factory=dict)
 
-    def add(self, report_id: int, ticket_id: int, doc: Doc, keys: list[int]) -> None:
-        item = _Indexed(report_id, ticket_id, doc, frozenset(keys))
+    def add(self, report_id: int, ticket_id: int, doc: Doc, keys: list[int],
+            confidential: bool = False) -> None:
+        item = _Indexed(report_id, ticket_id, doc, frozenset(keys), confidential=confidential)
         self.items.append(item)
         for key in item.keys:
             self.by_key.setdefault(key, []).append(item)

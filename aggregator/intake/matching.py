@@ -40,9 +40,11 @@ class NearDuplicateMatcher(Protocol):
         ...
 
     async def index(
-        self, session: AsyncSession, report: Report, report_id: int, ticket_id: int
+        self, session: AsyncSession, report: Report, report_id: int, ticket_id: int,
+        confidential: bool = False,
     ) -> None:
-        """Remember a stored report so later ones can be matched against it."""
+        """Remember a stored report so later ones can be matched against it
+        (`confidential`: its ticket is sealed)."""
         ...
 
 

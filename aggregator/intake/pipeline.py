@@ -267,7 +267,8 @@ class Pipeline:
                 ticket_id=ticket.id, reporter_id=reporter_id,
             ))
         if self.matcher is not None and self.settings.dedup.enabled:
-            await self.matcher.index(session, report, row_id, ticket.id)
+            await self.matcher.index(session, report, row_id, ticket.id,
+                                     ticket.confidential)
         batch.ingested.append(Ingested(report, row_id, ticket, created, reason))
         return IngestResult(
             report_id=row_id, ticket_id=ticket.id, ticket_number=ticket.number,

@@ -11,7 +11,7 @@ never the held-out ones); the standardisation is folded into the weights, so the
 service computes one dot product. The threshold is chosen out of fold: each part is
 scored by a model fitted on the others, and the lowest threshold at which those
 pooled scores reach `--precision` pairwise is kept, unless `--threshold` is given.
-The bundled model: `--threshold 0.85`, chosen end to end (bench/dedup_eval.py on the
+The bundled model: `--threshold 0.8`, chosen end to end (bench/dedup_eval.py on the
 tuning parts, where a ticket's precision is below its pairs' as tickets chain). Writes
 `aggregator/dedup/data/pair_model.json`.
 """

@@ -12,7 +12,8 @@
 - one key per name or unknown word (up to WORD_KEYS, `word_keys`): "Tebet" in a
   tweet and "tebet" in a chat share nothing else often enough for a band key.
 - one key per kind of incident and window of EVENT_HOURS (`event_keys`); a lookup
-  asks the windows before and after too.
+  asks the windows before and after too;
+- one key per rare topic word (up to TOPIC_KEYS) and day (`topic_keys`).
 All keys are 64-bit hashes, stable across processes and versions (blake2b, fixed
 seeds): they are stored, so changing BANDS/ROWS or the hashing needs a re-index.
 """
@@ -41,6 +42,8 @@ _BAND_SALT = np.arange(1, BANDS + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A
 GEO_CELL_DEG = 0.01
 WORD_KEYS = 4  # name keys per report
 EVENT_HOURS = 6
+TOPIC_KEYS = 3  # rare topic words keyed per report
+TOPIC_MIN_WEIGHT = 2.0  # Zipf 5 or rarer: "antri" yes, "rusak" no
 
 
 def key_of(text: str) -> int:
@@ -89,6 +92,7 @@ def index_keys(doc: Doc) -> list[int]:
              if len(p.name[0]) > 1 and p.kind != QUARTER]
     keys += [key_of(f"w:{w}") for w in word_keys(doc)]
     keys += event_keys(doc, (0,))
+    keys += topic_keys(doc, (0,))
     if doc.lat is not None and doc.lon is not None:
         keys.append(key_of(f"g:{_cell(doc.lat, doc.lon)}"))
     if doc.contact:
@@ -100,7 +104,7 @@ def lock_keys(doc: Doc) -> list[int]:
     """The specific keys of a report (text bands, places, names, contact): what two
     reports of one incident share, and unrelated reports seldom do. Concurrent ingests
     on PostgreSQL serialise on these (see `matcher._serialise`)."""
-    broad = set(event_keys(doc, (0,)))
+    broad = set(event_keys(doc, (0,))) | set(topic_keys(doc, (0,)))
     if doc.lat is not None and doc.lon is not None:
         broad.add(key_of(f"g:{_cell(doc.lat, doc.lon)}"))
     return [k for k in index_keys(doc) if k not in broad]
@@ -127,10 +131,25 @@ def event_keys(doc: Doc, buckets: tuple[int, ...]) -> list[int]:
     return [key_of(f"e:{e}:{now + d}") for e in events for d in buckets]
 
 
+def topic_keys(doc: Doc, buckets: tuple[int, ...]) -> list[int]:
+    """The TOPIC_KEYS rarest words of what is wrong ("sscasn", "koordinat", "ptsl") + the
+    day (by the report's own time): a slang chat and a formal letter about one incident
+    often share one such word and nothing a band key or a name key sees. The day bounds
+    the key, as for `event_keys`; a lookup asks the days before and after too."""
+    if not doc.at:
+        return []
+    words = sorted((w for w in doc.topic if not w.startswith("ev_") and len(w) >= 3
+                    and not w.isdigit() and weight(w) >= TOPIC_MIN_WEIGHT),
+                   key=lambda w: (-weight(w), w))[:TOPIC_KEYS]
+    day = math.floor(doc.at / 86400)
+    return [key_of(f"t:{w}:{day + d}") for w in words for d in buckets]
+
+
 def query_keys(doc: Doc) -> list[int]:
     """The keys to look up for a new report: as stored, plus the neighbouring cells."""
     keys = list(index_keys(doc))
     keys += event_keys(doc, (-1, 1))
+    keys += topic_keys(doc, (-1, 1))
     if doc.lat is not None and doc.lon is not None:
         y, x = _cell(doc.lat, doc.lon)
         keys += [key_of(f"g:{(y + dy, x + dx)}") for dy in (-1, 0, 1) for dx in (-1, 0, 1)

@@ -26,6 +26,7 @@ from aggregator.dedup.weights import weight
 
 FUZZY_MIN_LEN = 5
 FUZZY_MAX_DIST = 0.15  # normalised edit distance for a typo ("antiran" ~ "antrian")
+SAME_SENDER_BAR = 0.5
 CITYWIDE_HOURS = 12  # one kind of incident across one town within this: one incident
 ROUNDUP_TOWNS = 3  # towns a report names to be a summary, not one incident
 
@@ -81,6 +82,12 @@ def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
     features = pair_features(new, old, cfg.time_window_hours, cfg.near_km)
     p = model.probability(features)
     bar = model.threshold if cfg.threshold is None else cfg.threshold
+    if new.contact is not None and new.contact == old.contact and \
+            hours <= cfg.time_window_hours:
+        # One person writing again within days about what is likely the same thing
+        # (the labelled sets hold few such pairs to learn it from).
+        bar = min(bar, SAME_SENDER_BAR)
+        detail["link"] = "same sender"
     detail.update(p=round(p, 3), text=round(features[0], 3))
     if p < bar:
         detail["apart"] = "unlikely"

@@ -40,9 +40,9 @@ _A = _rng.integers(1, 2**31 - 1, size=NUM_PERM, dtype=np.uint64)
 _B = _rng.integers(0, 2**31 - 1, size=NUM_PERM, dtype=np.uint64)
 _BAND_SALT = np.arange(1, BANDS + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
 GEO_CELL_DEG = 0.01
-WORD_KEYS = 4  # name keys per report
+WORD_KEYS = 8  # name keys per report
 EVENT_HOURS = 6
-TOPIC_KEYS = 3  # rare topic words keyed per report
+TOPIC_KEYS = 5  # rare topic words keyed per report
 TOPIC_MIN_WEIGHT = 2.0  # Zipf 5 or rarer: "antri" yes, "rusak" no
 
 

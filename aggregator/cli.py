@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the daemon (web + every enabled connector)")
     sub.add_parser("check-config", help="validate the config file and exit")
     sub.add_parser("migrate", help="apply database migrations")
+    status = sub.add_parser("status", help="which process holds which connector and job, "
+                                           "and messages overdue for a channel")
+    status.add_argument("--json", action="store_true")
 
     register_account_commands(sub)
 
@@ -87,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         "tokens": _tokens,
         "tickets": _tickets,
         "outbox": _outbox,
+        "status": _status,
     }
     return asyncio.run(commands[args.command](settings, args))
 
@@ -122,6 +126,12 @@ async def _migrate(settings: Settings, args: argparse.Namespace) -> int:
         await engine.dispose()
     print(f"database at revision {after}" + ("" if before == after else f" (was {before})"))
     return 0
+
+
+async def _status(settings: Settings, args: argparse.Namespace) -> int:
+    from aggregator import status_cli
+
+    return await with_session(settings, lambda session: status_cli.status(session, args))
 
 
 async def _users(settings: Settings, args: argparse.Namespace) -> int:

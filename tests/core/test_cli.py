@@ -39,3 +39,13 @@ async def test_users_tokens_and_tickets(db_url, tmp_path, sessions, settings):
     assert body["reports"][0]["text"].startswith("Bantuan sosial")
     assert body["events"][0]["type"] == "created"
     assert (await cli_async(config, "tickets", "show", "ADU-1999-000009")).returncode == 1
+
+
+async def test_status_without_a_running_daemon(db_url, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"database": {"url": db_url}}))
+    res = await cli_async(config, "status")
+    assert res.returncode == 0, res.stderr
+    assert "held: nothing" in res.stdout
+    state = json.loads((await cli_async(config, "status", "--json")).stdout)
+    assert state["leases"] == {} and state["overdue_outbox"] == {}

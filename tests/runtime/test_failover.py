@@ -5,6 +5,7 @@ the switch is stored once and acknowledged. On SQLite a second process is refuse
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import text
 from storage.db import create_engine
 from tests.connectors.telegram.fake_bot_api import FakeBotAPI
 from tests.core.daemon import Daemon, free_port, write_config
+from tests.core.helpers import cli_async
 
 TOKEN = "123456:TEST-token"
 
@@ -45,6 +47,18 @@ async def lease_state(http: aiohttp.ClientSession, d: Daemon) -> str | None:
         return None
 
 
+async def process_id(http: aiohttp.ClientSession, d: Daemon) -> str:
+    async with http.get(f"{d.url}/healthz") as resp:
+        return str((await resp.json())["process"])
+
+
+async def status(d: Daemon) -> dict[str, Any]:
+    """What `aggregator status --json` tells the operator."""
+    result = await cli_async(d.config, "status", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 async def reports(url: str) -> list[str]:
     engine = create_engine(url)
     try:
@@ -63,8 +77,10 @@ async def until(check, within: float, what: str) -> float:
     raise AssertionError(f"timed out: {what}")
 
 
-async def test_one_poller_at_a_time_and_takeover_after_kill(tmp_path, pg_db_url):
+async def test_one_poller_at_a_time_and_takeover_after_kill(tmp_path, pg_db_url,
+                                                             monkeypatch):
     url = pg_db_url
+    monkeypatch.setenv("TG_TOKEN", TOKEN)  # the operator's CLI reads the same config
     fake = CountingBotAPI()
     await fake.start()
     daemons: list[Daemon] = []
@@ -85,6 +101,10 @@ async def test_one_poller_at_a_time_and_takeover_after_kill(tmp_path, pg_db_url)
             await until(one_holder, 20, "exactly one process holds the bot")
             states = [await lease_state(http, d) for d in daemons]
             holder, other = (daemons if states[0] == "held" else daemons[::-1])
+            seen = await status(other)
+            assert sorted(seen["processes"]) == sorted(
+                [await process_id(http, d) for d in daemons])
+            assert seen["leases"]["connector:tg"]["holder"] == await process_id(http, holder)
             for i in range(5):
                 fake.message(7000 + i, f"Lampu jalan mati di gang {i} dekat masjid")
 
@@ -115,6 +135,8 @@ async def test_one_poller_at_a_time_and_takeover_after_kill(tmp_path, pg_db_url)
 
             await until(acknowledged, 20, "the messages sent during the switch acknowledged")
             print(f"takeover after SIGKILL: {switch:.1f} s")
+            seen = await status(other)
+            assert seen["leases"]["connector:tg"]["holder"] == await process_id(http, other)
             assert fake.max_in_flight == 1
     finally:
         for d in daemons:

@@ -126,6 +126,9 @@ class DedupSettings(Section):
     # Probability needed to join a report to a ticket; empty: the bundled model's own
     # (chosen for precision on labelled sets). Higher merges less, lower more.
     threshold: float | None = Field(None, gt=0, lt=1)
+    # The verdict's model (bench/dedup_train.py writes one from your own labelled
+    # reports); empty: the bundled one.
+    model: ConfigPath | None = None
     # Reports with locations closer than this are at the same place; further apart
     # than `far_km` they are different incidents whatever the text says.
     near_km: float = Field(0.5, ge=0)

@@ -70,11 +70,12 @@ SYLLABLES = ["su", "ka", "ja", "di", "ci", "pu", "tat", "ma", "ra", "wa", "ngi",
 # --------------------------------------------------------------------- 1. quality
 
 
-async def quality(url: str, base: Path, labelled: Path, threshold: float | None = None
-                  ) -> None:
+async def quality(url: str, base: Path, labelled: Path, threshold: float | None = None,
+                  model: str | None = None) -> None:
     engine = create_engine(url)
     await upgrade(engine)
-    settings = parse({"database": {"url": url}, "dedup": {"threshold": threshold}},
+    settings = parse({"database": {"url": url},
+                      "dedup": {"threshold": threshold, "model": model}},
                      base_dir=base, env={})
     ingestor = Ingestor(session_factory(engine),
                         Pipeline(settings, matcher=build_matcher(settings)))
@@ -355,9 +356,11 @@ def main() -> None:
     ap.add_argument("--keep", help="work in this folder and keep it")
     ap.add_argument("--threshold", type=float, default=None,
                     help="probability bar (default: the bundled model's)")
+    ap.add_argument("--model", default=None, help="a model file (default: the bundled one)")
     ap.add_argument("--explain", type=int, metavar="N", default=None,
                     help="only tally why pairs of one cluster miss, N examples each")
     args = ap.parse_args()
+    args.model = args.model and str(Path(args.model).resolve())
     if args.explain is not None:
         explain(Path(args.labelled), args.explain)
         return
@@ -369,7 +372,7 @@ def main() -> None:
 async def run(args: argparse.Namespace, base: Path) -> None:
     url1 = args.db or f"sqlite+aiosqlite:///{base / 'quality.db'}"
     url2 = args.db or f"sqlite+aiosqlite:///{base / 'ingest.db'}"
-    await quality(url1, base, Path(args.labelled), args.threshold)
+    await quality(url1, base, Path(args.labelled), args.threshold, args.model)
     if HOLDOUT.exists() and Path(args.labelled) == LABELLED:
         await quality(f"sqlite+aiosqlite:///{base / 'holdout.db'}", base, HOLDOUT)
     if args.ingest:

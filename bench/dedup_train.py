@@ -110,14 +110,16 @@ def main() -> None:
     print(f"out of fold: pairwise precision {args.precision} from {threshold}")
     if args.threshold is not None:
         threshold = args.threshold
-    coef, b = fit(np.vstack([data[p][0] for p in parts]),
-                  np.concatenate([data[p][1] for p in parts]))
-    for p in parts:
-        s, y = score(coef, b, data[p][0]) >= threshold, data[p][1]
-        print(f"part {p} (fitted on it): pairs P {(s & y).sum() / max(s.sum(), 1):.3f} "
-              f"R {(s & y).sum() / y.sum():.3f}")
+    x_all = np.vstack([data[p][0] for p in parts])
+    y_all = np.concatenate([data[p][1] for p in parts])
+    coef, b = fit(x_all, y_all)
+    scored = {p: score(coef, b, data[p][0]) for p in parts}
     for name, c in sorted(zip(NAMES, coef, strict=True), key=lambda t: -abs(t[1])):
         print(f"  {name:18s} {c:+.3f}")
+    for p in parts:
+        s, y = scored[p] >= threshold, data[p][1]
+        print(f"part {p} (fitted on it): pairs P {(s & y).sum() / max(s.sum(), 1):.3f} "
+              f"R {(s & y).sum() / y.sum():.3f}")
     Path(args.out).write_text(json.dumps({
         "features": list(NAMES), "weights": [round(float(c), 5) for c in coef],
         "intercept": round(b, 5), "threshold": threshold, "trained_on": parts,

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from rapidfuzz.distance import Levenshtein
 
 from aggregator.dedup.features import QUARTER, Doc, Place, distance_km
 from aggregator.dedup.lexicon import Lexicon, default_lexicon
-from aggregator.dedup.model import default_model
+from aggregator.dedup.model import default_model, model_at
 from aggregator.dedup.pairs import pair_features
 from aggregator.dedup.weights import weight
 
@@ -34,6 +35,8 @@ ROUNDUP_TOWNS = 3  # towns a report names to be a summary, not one incident
 class Thresholds(Protocol):
     @property
     def threshold(self) -> float | None: ...
+    @property
+    def model(self) -> Path | None: ...
     @property
     def near_km(self) -> float: ...
     @property
@@ -78,7 +81,7 @@ def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
         detail["km"] = round(km, 2)
         if km > cfg.far_km:
             return Verdict(False, 0.0, {**detail, "apart": "far apart"})
-    model = default_model()
+    model = default_model() if cfg.model is None else model_at(cfg.model)
     features = pair_features(new, old, cfg.time_window_hours, cfg.near_km)
     p = model.probability(features)
     bar = model.threshold if cfg.threshold is None else cfg.threshold

@@ -336,7 +336,10 @@ def _typo(x: str, y: str) -> bool:
 def _overlap(a: frozenset[str], b: frozenset[str]) -> bool:
     if a & b:
         return True
-    return any(_typo(x, y) for x in a for y in b)
+    # Only words of one first letter and some length can be typos of each other.
+    firsts = {x[0] for x in a if len(x) >= FUZZY_MIN_LEN}
+    return bool(firsts) and any(
+        _typo(x, y) for y in b if len(y) >= FUZZY_MIN_LEN and y[0] in firsts for x in a)
 
 
 def _fuzzy_pairs(a: frozenset[str], b: frozenset[str]) -> list[tuple[str, str]]:

@@ -3,9 +3,11 @@
     pip install scikit-learn   # for training only; the service reads the weights
     python bench/dedup_train.py [--parts A,B,C] [--precision 0.97] [--out FILE]
 
-Every pair of reports of one labelled part sent within `PAIR_DAYS` of each other and
-sharing a candidate key (the pairs the verdict is asked about) is an example (same
-cluster or not), described by `pairs.pair_features`. A logistic
+Every pair of reports of one labelled part sent within `PAIR_DAYS` of each other,
+sharing a candidate key and not settled by the written rules (the pairs the model is
+asked about) is an example (same
+cluster or not), described by `pairs.pair_features`; so are pairs of reports of two
+different parts as if sent at one moment (`crowd`: a busy day's unrelated complaints). A logistic
 regression on standardised features is fitted on the given parts (the tuning parts:
 never the held-out ones); the standardisation is folded into the weights, so the
 service computes one dot product. The threshold is chosen out of fold: each part is
@@ -21,8 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -33,24 +36,34 @@ sys.path.insert(0, str(ROOT))
 
 from aggregator.config import parse  # noqa: E402
 from aggregator.dedup.evaluate import load, to_reports  # noqa: E402
-from aggregator.dedup.features import extract  # noqa: E402
+from aggregator.dedup.features import Doc, extract  # noqa: E402
 from aggregator.dedup.keys import index_keys, query_keys  # noqa: E402
 from aggregator.dedup.pairs import NAMES, pair_features  # noqa: E402
+from aggregator.dedup.similarity import settled_by_rules  # noqa: E402
 
 DATA = ROOT / "bench" / "data" / "dedup"
 OUT = ROOT / "aggregator" / "dedup" / "data" / "pair_model.json"
 OWN = ROOT / "tests" / "data" / "dedup_labelled.jsonl"  # the suite's set: lat/lon, one place
 PAIR_DAYS = 14
 C = 0.3  # regularisation: the parts are few, the writers' habits many
+CROWD = 2000  # busy-day negatives per two parts
+
+
+def _records(part: str) -> list[dict[str, Any]]:
+    """`part`: a letter of bench/data/dedup, or a path."""
+    return load(DATA / f"part_{part}.jsonl" if len(part) == 1 else ROOT / part)
+
+
+def _docs(records: list[dict[str, Any]], at: datetime | None = None) -> list[Doc]:
+    reports = to_reports(records, datetime.now(UTC))
+    return [extract(r.text, title=r.title, author=r.author, meta=r.meta,
+                    at=at or r.sent_at) for r in reports]
 
 
 def examples(part: str) -> tuple[np.ndarray, np.ndarray]:
-    """`part`: a letter of bench/data/dedup, or a path."""
-    records = load(DATA / f"part_{part}.jsonl" if len(part) == 1 else ROOT / part)
-    reports = to_reports(records, datetime.now(UTC))
+    records = _records(part)
     cfg = parse({}, base_dir=Path("/tmp"), env={}).dedup
-    docs = [extract(r.text, title=r.title, author=r.author, meta=r.meta, at=r.sent_at)
-            for r in reports]
+    docs = _docs(records)
     stored = [set(index_keys(d)) for d in docs]
     x, y = [], []
     for j, new in enumerate(records):
@@ -58,11 +71,43 @@ def examples(part: str) -> tuple[np.ndarray, np.ndarray]:
         for i in range(j):
             if new["hours"] - records[i]["hours"] > PAIR_DAYS * 24:
                 continue
-            if not asked & stored[i]:
-                continue  # never a candidate: the verdict is never asked
+            if not asked & stored[i] or settled_by_rules(docs[j], docs[i], cfg):
+                continue  # never a candidate, or the rules decide: the model is not asked
             x.append(pair_features(docs[j], docs[i], cfg.time_window_hours, cfg.near_km))
             y.append(records[i]["cluster"] == new["cluster"])
     return np.array(x), np.array(y)
+
+
+def crowd(parts: list[str], per_pair: int = CROWD) -> np.ndarray:
+    """Negatives of a busy fortnight: reports of two different parts (different
+    incidents, different writers) as if each had been sent at a random moment of the
+    same PAIR_DAYS, where they share a candidate key. Within one labelled set a report
+    minutes after another is nearly always about the same incident (a set holds a few
+    reports a day); an agency gets many unrelated complaints an hour, and these pairs
+    teach the model that base rate, so closeness in time only counts as far as it is
+    evidence."""
+    cfg = parse({}, base_dir=Path("/tmp"), env={}).dedup
+    start = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    rng = np.random.default_rng(7)
+    docs = {}
+    for p in parts:
+        records = _records(p)
+        docs[p] = [_docs([r], at=start + timedelta(hours=float(h)))[0] for r, h in
+                   zip(records, rng.uniform(0, PAIR_DAYS * 24, len(records)), strict=True)]
+    x: list[list[float]] = []
+    for p in parts:
+        for q in parts:
+            if p >= q:
+                continue
+            stored = [set(index_keys(d)) for d in docs[q]]
+            pairs = [(a, b) for a in docs[p] for b, keys in zip(docs[q], stored, strict=True)
+                     if set(query_keys(a)) & keys]
+            for k in rng.permutation(len(pairs))[:per_pair]:
+                a, b = pairs[k] if pairs[k][0].at >= pairs[k][1].at else pairs[k][::-1]
+                if settled_by_rules(a, b, cfg):
+                    continue
+                x.append(pair_features(a, b, cfg.time_window_hours, cfg.near_km))
+    return np.array(x)
 
 
 def fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
@@ -101,8 +146,9 @@ def main() -> None:
     out_of_fold, truth = [], []
     for p in parts:
         rest = [q for q in parts if q != p]
-        coef, b = fit(np.vstack([data[q][0] for q in rest]),
-                      np.concatenate([data[q][1] for q in rest]))
+        busy = crowd(rest)
+        coef, b = fit(np.vstack([data[q][0] for q in rest] + [busy]),
+                      np.concatenate([data[q][1] for q in rest] + [np.zeros(len(busy), bool)]))
         out_of_fold.append(score(coef, b, data[p][0]))
         truth.append(data[p][1])
     threshold = threshold_for(np.concatenate(out_of_fold), np.concatenate(truth),
@@ -110,8 +156,9 @@ def main() -> None:
     print(f"out of fold: pairwise precision {args.precision} from {threshold}")
     if args.threshold is not None:
         threshold = args.threshold
-    x_all = np.vstack([data[p][0] for p in parts])
-    y_all = np.concatenate([data[p][1] for p in parts])
+    busy = crowd(parts)
+    x_all = np.vstack([data[p][0] for p in parts] + [busy])
+    y_all = np.concatenate([data[p][1] for p in parts] + [np.zeros(len(busy), bool)])
     coef, b = fit(x_all, y_all)
     scored = {p: score(coef, b, data[p][0]) for p in parts}
     for name, c in sorted(zip(NAMES, coef, strict=True), key=lambda t: -abs(t[1])):

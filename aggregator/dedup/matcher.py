@@ -47,7 +47,6 @@ PER_KEY = 20  # newest rows read per key
 PARSED_CACHE = 10_000  # ~2.7 KB a signature: at most ~30 MB
 SIGNATURES = 20_000  # prepared signatures waiting for their transaction
 PER_TICKET = 3  # reports of one ticket verified per new report (most shared keys first)
-DISSENT = 0.6  # a ticket with a report this unlike the new one is not joined
 KEY_SLOTS = 40  # keys looked up per report (20 bands + places + 9 cells + contact)
 _OPEN = [str(s) for s in OPEN_STATES]
 
@@ -199,13 +198,13 @@ class LshMatcher:
         """Verify candidates, best first, at most PER_TICKET reports of a ticket (the
         ones sharing most keys): a burst of one incident retold a hundred times costs a
         few comparisons per report, not a hundred. A ticket is joined when one of them
-        matches and none of them is clearly another incident (probability under
-        DISSENT): matching one loose report of a ticket is not enough to join the
-        ticket, so a chain of near misses does not grow one ticket over several
-        incidents. Tickets a candidate was split from are verified in full (the split
-        rule needs the best verdict on both sides). With no match, the best earlier
-        ticket the report would have joined but for the recurrence rule (its verdict
-        not `same`)."""
+        matches and none of them is certainly another incident (a hard "no" of the
+        rules: different places, names, personal numbers): matching one loose report
+        of a ticket is not enough to join it, so a chain of near misses does not grow
+        one ticket over several incidents. Tickets a candidate was split from are
+        verified in full (the split rule needs the best verdict on both sides). With
+        no match, the best earlier ticket the report would have joined but for the
+        recurrence rule (its verdict not `same`)."""
         by_ticket: dict[int, _Best] = {}
         recurs: _Best | None = None
         apart: list[tuple[int, Verdict]] = []  # (ticket split from, verdict vs the report)
@@ -220,7 +219,7 @@ class LshMatcher:
             tried[ticket_id] = tried.get(ticket_id, 0) + 1
             other = stored.doc if isinstance(stored, _Indexed) else self._parsed(stored)
             verdict = compare(doc, other, self.settings)
-            if not verdict.detail.get("apart") == "recurrence" and verdict.score < DISSENT:
+            if verdict.detail.get("apart") not in (None, "recurrence"):
                 dissent.add(ticket_id)
             if not verdict.same:
                 if verdict.detail.get("recurs") and apart_from is None and (

@@ -5,6 +5,7 @@ from a tweet is noisy, so "different names" or "no shared place" are only more o
 less likely to mean two incidents. The weights of that evidence are learned from
 labelled sets written independently of this code (`bench/dedup_train.py`), not set
 by hand. Pure, no I/O.
+
 """
 
 from __future__ import annotations

@@ -2,12 +2,16 @@
 
 Text similarity alone cannot tell "the queue machine at RSUD Pasar Minggu is broken"
 from the same words about RSUD Pasar Rebo, and it misses a tweet and a long e-mail
-about one incident. So the verdict weighs evidence: the relations below (same or
-different named places, names, kind of incident, one town, a summary of many towns,
-the weighted topic similarity) become the features of `pairs`, weighed by a model
-learned from labelled sets (`model`). Only two facts are final "no"s: different
-personal numbers (two people's BPJS cards) and locations far apart. A recurrence
-(sent weeks apart) is never a merge, but is linked.
+about one incident. So the verdict weighs evidence:
+- hard "no": different named places of the same kind, locations far apart, different
+  personal numbers (two people's BPJS cards), different proper names and nothing
+  else linking the two;
+- links that lower the bar: same named place, nearby location, same sender;
+- the topic similarity (stems without place and name words) must then reach the bar;
+- short of the bar, the same relations become the features of `pairs`, weighed by a
+  model learned from labelled sets (`model`).
+A wrong merge hides a complaint, a missed one only costs staff a click: every doubt
+says "no". A recurrence (sent weeks apart) is never a merge, but is linked.
 """
 
 from __future__ import annotations
@@ -28,6 +32,13 @@ from aggregator.dedup.weights import weight
 FUZZY_MIN_LEN = 5
 FUZZY_MAX_DIST = 0.15  # normalised edit distance for a typo ("antiran" ~ "antrian")
 SAME_SENDER_BAR = 0.5
+TEXT_BAR = 0.4  # similarity two reports need when only the text links them
+PLACE_BAR = 0.25  # ... when both name the same place or lie within near_km
+CONTACT_BAR = 0.3  # ... when the same e-mail/phone sent both
+LATE_PENALTY = 0.1
+WEAK_NAME_PENALTY = 0.2
+EVENT_THRESHOLD = 0.1
+ANCHORED_EVENT_THRESHOLD = 0.15
 CITYWIDE_HOURS = 12  # one kind of incident across one town within this: one incident
 ROUNDUP_TOWNS = 3  # towns a report names to be a summary, not one incident
 
@@ -68,33 +79,94 @@ def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
 
 
 def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
-    """Every rule but the recurrence one. Two facts are final: two people's personal
-    numbers, and locations far apart. Everything else is evidence weighed by the
-    learned model (`pairs`, `model`)."""
-    if new.ids and old.ids and not _overlap(new.ids, old.ids):
-        return Verdict(False, 0.0, {"apart": "different personal numbers"})
+    """Every rule but the recurrence one. The written rules say "no" for certain
+    (different places, names, personal numbers; far apart) or "yes" (the text clears
+    a bar that links lower); when the text alone falls short, the learned model
+    weighs all the evidence (`pairs`, `model`): a chat in slang and a formal letter
+    about one incident share few words but much else."""
     if _town_and_regency(new.places, old.places):
         return Verdict(False, 0.0, {"apart": "different places"})
+    verdict = _rules(new, old, cfg, hours)
+    if verdict.same or "apart" in verdict.detail:
+        return verdict
+    model = default_model() if cfg.model is None else model_at(cfg.model)
+    p = model.probability(pair_features(new, old, cfg.time_window_hours, cfg.near_km))
+    bar = model.threshold if cfg.threshold is None else cfg.threshold
+    if new.contact is not None and new.contact == old.contact and \
+            hours <= cfg.time_window_hours:
+        bar = min(bar, SAME_SENDER_BAR)  # one person writing again within days
+    return Verdict(p >= bar, verdict.score, {**verdict.detail, "p": round(p, 3)})
+
+
+def settled_by_rules(new: Doc, old: Doc, cfg: Thresholds) -> bool:
+    """Whether the written rules decide this pair (the model is not asked): what the
+    model is trained on is the rest."""
+    hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
+    if _town_and_regency(new.places, old.places):
+        return True
+    verdict = _rules(new, old, cfg, hours)
+    return verdict.same or "apart" in verdict.detail
+
+
+def _rules(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
+    """The written rules: hard "no"s (`apart`), and a text-similarity bar that links
+    (same place, same sender, same event) lower."""
     detail: dict[str, Any] = {}
+    if new.ids and old.ids and not _overlap(new.ids, old.ids):
+        return Verdict(False, 0.0, {"apart": "different personal numbers"})
+    place = place_relation(new.places, old.places)
+    # A power cut over a whole town told from its districts ("padam di Helvetia",
+    # "blackout se Medan", "PLN Medan"): one incident, unless two facilities differ.
+    town = hours <= CITYWIDE_HOURS and bool(
+        new.topic & old.topic & default_lexicon().town_events) and _one_town(new, old)
+    if (place == "different" and not town) or _other_quarter(new.places, old.places):
+        return Verdict(False, 0.0, {"apart": "different places"})
+    km = None
     if new.lat is not None and old.lat is not None:
         km = distance_km(new.lat, new.lon or 0.0, old.lat, old.lon or 0.0)
         detail["km"] = round(km, 2)
         if km > cfg.far_km:
             return Verdict(False, 0.0, {**detail, "apart": "far apart"})
-    model = default_model() if cfg.model is None else model_at(cfg.model)
-    features = pair_features(new, old, cfg.time_window_hours, cfg.near_km)
-    p = model.probability(features)
-    bar = model.threshold if cfg.threshold is None else cfg.threshold
-    if new.contact is not None and new.contact == old.contact and \
-            hours <= cfg.time_window_hours:
-        # One person writing again within days about what is likely the same thing
-        # (the labelled sets hold few such pairs to learn it from).
-        bar = min(bar, SAME_SENDER_BAR)
-        detail["link"] = "same sender"
-    detail.update(p=round(p, 3), text=round(features[0], 3))
-    if p < bar:
-        detail["apart"] = "unlikely"
-    return Verdict(p >= bar, p, detail)
+    names = name_relation(new.names, old.names)
+    if place == "same" and (_roundup(new) or _roundup(old)):
+        place = "unknown"  # a summary of outages in many cities names this one too
+    linked = place == "same" or (km is not None and km <= cfg.near_km) or (
+        bool(new.ids) and _overlap(new.ids, old.ids)
+    )
+    same_sender = new.contact is not None and new.contact == old.contact
+    if names == "different" and not linked and not same_sender and not town:
+        return Verdict(False, 0.0, {**detail, "apart": "different names"})
+    # Kinds of incident decide through the event rule below, not as shared words.
+    text = topic_similarity(_words(new.topic), _words(old.topic))
+    detail["text"] = round(text, 3)
+    if same_sender:
+        bar, detail["link"] = CONTACT_BAR, "same sender"
+    elif linked:
+        bar, detail["link"] = PLACE_BAR, "same place"
+    elif names == "same" and not (_roundup(new) or _roundup(old)):
+        bar, detail["link"] = (TEXT_BAR + PLACE_BAR) / 2, "same names"
+    else:
+        bar = TEXT_BAR
+    if hours <= cfg.time_window_hours and _shared_event(new, old):
+        if linked:
+            # A flood, a fire, a power cut at one place within days is one incident,
+            # however differently it is told.
+            bar, detail["link"] = min(bar, EVENT_THRESHOLD), "same event, same place"
+        elif place != "different" and names != "different" and _anchored(new, old):
+            # ... and so is one told about one service or one named area ("KRL mogok",
+            # "Medan gelap gulita"), unless the two name different places.
+            bar, detail["link"] = min(bar, ANCHORED_EVENT_THRESHOLD), "same event, same name"
+        elif town:
+            bar, detail["link"] = min(bar, ANCHORED_EVENT_THRESHOLD), "same event, same town"
+    if not linked and not town and (_unplaced_name(new, old) or _unplaced_name(old, new)
+                       or (_unexplained(new, old) and _unexplained(old, new))
+                       or _each_elsewhere(new, old)):
+        bar += WEAK_NAME_PENALTY
+        detail["weak_names"] = True
+    if hours > cfg.time_window_hours:
+        bar += LATE_PENALTY
+    bonus = 0.1 if linked or same_sender else 0.05 if names == "same" else 0.0
+    return Verdict(text >= bar, min(1.0, text + bonus), detail)
 
 
 def _town_and_regency(a: Iterable[Place], b: Iterable[Place]) -> bool:

@@ -23,8 +23,8 @@ from connectors.email.intake import Counters, CursorBook, FolderIntake
 from connectors.email.settings import EmailSettings
 from connectors.email.smtp import PermanentFailure, SmtpSender
 
-# Acks for reports that continue a conversation would only invite a loop.
 ACK_SENDERS_PRUNE = 1024  # senders counted before idle ones are forgotten
+# Acks for reports that continue a conversation would only invite a loop.
 NO_ACK_REASONS = frozenset({"reply", "ticket_ref", "existing"})
 
 

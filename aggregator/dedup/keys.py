@@ -44,6 +44,7 @@ WORD_KEYS = 8  # name keys per report
 EVENT_HOURS = 6
 TOPIC_KEYS = 5  # rare topic words keyed per report
 TOPIC_MIN_WEIGHT = 2.0  # Zipf 5 or rarer: "antri" yes, "rusak" no
+INDEX_KEYS_CACHE = 512  # two batches (see index_keys)
 
 
 def key_of(text: str) -> int:
@@ -52,7 +53,9 @@ def key_of(text: str) -> int:
                           signed=True)
 
 
-@functools.lru_cache(maxsize=200_000)
+# Features include names, unbounded vocabulary: a miss costs one short blake2b, an
+# entry ~200 bytes, so the cache holds the frequent features, not every name seen.
+@functools.lru_cache(maxsize=16_384)
 def _hash32(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big")
 
@@ -84,7 +87,11 @@ def band_keys(doc: Doc) -> list[int]:
     return [int(k) for k in keys.view(np.int64)]
 
 
-@functools.lru_cache(maxsize=4096)  # keys are needed by prefetch, find, index: one batch
+# A report's keys are needed by prepare, prefetch, find and index: within one batch
+# (at most `Ingestor.max_batch`, 256), the next batch being prepared meanwhile. The
+# cache key is the whole signature (~3 KB): a larger cache only holds the signatures
+# of reports stored long ago, and grows the process by ~3.5 KB a report until full.
+@functools.lru_cache(maxsize=INDEX_KEYS_CACHE)
 def index_keys(doc: Doc) -> list[int]:
     """The keys stored for a report (do not modify the returned list)."""
     keys = band_keys(doc)

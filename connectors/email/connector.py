@@ -23,6 +23,7 @@ from connectors.email.intake import Counters, CursorBook, FolderIntake
 from connectors.email.settings import EmailSettings
 from connectors.email.smtp import PermanentFailure, SmtpSender
 
+ACK_SENDERS_PRUNE = 1024  # senders counted before idle ones are forgotten
 # Acks for reports that continue a conversation would only invite a loop.
 NO_ACK_REASONS = frozenset({"reply", "ticket_ref", "existing"})
 
@@ -48,7 +49,8 @@ class EmailConnector(Connector):
                      ctx.settings.web.public_url)
             if smtp else None
         )
-        self._acks: dict[str, deque[float]] = {}
+        self._acks: dict[str, deque[float]] = {}  # sender -> ack times, the last hour
+        self._acks_prune_at = ACK_SENDERS_PRUNE
         self._acks_before: dict[str, int] | None = None
         self._acks_lock = asyncio.Lock()
         self.skipped: dict[str, int] = {}
@@ -176,17 +178,30 @@ class EmailConnector(Connector):
                 if self._acks_before is None:
                     self._acks_before = await self.ctx.sent_counts(
                         "ack", datetime.now(UTC) - timedelta(hours=1))
+        now = time.monotonic()
         recent = self._acks.get(key)
         if recent is None:
+            if len(self._acks) >= self._acks_prune_at:
+                self._forget_idle_senders(now)
             seeded = min(self._acks_before.get(key, 0), limit)
-            recent = self._acks[key] = deque([time.monotonic()] * seeded)
-        now = time.monotonic()
+            recent = self._acks[key] = deque([now] * seeded)
         while recent and now - recent[0] > 3600:
             recent.popleft()
         if len(recent) >= limit:
             return False
         recent.append(now)
         return True
+
+    def _forget_idle_senders(self, now: float) -> None:
+        """Most senders write once: without this, every sender ever acknowledged kept
+        a deque (~700 bytes). A sender with no ack in the last hour has nothing left
+        to count. Amortised: runs again when the live senders have doubled."""
+        idle = [k for k, q in self._acks.items() if not q or now - q[-1] > 3600]
+        for k in idle:
+            del self._acks[k]
+            if self._acks_before:
+                self._acks_before.pop(k, None)  # counted before the restart: older still
+        self._acks_prune_at = max(ACK_SENDERS_PRUNE, 2 * len(self._acks))
 
     def _skip(self, why: str) -> SendResult:
         self.skipped[why] = self.skipped.get(why, 0) + 1

@@ -13,6 +13,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+PRUNE_FROM = 1024  # users tracked before idle ones are pruned
+
 
 @dataclass(slots=True)
 class _User:
@@ -41,6 +43,7 @@ class UserRateLimit:
         self.max_users = max_users
         self.clock = clock
         self._users: dict[str, _User] = {}
+        self._prune_at = min(PRUNE_FROM, max_users)
         self.refused = 0
 
     def check(self, key: str) -> Verdict:
@@ -49,7 +52,7 @@ class UserRateLimit:
         now = self.clock()
         user = self._users.get(key)
         if user is None:
-            if len(self._users) >= self.max_users:
+            if len(self._users) >= self._prune_at:
                 self._prune(now)
             user = self._users[key] = _User()
         horizon = now - self.per_seconds
@@ -74,3 +77,6 @@ class UserRateLimit:
         if len(self._users) >= self.max_users:
             for k in list(self._users)[: self.max_users // 2]:
                 del self._users[k]
+        # Again when the users still in a window have doubled: most chats write once,
+        # and waiting for max_users kept ~800 bytes for each of 50,000 idle ones.
+        self._prune_at = min(self.max_users, max(PRUNE_FROM, 2 * len(self._users)))

@@ -68,9 +68,15 @@ class TelegramStore:
         return (await self.lookup(handle)).profile.language
 
     def _remember_language(self, handle: str, language: str | None) -> None:
-        self._languages[handle] = (language, time.monotonic())
+        now = time.monotonic()
+        self._languages[handle] = (language, now)
         self._languages.move_to_end(handle)
-        while len(self._languages) > LANGUAGE_CACHE:
+        # Oldest first: past LANGUAGE_TTL an entry is read again anyway, so keeping it
+        # only held memory (most chats write once; the cache used to fill to its size).
+        while self._languages:
+            _, read_at = next(iter(self._languages.values()))
+            if len(self._languages) <= LANGUAGE_CACHE and now - read_at < LANGUAGE_TTL:
+                break
             self._languages.popitem(last=False)
 
     async def lookup(self, handle: str, external_id: str | None = None,

@@ -239,7 +239,15 @@ class TwitterConnector(Connector):
                     self._gone.add(gone)
         self.counts["samples"] += await engagement.record(
             self.ctx, observed, at=datetime.now(UTC))
+        self._forget_refreshed(now.timestamp() - e.max_age_hours * 3600)
         return wait
+
+    def _forget_refreshed(self, before: float) -> None:
+        """A tweet last refreshed before `before` was posted before it too: it is past
+        max_age_hours and never a candidate again. Without this every tweet ever
+        refreshed kept its entry."""
+        if self._refreshed and min(self._refreshed.values()) < before:
+            self._refreshed = {k: t for k, t in self._refreshed.items() if t >= before}
 
     def _due(self, tracked: engagement.Tracked, now: datetime) -> bool:
         """Young tweets every refresh_interval; the interval grows with age."""

@@ -60,8 +60,17 @@ class Quota:
         self.failures = 0
         self.last_error: str | None = None
 
+    def _horizon(self) -> float:
+        """How far back our calls count: the longest window with a limit. With none,
+        nothing is kept: every call's time for a day was held and written into the
+        cursor on every commit, for limits that were never checked."""
+        if self.budget.per_day is not None:
+            return DAY
+        return WINDOW_15MIN if self.budget.per_15min is not None else 0.0
+
     def _trim(self, now: float) -> None:
-        while self.spent and self.spent[0] <= now - DAY:
+        horizon = self._horizon()
+        while self.spent and self.spent[0] <= now - horizon:
             self.spent.popleft()
 
     def _used(self, now: float, window: float) -> list[float]:
@@ -88,7 +97,8 @@ class Quota:
         return (wait, why) if wait > 0 else (0.0, "")
 
     def spend(self, now: float) -> None:
-        self.spent.append(now)
+        if self._horizon():
+            self.spent.append(now)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         for attr, key in (("x_limit", "x-rate-limit-limit"),
@@ -220,7 +230,8 @@ class ReadBudget:
         return max(0, self.per_day - sum(n for _, n in self.reads))
 
     def spend(self, now: float, n: int) -> None:
-        self.reads.append((now, n))
+        if self.per_day is not None:  # no limit: nothing to count (or to write down)
+            self.reads.append((now, n))
 
     def dump(self) -> list[list[int]]:
         return [[int(t), n] for t, n in self.reads]

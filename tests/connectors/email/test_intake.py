@@ -182,6 +182,26 @@ async def test_ack_rate_limit_per_sender(harness: Harness):
     assert conn.health()["send_skipped"] == {"ack rate limit": 2}
 
 
+async def test_ack_counts_forget_senders_idle_for_an_hour(harness: Harness, monkeypatch):
+    """Most senders write once. Under a steady stream of new senders the per-sender
+    counts stay about an hour's worth (they were kept for every sender ever), and a
+    sender writing again and again still gets at most max_acks_per_hour."""
+    import connectors.email.connector as module
+
+    clock = [0.0]
+    monkeypatch.setattr(module, "time", type("Clock", (), {"monotonic": lambda: clock[0]}))
+    conn = harness.connector(max_acks_per_hour=2)
+    loop_acked: list[float] = []
+    for second in range(4 * 3600):  # a new sender every second for four hours
+        clock[0] = float(second)
+        assert await conn._ack_allowed(f"warga{second}@mail.example.id")
+        if second % 600 == 0 and await conn._ack_allowed("loop@mail.example.id"):
+            loop_acked.append(clock[0])
+        assert len(conn._acks) <= 2 * 3600 + 2
+    assert len(loop_acked) == 8  # two an hour
+    assert all(b - a > 3600 for a, b in zip(loop_acked, loop_acked[2:], strict=False))
+
+
 async def test_unreachable_server_is_retried_not_fatal(harness: Harness):
     from tests.connectors.email.dovecot import free_port
 

@@ -119,6 +119,20 @@ def test_rate_limit_window_and_single_notice():
     assert UserRateLimit(0, 60).check("u").allowed  # 0 turns it off
 
 
+def test_flood_limit_forgets_idle_chats_long_before_max_users():
+    """Most chats write once: a steady stream of new chats keeps about a window's worth
+    of them (it kept up to max_users, ~40 MB), and a flooding chat is still refused."""
+    now = [0.0]
+    limit = UserRateLimit(2, 60, clock=lambda: now[0])
+    for second in range(3600):  # a new chat every second for an hour
+        now[0] = float(second)
+        assert limit.check(f"chat{second}").allowed
+        flood = [limit.check("flood").allowed for _ in range(3)]
+        assert flood.count(True) <= 2
+        assert len(limit._users) <= 2 * 60 + 1024
+    assert limit.check("flood").allowed is False
+
+
 def test_config_errors_name_the_key():
     base = {"type": "telegram", "token": "${TG}"}
     with pytest.raises(ConfigError) as err:

@@ -120,3 +120,21 @@ async def test_daily_read_cap_limits_what_refreshes_cost(
         await eventually(lambda: len(fake_x.calls("mentions")) >= polls + 3)
     looked = [c.query["ids"] for c in fake_x.calls("lookup")]
     assert looked == [f"{second},{first}", second]  # newest first, 3 posts in all
+
+
+async def test_refresh_times_of_tweets_past_the_age_limit_are_forgotten(
+    harness: Harness, fake_x: FakeX
+) -> None:
+    """Every tweet ever refreshed kept its last refresh time; one refreshed before
+    max_age_hours was posted before too and is never refreshed again."""
+    a = fake_x.user("900000001", "warga1")
+    fresh = fake_x.tweet("@pemkot_test keluhan baru soal angkot", a)
+    conn = harness.connector(engagement={"refresh_interval": 0.1, "max_age_hours": 24})
+    async with harness.running(conn):
+        await eventually(lambda: fresh in conn._refreshed, what="the fresh tweet refreshed")
+        day_ago = (datetime.now(UTC) - timedelta(hours=25)).timestamp()
+        conn._refreshed.update({f"old{i}": day_ago for i in range(1000)})
+        await eventually(lambda: set(conn._refreshed) == {fresh}, what="old stamps gone")
+        looked_up = len(fake_x.calls("lookup", 200))
+        await eventually(lambda: len(fake_x.calls("lookup", 200)) > looked_up,
+                         what="the fresh tweet still refreshed")

@@ -89,3 +89,17 @@ async def test_daily_budget_survives_a_restart(harness: Harness, fake_x: FakeX) 
         await eventually(lambda: again.health()["quota"]["mentions"]["waiting_because"]
                          == "daily budget spent")
     assert len(fake_x.calls("mentions")) == 3
+
+
+async def test_calls_without_a_limit_are_not_kept_or_written_down(
+        harness: Harness, fake_x: FakeX) -> None:
+    """Every call's time was held for a day and written into the cursor on each commit
+    (ever larger through the day), though no limit ever read it."""
+    open_ = {"per_15min": None, "per_day": None}
+    conn = harness.connector(poll_interval=0.05, budgets={"mentions": open_})
+    async with harness.running(conn):
+        await eventually(lambda: len(fake_x.calls("mentions")) >= 5, what="five polls")
+        dumped = conn.gate.dump()
+    assert "mentions" not in dumped
+    assert conn.health()["quota"]["mentions"]["budget_day_left"] is None
+    assert conn.health()["quota"]["create"]["budget_day_left"] == 100  # still counted

@@ -1,0 +1,44 @@
+"""The matcher's memory under a steady stream of distinct reports: its caches keep a
+working set, not every report seen, and an ongoing incident still finds its ticket."""
+
+from __future__ import annotations
+
+from aggregator.dedup import build_matcher, keys, matcher
+from aggregator.domain import Author, Report
+from aggregator.intake.ingest import Ingestor
+from aggregator.intake.pipeline import Pipeline
+from tests.connectors.email.mails import distinct_text
+from tests.dedup.test_recurrence import OUTAGE, RETOLD
+
+
+def report(ext: str, text: str) -> Report:
+    return Report(source="x", channel="twitter", external_id=ext, text=text,
+                  author=Author(handle=f"warga{ext}"))
+
+
+async def test_parsed_signatures_stay_bounded_and_an_ongoing_incident_still_joins(
+        sessions, settings, monkeypatch):
+    monkeypatch.setattr(matcher, "PARSED_CACHE", 8)
+    lsh = build_matcher(settings)
+    assert lsh is not None
+    ingestor = Ingestor(sessions, Pipeline(settings, matcher=lsh))
+    retold = []
+    try:
+        (outage,) = await ingestor.submit([report("outage", OUTAGE)])
+        for i in range(60):
+            await ingestor.submit([report(f"d{i}", distinct_text(i))])
+            if i % 10 == 9:
+                retold += await ingestor.submit([report(f"r{i}", RETOLD + f" ({i})")])
+    finally:
+        await ingestor.close()
+    # Far more stored candidates were verified than the cache holds; every retelling
+    # still joins the outage's ticket (a signature that left is parsed again).
+    assert len(lsh._rows) <= 8
+    assert {r.ticket_number for r in retold} == {outage.ticket_number}
+    assert all(not r.created_ticket for r in retold)
+
+
+def test_index_keys_cache_holds_about_two_batches():
+    """Its cache key is a whole signature: a cache as large as a day of reports would
+    hold a day of signatures."""
+    assert keys.index_keys.cache_info().maxsize == keys.INDEX_KEYS_CACHE <= 1024

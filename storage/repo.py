@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, select, text, update
+from sqlalchemy import Connection, Select, Table, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +31,51 @@ def insert_ignore(session: AsyncSession, model: Any, index_elements: Sequence[st
     """`INSERT ... ON CONFLICT DO NOTHING` for whichever database we are on."""
     stmt = (postgresql if dialect(session) == "postgresql" else sqlite).insert(model)
     return stmt.on_conflict_do_nothing(index_elements=list(index_elements))
+
+
+_UNSET = object()
+
+
+def insert_rows(conn: Connection, table: Table, columns: Sequence[str],
+                rows: Sequence[Sequence[Any]]) -> None:
+    """A plain multi-row INSERT sent straight to the driver (one `executemany`).
+
+    For the large, simple inserts of a batch (thousands of candidate-key rows): the
+    ORM and Core spend more time building each row's parameters than the database
+    spends storing it. Values go through each column's bind processing once per
+    distinct value (rows of a batch share most of theirs, a timestamp for one), so
+    what is stored is exactly what `insert(table)` would store; values must be
+    hashable. Sync: for a flush or commit hook, or `AsyncConnection.run_sync`."""
+    if not rows:
+        return
+    dialect = conn.dialect
+    procs = [(i, proc, {}) for i, c in enumerate(columns)
+             if (proc := table.c[c].type.dialect_impl(dialect).bind_processor(dialect))
+             is not None]
+    params: Sequence[Sequence[Any]] = rows
+    if procs:
+        params = []
+        for row in rows:
+            values = list(row)
+            for i, proc, done in procs:
+                value = values[i]
+                if value is not None:
+                    out = done.get(value, _UNSET)
+                    if out is _UNSET:
+                        out = done[value] = proc(value)
+                    values[i] = out
+            params.append(tuple(values))
+    preparer = dialect.identifier_preparer
+    if dialect.paramstyle == "numeric_dollar":
+        marks = ", ".join(f"${i + 1}" for i in range(len(columns)))
+    elif dialect.paramstyle == "qmark":
+        marks = ", ".join("?" for _ in columns)
+    else:
+        marks = ", ".join("%s" for _ in columns)
+    names = ", ".join(preparer.quote(c) for c in columns)
+    conn.exec_driver_sql(
+        f"INSERT INTO {preparer.format_table(table)} ({names}) VALUES ({marks})", params
+    )
 
 
 async def load_cursor(session: AsyncSession, connector: str) -> dict[str, Any]:

@@ -11,10 +11,13 @@ inside the ingest transaction, so the index commits with the report.
 from __future__ import annotations
 
 import functools
+import heapq
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
@@ -23,7 +26,6 @@ from sqlalchemy import (
     column,
     event,
     func,
-    insert,
     or_,
     select,
     text,
@@ -83,7 +85,7 @@ class LshMatcher:
         if pending is not None:
             # Most shared keys first, as many as from the table: a key every report of
             # a batch shares (one kind of incident) must not make the batch quadratic.
-            rows += pending.candidates(set(keys))[: 2 * self.settings.max_candidates]
+            rows += pending.candidates(set(keys), 2 * self.settings.max_candidates)
         # Only tickets on the report's side of the confidentiality boundary: the best
         # match being a sealed ticket must not keep an open report from its open one.
         best = self._choose(doc, [r for r in rows if bool(r.confidential) == report.sealed])
@@ -116,7 +118,7 @@ class LshMatcher:
         wanted = sorted({k for _, _, keys in docs.values() for k in keys})
         await _serialise(session, sorted({k for _, doc, _ in docs.values()
                                           for k in lock_keys(doc)}))
-        by_key: dict[int, list[tuple[Any, int]]] = {}
+        by_key: dict[int, list[int]] = {}
         since = now - timedelta(days=cfg.max_age_days)
         # Per key only its newest PER_KEY rows (an index range scan each): a key that
         # thousands of stored reports share (a kind of incident this afternoon, a common
@@ -126,15 +128,16 @@ class LshMatcher:
                                       for i in range(KEY_SLOTS)}
             result: Any = await session.execute(_newest_sql(), {
                 **params, "since": since, "per_key": PER_KEY})
-            for key, rid, at in result:  # `at` raw: it only orders rows here
-                by_key.setdefault(key, []).append((at, rid))
+            for key, rid, _ in result:
+                by_key.setdefault(key, []).append(rid)
         tops: dict[int, list[int]] = {}
         for rid_of, (_, _, keys) in docs.items():
-            hits: dict[int, int] = {}
-            for key in keys:
-                for _, rid in by_key.get(key, ()):
-                    hits[rid] = hits.get(rid, 0) + 1
-            tops[rid_of] = sorted(hits, key=lambda r: (-hits[r], -r))[: cfg.max_candidates]
+            hits = Counter(chain.from_iterable(by_key[k] for k in keys if k in by_key))
+            # Most shared keys first, then the newest report (ids are unique, so this
+            # is the order sorted() would give, without sorting every row).
+            best = heapq.nsmallest(cfg.max_candidates, hits.items(),
+                                   key=lambda kv: (-kv[1], -kv[0]))
+            tops[rid_of] = [rid for rid, _ in best]
         ids = sorted({rid for top in tops.values() for rid in top})
         rows: dict[int, Any] = {}
         for chunk in repo.chunks(ids, 500):
@@ -369,29 +372,37 @@ class _Indexed:
 @dataclass
 class _Pending:
     items: list[_Indexed] = field(default_factory=list)
-    by_key: dict[int, list[_Indexed]] = field(default_factory=dict)
+    by_key: dict[int, list[int]] = field(default_factory=dict)  # key -> positions in items
 
     def add(self, report_id: int, ticket_id: int, doc: Doc, keys: list[int],
             confidential: bool = False) -> None:
         item = _Indexed(report_id, ticket_id, doc, frozenset(keys), confidential=confidential)
+        n = len(self.items)
         self.items.append(item)
         for key in item.keys:
-            self.by_key.setdefault(key, []).append(item)
+            self.by_key.setdefault(key, []).append(n)
 
-    def candidates(self, keys: set[int]) -> list[_Indexed]:
-        """This transaction's reports sharing a key, most shared keys first."""
-        found = {id(i): i for k in keys for i in self.by_key.get(k, ())}
-        return sorted(found.values(), key=lambda i: -len(i.keys & keys))
+    def candidates(self, keys: set[int], limit: int) -> list[_Indexed]:
+        """This transaction's `limit` reports sharing the most keys with `keys`, most
+        first (ties in order of first appearance). Counted per key list, not by set
+        intersections: in a burst every report of the batch shares most keys."""
+        by_key = self.by_key
+        hits = Counter(chain.from_iterable(by_key[k] for k in keys if k in by_key))
+        # nsmallest is sorted()[:limit], ties included, without sorting them all.
+        top = heapq.nsmallest(limit, hits.items(), key=lambda kv: -kv[1])
+        return [self.items[n] for n, _ in top]
 
     def write(self, session: Session) -> None:
         if not self.items:
             return
         now = utcnow()
-        session.execute(insert(DedupDoc), [doc_row(i.doc, i.report_id) for i in self.items])
-        rows = [{"key": k, "at": now, "report_id": i.report_id}
-                for i in self.items for k in i.keys]
-        if rows:
-            session.execute(insert(DedupKey), rows)
+        conn = session.connection()
+        docs = [doc_row(i.doc, i.report_id) for i in self.items]
+        repo.insert_rows(conn, DedupDoc.__table__, _DOC_COLUMNS,
+                         [tuple(d[c] for c in _DOC_COLUMNS) for d in docs])
+        # About 30 rows a report: straight to the driver (see `repo.insert_rows`).
+        repo.insert_rows(conn, DedupKey.__table__, ("key", "at", "report_id"),
+                         [(k, now, i.report_id) for i in self.items for k in i.keys])
         self.items.clear()
         self.by_key.clear()
 
@@ -414,6 +425,10 @@ def _write_pending(session: Session) -> None:
 def _drop_pending(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
     session.info.pop(_PREFETCH_KEY, None)
+
+
+_DOC_COLUMNS = ("report_id", "topic", "names", "weak", "places", "ids", "lat", "lon",
+                "contact", "at")
 
 
 def doc_row(doc: Doc, report_id: int) -> dict[str, Any]:

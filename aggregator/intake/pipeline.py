@@ -195,18 +195,24 @@ class Pipeline:
         for rid, digest in pairs:
             by_reporter.setdefault(rid, []).append(digest)
         ids = list(by_reporter)
+        # The ticket's state per report row (a primary-key lookup each), not a join:
+        # PostgreSQL, with statistics that lag a fast-growing table (a fresh database,
+        # a burst), planned the join as a scan of every ticket per batch.
+        state = (select(Ticket.state).where(Ticket.id == ReportRow.ticket_id)
+                 .scalar_subquery())
+        open_states = {str(s) for s in OPEN_STATES}
         for chunk in repo.chunks(ids, 400):
             rows = await session.execute(
-                select(ReportRow.reporter_id, ReportRow.text_hash, ReportRow.ticket_id)
-                .join(Ticket, Ticket.id == ReportRow.ticket_id)
+                select(ReportRow.reporter_id, ReportRow.text_hash, ReportRow.ticket_id, state)
                 .where(
                     ReportRow.reporter_id.in_(chunk),
                     ReportRow.received_at >= window,
-                    Ticket.state.in_([str(s) for s in OPEN_STATES]),
                 )
                 .order_by(ReportRow.id)
             )
-            for rid, digest, tid in rows:
+            for rid, digest, tid, ticket_state in rows:
+                if str(ticket_state) not in open_states:
+                    continue
                 if rid is not None and digest in by_reporter[rid]:
                     batch.repeats[(rid, digest)] = tid
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, func, select, text, update
+from sqlalchemy import Connection, Select, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,7 +36,7 @@ def insert_ignore(session: AsyncSession, model: Any, index_elements: Sequence[st
 _UNSET = object()
 
 
-def insert_rows(conn: Connection, table: Table, columns: Sequence[str],
+def insert_rows(conn: Connection, model: Any, columns: Sequence[str],
                 rows: Sequence[Sequence[Any]]) -> None:
     """A plain multi-row INSERT sent straight to the driver (one `executemany`).
 
@@ -48,10 +48,11 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str],
     hashable. Sync: for a flush or commit hook, or `AsyncConnection.run_sync`."""
     if not rows:
         return
+    table = model.__table__
     dialect = conn.dialect
-    procs = [(i, proc, {}) for i, c in enumerate(columns)
-             if (proc := table.c[c].type.dialect_impl(dialect).bind_processor(dialect))
-             is not None]
+    procs: list[tuple[int, Any, dict[Any, Any]]] = [
+        (i, proc, {}) for i, c in enumerate(columns)
+        if (proc := table.c[c].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
     params: Sequence[Sequence[Any]] = rows
     if procs:
         params = []

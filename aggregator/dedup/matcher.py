@@ -398,10 +398,10 @@ class _Pending:
         now = utcnow()
         conn = session.connection()
         docs = [doc_row(i.doc, i.report_id) for i in self.items]
-        repo.insert_rows(conn, DedupDoc.__table__, _DOC_COLUMNS,
+        repo.insert_rows(conn, DedupDoc, _DOC_COLUMNS,
                          [tuple(d[c] for c in _DOC_COLUMNS) for d in docs])
         # About 30 rows a report: straight to the driver (see `repo.insert_rows`).
-        repo.insert_rows(conn, DedupKey.__table__, ("key", "at", "report_id"),
+        repo.insert_rows(conn, DedupKey, ("key", "at", "report_id"),
                          [(k, now, i.report_id) for i in self.items for k in i.keys])
         self.items.clear()
         self.by_key.clear()

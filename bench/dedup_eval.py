@@ -41,7 +41,7 @@ from aggregator.dedup.features import Doc, Place, extract
 from aggregator.dedup.keys import index_keys
 from aggregator.dedup.lexicon import default_lexicon
 from aggregator.dedup.matcher import doc_row
-from aggregator.dedup.similarity import compare
+from aggregator.dedup.verdict import compare
 from aggregator.domain import Author, Report
 from aggregator.intake.ingest import Ingestor
 from aggregator.intake.pipeline import Pipeline

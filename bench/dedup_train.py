@@ -39,7 +39,7 @@ from aggregator.dedup.evaluate import load, to_reports  # noqa: E402
 from aggregator.dedup.features import Doc, extract  # noqa: E402
 from aggregator.dedup.keys import index_keys, query_keys  # noqa: E402
 from aggregator.dedup.pairs import NAMES, pair_features  # noqa: E402
-from aggregator.dedup.similarity import settled_by_rules  # noqa: E402
+from aggregator.dedup.verdict import settled_by_rules  # noqa: E402
 
 DATA = ROOT / "bench" / "data" / "dedup"
 OUT = ROOT / "aggregator" / "dedup" / "data" / "pair_model.json"

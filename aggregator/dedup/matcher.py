@@ -36,7 +36,8 @@ from sqlalchemy.orm import Session
 from aggregator.config import DedupSettings
 from aggregator.dedup.features import Doc, Place, extract
 from aggregator.dedup.keys import index_keys, lock_keys, query_keys
-from aggregator.dedup.similarity import Verdict, compare
+from aggregator.dedup.similarity import Verdict
+from aggregator.dedup.verdict import compare
 from aggregator.domain import OPEN_STATES, Report
 from aggregator.intake.matching import Match
 from storage import repo

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from aggregator.dedup import similarity as sim
+import aggregator.dedup.similarity as sim
 from aggregator.dedup.features import Doc, distance_km
 from aggregator.dedup.lexicon import default_lexicon
 from aggregator.dedup.weights import weight

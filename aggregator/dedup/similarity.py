@@ -9,7 +9,7 @@ about one incident. So the verdict weighs evidence:
 - links that lower the bar: same named place, nearby location, same sender;
 - the topic similarity (stems without place and name words) must then reach the bar;
 - short of the bar, the same relations become the features of `pairs`, weighed by a
-  model learned from labelled sets (`model`).
+  model learned from labelled sets (`model`, `verdict`).
 A wrong merge hides a complaint, a missed one only costs staff a click: every doubt
 says "no". A recurrence (sent weeks apart) is never a merge, but is linked.
 """
@@ -25,13 +25,10 @@ from rapidfuzz.distance import Levenshtein
 
 from aggregator.dedup.features import QUARTER, Doc, Place, distance_km
 from aggregator.dedup.lexicon import Lexicon, default_lexicon
-from aggregator.dedup.model import default_model, model_at
-from aggregator.dedup.pairs import pair_features
 from aggregator.dedup.weights import weight
 
 FUZZY_MIN_LEN = 5
 FUZZY_MAX_DIST = 0.15  # normalised edit distance for a typo ("antiran" ~ "antrian")
-SAME_SENDER_BAR = 0.5
 TEXT_BAR = 0.4  # similarity two reports need when only the text links them
 PLACE_BAR = 0.25  # ... when both name the same place or lie within near_km
 CONTACT_BAR = 0.3  # ... when the same e-mail/phone sent both
@@ -65,50 +62,7 @@ class Verdict:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
-    hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
-    verdict = _judge(new, old, cfg, hours)
-    if hours > cfg.recurrence_hours:
-        # Sent weeks apart (by the reports' own time, not when we stored them): a
-        # recurrence is a new incident. When everything else says "same", the new
-        # ticket links to the earlier one (`recurs`), so staff see the history.
-        return Verdict(False, verdict.score if verdict.same else 0.0,
-                       {"apart": "recurrence", "hours": round(hours),
-                        "recurs": verdict.same})
-    return verdict
-
-
-def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
-    """Every rule but the recurrence one. The written rules say "no" for certain
-    (different places, names, personal numbers; far apart) or "yes" (the text clears
-    a bar that links lower); when the text alone falls short, the learned model
-    weighs all the evidence (`pairs`, `model`): a chat in slang and a formal letter
-    about one incident share few words but much else."""
-    if _town_and_regency(new.places, old.places):
-        return Verdict(False, 0.0, {"apart": "different places"})
-    verdict = _rules(new, old, cfg, hours)
-    if verdict.same or "apart" in verdict.detail:
-        return verdict
-    model = default_model() if cfg.model is None else model_at(cfg.model)
-    p = model.probability(pair_features(new, old, cfg.time_window_hours, cfg.near_km))
-    bar = model.threshold if cfg.threshold is None else cfg.threshold
-    if new.contact is not None and new.contact == old.contact and \
-            hours <= cfg.time_window_hours:
-        bar = min(bar, SAME_SENDER_BAR)  # one person writing again within days
-    return Verdict(p >= bar, verdict.score, {**verdict.detail, "p": round(p, 3)})
-
-
-def settled_by_rules(new: Doc, old: Doc, cfg: Thresholds) -> bool:
-    """Whether the written rules decide this pair (the model is not asked): what the
-    model is trained on is the rest."""
-    hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
-    if _town_and_regency(new.places, old.places):
-        return True
-    verdict = _rules(new, old, cfg, hours)
-    return verdict.same or "apart" in verdict.detail
-
-
-def _rules(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
+def written_rules(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
     """The written rules: hard "no"s (`apart`), and a text-similarity bar that links
     (same place, same sender, same event) lower."""
     detail: dict[str, Any] = {}
@@ -169,7 +123,7 @@ def _rules(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
     return Verdict(text >= bar, min(1.0, text + bonus), detail)
 
 
-def _town_and_regency(a: Iterable[Place], b: Iterable[Place]) -> bool:
+def town_and_regency(a: Iterable[Place], b: Iterable[Place]) -> bool:
     """"Kota Semarang" and "Kabupaten Semarang": one name, two governments (each with
     its own offices), whatever else the texts share."""
     kinds = {"kota", "kabupaten"}

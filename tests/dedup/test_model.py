@@ -12,7 +12,7 @@ from aggregator.config import ConfigError, parse
 from aggregator.dedup.features import extract
 from aggregator.dedup.model import MODEL_FILE, load_model
 from aggregator.dedup.pairs import NAMES
-from aggregator.dedup.similarity import compare
+from aggregator.dedup.verdict import compare
 
 NOW = datetime(2026, 5, 4, 9, tzinfo=UTC)
 QUEUE = "Mesin antrian di RSUD Kota Bekasi rusak sejak pagi, pasien menumpuk"

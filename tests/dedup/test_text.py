@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from aggregator.config import DedupSettings
 from aggregator.dedup.features import Place, extract
 from aggregator.dedup.normalize import tokenize
-from aggregator.dedup.similarity import compare
+from aggregator.dedup.verdict import compare
 from aggregator.domain import Author
 
 CFG = DedupSettings()

@@ -1,0 +1,55 @@
+"""The verdict on two reports: the written rules (`similarity`) first, the learned
+model (`pairs`, `model`) for what they leave open, and the recurrence rule. Pure, no
+I/O."""
+
+from __future__ import annotations
+
+from aggregator.dedup.features import Doc
+from aggregator.dedup.model import default_model, model_at
+from aggregator.dedup.pairs import pair_features
+from aggregator.dedup.similarity import Thresholds, Verdict, town_and_regency, written_rules
+
+SAME_SENDER_BAR = 0.5
+
+
+def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
+    hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
+    verdict = _judge(new, old, cfg, hours)
+    if hours > cfg.recurrence_hours:
+        # Sent weeks apart (by the reports' own time, not when we stored them): a
+        # recurrence is a new incident. When everything else says "same", the new
+        # ticket links to the earlier one (`recurs`), so staff see the history.
+        return Verdict(False, verdict.score if verdict.same else 0.0,
+                       {"apart": "recurrence", "hours": round(hours),
+                        "recurs": verdict.same})
+    return verdict
+
+
+def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
+    """Every rule but the recurrence one. The written rules say "no" for certain
+    (different places, names, personal numbers; far apart) or "yes" (the text clears
+    a bar that links lower); when the text alone falls short, the learned model
+    weighs all the evidence (`pairs`, `model`): a chat in slang and a formal letter
+    about one incident share few words but much else."""
+    if town_and_regency(new.places, old.places):
+        return Verdict(False, 0.0, {"apart": "different places"})
+    verdict = written_rules(new, old, cfg, hours)
+    if verdict.same or "apart" in verdict.detail:
+        return verdict
+    model = default_model() if cfg.model is None else model_at(cfg.model)
+    p = model.probability(pair_features(new, old, cfg.time_window_hours, cfg.near_km))
+    bar = model.threshold if cfg.threshold is None else cfg.threshold
+    if new.contact is not None and new.contact == old.contact and \
+            hours <= cfg.time_window_hours:
+        bar = min(bar, SAME_SENDER_BAR)  # one person writing again within days
+    return Verdict(p >= bar, verdict.score, {**verdict.detail, "p": round(p, 3)})
+
+
+def settled_by_rules(new: Doc, old: Doc, cfg: Thresholds) -> bool:
+    """Whether the written rules decide this pair (the model is not asked): what the
+    model is trained on is the rest."""
+    hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
+    if town_and_regency(new.places, old.places):
+        return True
+    verdict = written_rules(new, old, cfg, hours)
+    return verdict.same or "apart" in verdict.detail

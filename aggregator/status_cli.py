@@ -17,23 +17,20 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Lease, Outbox
+from aggregator.runtime import census, leases
+from storage.models import Outbox
 from storage.types import utcnow
 
 OVERDUE = timedelta(minutes=1)
 
 
 async def snapshot(session: AsyncSession) -> dict[str, Any]:
-    now = utcnow()
-    leases = (await session.execute(
-        select(Lease).where(Lease.expires_at >= now).order_by(Lease.name))).scalars().all()
-    processes = sorted(r.holder for r in leases if r.name.startswith("process:"))
-    held = {r.name: {"holder": r.holder, "expires_at": r.expires_at.isoformat(),
-                     "since": r.acquired_at.isoformat() if r.acquired_at else None}
-            for r in leases if not r.name.startswith("process:")}
+    live = await leases.holders(session)
+    processes = sorted(v["holder"] for k, v in live.items() if k.startswith(census.PREFIX))
+    held = {k: v for k, v in live.items() if not k.startswith(census.PREFIX)}
     overdue = dict((await session.execute(
         select(Outbox.source, func.count())
-        .where(Outbox.state == "pending", Outbox.next_attempt_at <= now - OVERDUE)
+        .where(Outbox.state == "pending", Outbox.next_attempt_at <= utcnow() - OVERDUE)
         .group_by(Outbox.source))).all())
     return {"processes": processes, "leases": held,
             "overdue_outbox": {str(k): int(v) for k, v in overdue.items()}}

@@ -38,11 +38,6 @@ class PairModel:
             w * x for w, x in zip(self.weights, features, strict=True)))
 
 
-@functools.cache
-def default_model() -> PairModel:
-    return load_model(MODEL_FILE)
-
-
 @functools.lru_cache(maxsize=4)
 def model_at(path: Path) -> PairModel:
     return load_model(path)

@@ -42,13 +42,13 @@ def pair_features(new: Doc, old: Doc, time_window_hours: float, near_km: float
         near = distance_km(new.lat, new.lon or 0.0, old.lat, old.lon or 0.0) <= near_km
     where_new, where_old = sim._where(new), sim._where(old)
     words_new, words_old = sim._words(new.topic), sim._words(old.topic)
-    rare = sum(weight(w) for w in words_new & words_old if weight(w) >= 0.6)
+    shared = math.log1p(sum(weight(w) for w in words_new & words_old))
     text = sim.topic_similarity(words_new, words_old)
     linked = place == "same" or near
     return [
         text,
         _fuzzy_jaccard(where_new | _place_words(new), where_old | _place_words(old)),
-        math.log1p(rare),
+        shared,
         float(place == "same"),
         float(place == "different"),
         float(names == "same"),
@@ -71,7 +71,7 @@ def pair_features(new: Doc, old: Doc, time_window_hours: float, near_km: float
         float(sim._facilities_differ(new.places, old.places)),
         float(sim._other_quarter(new.places, old.places)),
         # At one place, only the words about what is wrong tell two problems apart.
-        text * float(linked), math.log1p(rare) * float(linked),
+        text * float(linked), shared * float(linked),
     ]
 
 

@@ -5,7 +5,7 @@ I/O."""
 from __future__ import annotations
 
 from aggregator.dedup.features import Doc
-from aggregator.dedup.model import default_model, model_at
+from aggregator.dedup.model import MODEL_FILE, model_at
 from aggregator.dedup.pairs import pair_features
 from aggregator.dedup.similarity import Thresholds, Verdict, town_and_regency, written_rules
 
@@ -31,12 +31,10 @@ def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
     a bar that links lower); when the text alone falls short, the learned model
     weighs all the evidence (`pairs`, `model`): a chat in slang and a formal letter
     about one incident share few words but much else."""
-    if town_and_regency(new.places, old.places):
-        return Verdict(False, 0.0, {"apart": "different places"})
-    verdict = written_rules(new, old, cfg, hours)
-    if verdict.same or "apart" in verdict.detail:
+    verdict = _by_rules(new, old, cfg, hours)
+    if _settled(verdict):
         return verdict
-    model = default_model() if cfg.model is None else model_at(cfg.model)
+    model = model_at(cfg.model or MODEL_FILE)
     p = model.probability(pair_features(new, old, cfg.time_window_hours, cfg.near_km))
     bar = model.threshold if cfg.threshold is None else cfg.threshold
     if new.contact is not None and new.contact == old.contact and \
@@ -49,7 +47,14 @@ def settled_by_rules(new: Doc, old: Doc, cfg: Thresholds) -> bool:
     """Whether the written rules decide this pair (the model is not asked): what the
     model is trained on is the rest."""
     hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
+    return _settled(_by_rules(new, old, cfg, hours))
+
+
+def _by_rules(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
     if town_and_regency(new.places, old.places):
-        return True
-    verdict = written_rules(new, old, cfg, hours)
+        return Verdict(False, 0.0, {"apart": "different places"})
+    return written_rules(new, old, cfg, hours)
+
+
+def _settled(verdict: Verdict) -> bool:
     return verdict.same or "apart" in verdict.detail

@@ -50,9 +50,9 @@ async def release_all(sessions: async_sessionmaker[AsyncSession]) -> int:
         return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def holders(sessions: async_sessionmaker[AsyncSession]) -> dict[str, dict[str, str]]:
-    """Every live lease: name -> holder and expiry (for /healthz and the CLI)."""
-    async with sessions() as s:
-        rows = (await s.execute(select(Lease).where(Lease.expires_at >= utcnow()))).scalars()
-        return {r.name: {"holder": r.holder, "expires_at": r.expires_at.isoformat()}
-                for r in rows}
+async def holders(session: AsyncSession) -> dict[str, dict[str, str]]:
+    """Every live lease: name -> holder and expiry (for the CLI's `status`)."""
+    rows = (await session.execute(
+        select(Lease).where(Lease.expires_at >= utcnow()).order_by(Lease.name))).scalars()
+    return {r.name: {"holder": r.holder, "expires_at": r.expires_at.isoformat()}
+            for r in rows}

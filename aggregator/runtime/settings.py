@@ -8,6 +8,7 @@ failures at once do not retry in step.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import ClassVar
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -34,34 +35,39 @@ def _text(value: timedelta) -> str:
     return f"{seconds:g}s"
 
 
-class RestartBackoff(Section):
+class _Backoff(Section):
+    """`initial` and `max` of one backoff, each at most CEILING (WHY says what a longer
+    wait would mean), `max` at least `initial`."""
+
+    CEILING: ClassVar[timedelta]
+    WHY: ClassVar[str]
+
+    @field_validator("initial", "max", check_fields=False)
+    @classmethod
+    def _bounds(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        return _checked(value, info, cls.CEILING, cls.WHY)
+
+
+class RestartBackoff(_Backoff):
     """A connector or job that crashed is restarted after this (the others go on).
     The count of crashes starts over after a minute of running."""
 
+    CEILING = timedelta(hours=1)
+    WHY = "a crashed channel would stay down that long"
     initial: Duration = timedelta(seconds=1)
     # Checked even when left out: a larger `initial` needs a larger `max` too.
     max: Duration = Field(timedelta(seconds=60), validate_default=True)
 
-    @field_validator("initial", "max")
-    @classmethod
-    def _bounds(cls, value: timedelta, info: ValidationInfo) -> timedelta:
-        return _checked(value, info, timedelta(hours=1),
-                        "a crashed channel would stay down that long")
 
-
-class DeliveryBackoff(Section):
+class DeliveryBackoff(_Backoff):
     """An outbox message whose send failed is tried again after this; after
     `max_attempts` failures it is dead (`aggregator outbox retry ID` sends it again)."""
 
+    CEILING = timedelta(days=1)
+    WHY = "a reply to a reporter would wait that long between tries"
     initial: Duration = timedelta(seconds=2)
     max: Duration = Field(timedelta(minutes=30), validate_default=True)
     max_attempts: int = Field(25, ge=1, le=1000)
-
-    @field_validator("initial", "max")
-    @classmethod
-    def _bounds(cls, value: timedelta, info: ValidationInfo) -> timedelta:
-        return _checked(value, info, timedelta(days=1),
-                        "a reply to a reporter would wait that long between tries")
 
 
 class RetrySettings(Section):

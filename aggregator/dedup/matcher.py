@@ -37,7 +37,7 @@ from aggregator.config import DedupSettings
 from aggregator.dedup.features import Doc, Place, extract
 from aggregator.dedup.keys import index_keys, lock_keys, query_keys
 from aggregator.dedup.similarity import Verdict
-from aggregator.dedup.verdict import compare
+from aggregator.dedup.verdict import compare, may_recur
 from aggregator.domain import OPEN_STATES, Report
 from aggregator.intake.matching import Match
 from storage import repo
@@ -225,6 +225,12 @@ class LshMatcher:
                 continue
             tried[ticket_id] = tried.get(ticket_id, 0) + 1
             other = stored.doc if isinstance(stored, _Indexed) else self._parsed(stored)
+            if ticket_id in dissent and apart_from is None and \
+                    not may_recur(doc, other, self.settings):
+                # The ticket is out already (a report of it is certainly another
+                # incident): this verdict could change nothing. The rules' hard "no"
+                # is most of what a stream of distinct reports is verified against.
+                continue
             verdict = compare(doc, other, self.settings)
             if verdict.detail.get("apart") not in (None, "recurrence"):
                 dissent.add(ticket_id)

@@ -12,10 +12,21 @@ from aggregator.dedup.similarity import Thresholds, Verdict, town_and_regency, w
 SAME_SENDER_BAR = 0.5
 
 
+def hours_apart(new: Doc, old: Doc) -> float:
+    """By the reports' own time; 0 when either has none."""
+    return abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
+
+
+def may_recur(new: Doc, old: Doc, cfg: Thresholds) -> bool:
+    """Whether `compare` may link the two as a recurrence (`recurs`): only reports
+    sent further apart than `recurrence_hours`."""
+    return hours_apart(new, old) > cfg.recurrence_hours
+
+
 def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
-    hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
+    hours = hours_apart(new, old)
     verdict = _judge(new, old, cfg, hours)
-    if hours > cfg.recurrence_hours:
+    if may_recur(new, old, cfg):
         # Sent weeks apart (by the reports' own time, not when we stored them): a
         # recurrence is a new incident. When everything else says "same", the new
         # ticket links to the earlier one (`recurs`), so staff see the history.
@@ -46,8 +57,7 @@ def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
 def settled_by_rules(new: Doc, old: Doc, cfg: Thresholds) -> bool:
     """Whether the written rules decide this pair (the model is not asked): what the
     model is trained on is the rest."""
-    hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
-    return _settled(_by_rules(new, old, cfg, hours))
+    return _settled(_by_rules(new, old, cfg, hours_apart(new, old)))
 
 
 def _by_rules(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:

@@ -119,18 +119,7 @@ class LshMatcher:
         wanted = sorted({k for _, _, keys in docs.values() for k in keys})
         await _serialise(session, sorted({k for _, doc, _ in docs.values()
                                           for k in lock_keys(doc)}))
-        by_key: dict[int, list[int]] = {}
-        since = now - timedelta(days=cfg.max_age_days)
-        # Per key only its newest PER_KEY rows (an index range scan each): a key that
-        # thousands of stored reports share (a kind of incident this afternoon, a common
-        # name) costs no more than a rare one, so a batch does not grow with the table.
-        for chunk in repo.chunks(wanted, KEY_SLOTS):
-            params: dict[str, Any] = {f"k{i}": chunk[i] if i < len(chunk) else 0
-                                      for i in range(KEY_SLOTS)}
-            result: Any = await session.execute(_newest_sql(), {
-                **params, "since": since, "per_key": PER_KEY})
-            for key, rid, _ in result:
-                by_key.setdefault(key, []).append(rid)
+        by_key = await _newest(session, wanted, now - timedelta(days=cfg.max_age_days))
         tops: dict[int, list[int]] = {}
         for rid_of, (_, _, keys) in docs.items():
             hits = Counter(chain.from_iterable(by_key[k] for k in keys if k in by_key))
@@ -280,13 +269,48 @@ async def _serialise(session: AsyncSession, keys: list[int]) -> None:
     )
 
 
+async def _newest(session: AsyncSession, keys: list[int], since: datetime
+                  ) -> dict[int, list[int]]:
+    """Per key the ids of its newest PER_KEY stored reports (an index range scan each):
+    a key that thousands of stored reports share (a kind of incident this afternoon, a
+    common name) costs no more than a rare one, so a batch does not grow with the
+    table. On PostgreSQL one statement for all keys (an array; a batch asks ~1,000),
+    elsewhere KEY_SLOTS keys a statement."""
+    by_key: dict[int, list[int]] = {}
+    params = {"since": since, "per_key": PER_KEY}
+    if repo.dialect(session) == "postgresql":
+        result: Any = await session.execute(_newest_pg_sql(), {**params, "keys": keys})
+        for key, rid in result:
+            by_key.setdefault(key, []).append(rid)
+        return by_key
+    for chunk in repo.chunks(keys, KEY_SLOTS):
+        slots = {f"k{i}": chunk[i] if i < len(chunk) else 0 for i in range(KEY_SLOTS)}
+        result = await session.execute(_newest_sql(), {**params, **slots})
+        for key, rid, _ in result:
+            by_key.setdefault(key, []).append(rid)
+    return by_key
+
+
+@functools.cache
+def _newest_pg_sql() -> Any:
+    """`_newest_sql` for every key at once: a nested loop over the array, the same
+    index range scan per key."""
+    return text(
+        "SELECT k.key, s.report_id FROM unnest(CAST(:keys AS bigint[])) AS k(key)"
+        " CROSS JOIN LATERAL (SELECT d.report_id FROM dedup_keys d"
+        " WHERE d.key = k.key AND d.at >= :since"
+        " ORDER BY d.at DESC, d.report_id DESC LIMIT :per_key) AS s"
+    ).bindparams(bindparam("since", type_=UTCDateTime))
+
+
 @functools.cache
 def _newest_sql() -> Any:
     """Per key slot its newest `per_key` rows; fixed shape (unused slots ask for key 0,
     which no report has), so the statement is built and cached once."""
     parts = " UNION ALL ".join(
         f"SELECT key, report_id, at FROM (SELECT key, report_id, at FROM dedup_keys "
-        f"WHERE key = :k{i} AND at >= :since ORDER BY at DESC LIMIT :per_key) AS s{i}"
+        f"WHERE key = :k{i} AND at >= :since ORDER BY at DESC, report_id DESC "
+        f"LIMIT :per_key) AS s{i}"
         for i in range(KEY_SLOTS)
     )
     return text(parts).bindparams(bindparam("since", type_=UTCDateTime),
@@ -298,7 +322,8 @@ def _newest_sql() -> Any:
 def _candidate_sql() -> Any:
     parts = " UNION ALL ".join(
         f"SELECT report_id FROM (SELECT report_id FROM dedup_keys WHERE key = :k{i} "
-        f"AND at >= :since ORDER BY at DESC LIMIT :per_key) AS s{i}"
+        f"AND at >= :since ORDER BY at DESC, report_id DESC "
+        f"LIMIT :per_key) AS s{i}"
         for i in range(KEY_SLOTS)
     )
     states = ", ".join(f"'{s}'" for s in sorted(_OPEN))

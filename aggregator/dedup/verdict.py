@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aggregator.dedup.features import Doc
 from aggregator.dedup.model import MODEL_FILE, model_at
-from aggregator.dedup.pairs import pair_features
+from aggregator.dedup.pairs import NAMES, cheap_features, costly_features
 from aggregator.dedup.similarity import Thresholds, Verdict, town_and_regency, written_rules
 
 SAME_SENDER_BAR = 0.5
@@ -46,11 +46,18 @@ def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
     if _settled(verdict):
         return verdict
     model = model_at(cfg.model or MODEL_FILE)
-    p = model.probability(pair_features(new, old, cfg.time_window_hours, cfg.near_km))
     bar = model.threshold if cfg.threshold is None else cfg.threshold
     if new.contact is not None and new.contact == old.contact and \
             hours <= cfg.time_window_hours:
         bar = min(bar, SAME_SENDER_BAR)  # one person writing again within days
+    features = cheap_features(new, old, cfg.time_window_hours, cfg.near_km)
+    ceiling = model.ceiling(features)
+    if ceiling < bar:
+        # Most pairs the rules leave open: "no" whatever the costly features say
+        # (the exact probability of a "no" is shown nowhere but here).
+        return Verdict(False, verdict.score, {**verdict.detail, "p_max": round(ceiling, 3)})
+    features.update(costly_features(new, old, features))
+    p = model.probability([features[name] for name in NAMES])
     return Verdict(p >= bar, verdict.score, {**verdict.detail, "p": round(p, 3)})
 
 

@@ -40,7 +40,7 @@ from aggregator.dedup.evaluate import load, pairwise, to_reports
 from aggregator.dedup.features import Doc, Place, extract
 from aggregator.dedup.keys import index_keys
 from aggregator.dedup.lexicon import default_lexicon
-from aggregator.dedup.matcher import doc_row
+from aggregator.dedup.store import doc_row
 from aggregator.dedup.verdict import compare
 from aggregator.domain import Author, Report
 from aggregator.intake.ingest import Ingestor

@@ -3,8 +3,9 @@
 `build_matcher(settings)` gives the pipeline its `NearDuplicateMatcher` (or None when
 `dedup.enabled` is false). The parts: `normalize` (Indonesian text -> tokens),
 `features` (tokens -> signature), `similarity` (two signatures -> verdict), `keys`
-(signature -> LSH/place/location/contact keys), `matcher` (the indexed table), `merge`
-(staff merge and split).
+(signature -> LSH/place/location/contact keys), `store` (the indexed tables: reads and
+writes), `matcher` (candidates verified, the best ticket wins), `merge` (staff merge
+and split).
 """
 
 from __future__ import annotations

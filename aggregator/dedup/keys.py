@@ -110,7 +110,7 @@ def index_keys(doc: Doc) -> list[int]:
 def lock_keys(doc: Doc) -> list[int]:
     """The specific keys of a report (text bands, places, names, contact): what two
     reports of one incident share, and unrelated reports seldom do. Concurrent ingests
-    on PostgreSQL serialise on these (see `matcher._serialise`)."""
+    on PostgreSQL serialise on these (see `store.lock`)."""
     broad = set(event_keys(doc, (0,))) | set(topic_keys(doc, (0,)))
     if doc.lat is not None and doc.lon is not None:
         broad.add(key_of(f"g:{_cell(doc.lat, doc.lon)}"))

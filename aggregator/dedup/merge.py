@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aggregator.dedup.features import extract
 from aggregator.dedup.keys import index_keys
-from aggregator.dedup.matcher import doc_row
+from aggregator.dedup.store import doc_row
 from aggregator.delivery.queue import queue_to_reporters, recipients
 from aggregator.domain import OPEN_STATES, Author, Report, TicketState
 from aggregator.events import Event, EventType

@@ -21,6 +21,7 @@ from typing import Any
 from aggregator.dedup.pairs import NAMES
 
 MODEL_FILE = Path(__file__).with_name("data") / "pair_model.json"
+_MARGIN = 1e-9
 
 
 def _sigmoid(z: float) -> float:
@@ -36,6 +37,15 @@ class PairModel:
     def probability(self, features: list[float]) -> float:
         return _sigmoid(self.intercept + sum(
             w * x for w, x in zip(self.weights, features, strict=True)))
+
+    def ceiling(self, known: dict[str, float]) -> float:
+        """The highest probability the features missing from `known` (each in [0, 1],
+        as `pairs.COSTLY` are) could give: below the bar, the answer is "no" without
+        computing them. A hair above the exact bound, so summing in another order
+        cannot turn a "yes" into a "no"."""
+        z = self.intercept + sum(w * known[name] if name in known else max(w, 0.0)
+                                 for name, w in zip(NAMES, self.weights, strict=True))
+        return _sigmoid(z + _MARGIN)
 
 
 @functools.lru_cache(maxsize=4)

@@ -6,16 +6,27 @@ from __future__ import annotations
 
 from aggregator.dedup.features import Doc
 from aggregator.dedup.model import MODEL_FILE, model_at
-from aggregator.dedup.pairs import pair_features
+from aggregator.dedup.pairs import NAMES, cheap_features, costly_features
 from aggregator.dedup.similarity import Thresholds, Verdict, town_and_regency, written_rules
 
 SAME_SENDER_BAR = 0.5
 
 
+def hours_apart(new: Doc, old: Doc) -> float:
+    """By the reports' own time; 0 when either has none."""
+    return abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
+
+
+def may_recur(new: Doc, old: Doc, cfg: Thresholds) -> bool:
+    """Whether `compare` may link the two as a recurrence (`recurs`): only reports
+    sent further apart than `recurrence_hours`."""
+    return hours_apart(new, old) > cfg.recurrence_hours
+
+
 def compare(new: Doc, old: Doc, cfg: Thresholds) -> Verdict:
-    hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
+    hours = hours_apart(new, old)
     verdict = _judge(new, old, cfg, hours)
-    if hours > cfg.recurrence_hours:
+    if may_recur(new, old, cfg):
         # Sent weeks apart (by the reports' own time, not when we stored them): a
         # recurrence is a new incident. When everything else says "same", the new
         # ticket links to the earlier one (`recurs`), so staff see the history.
@@ -35,19 +46,25 @@ def _judge(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
     if _settled(verdict):
         return verdict
     model = model_at(cfg.model or MODEL_FILE)
-    p = model.probability(pair_features(new, old, cfg.time_window_hours, cfg.near_km))
     bar = model.threshold if cfg.threshold is None else cfg.threshold
     if new.contact is not None and new.contact == old.contact and \
             hours <= cfg.time_window_hours:
         bar = min(bar, SAME_SENDER_BAR)  # one person writing again within days
+    features = cheap_features(new, old, cfg.time_window_hours, cfg.near_km)
+    ceiling = model.ceiling(features)
+    if ceiling < bar:
+        # Most pairs the rules leave open: "no" whatever the costly features say
+        # (the exact probability of a "no" is shown nowhere but here).
+        return Verdict(False, verdict.score, {**verdict.detail, "p_max": round(ceiling, 3)})
+    features.update(costly_features(new, old, features))
+    p = model.probability([features[name] for name in NAMES])
     return Verdict(p >= bar, verdict.score, {**verdict.detail, "p": round(p, 3)})
 
 
 def settled_by_rules(new: Doc, old: Doc, cfg: Thresholds) -> bool:
     """Whether the written rules decide this pair (the model is not asked): what the
     model is trained on is the rest."""
-    hours = abs(new.at - old.at) / 3600 if new.at and old.at else 0.0
-    return _settled(_by_rules(new, old, cfg, hours))
+    return _settled(_by_rules(new, old, cfg, hours_apart(new, old)))
 
 
 def _by_rules(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:

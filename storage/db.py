@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage import sqlite_inline
 from storage.files import private_file, tighten
 
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -50,11 +49,6 @@ def create_engine(
             kwargs.setdefault("pool_size", 1)
             kwargs.setdefault("max_overflow", 0)
             kwargs.setdefault("pool_timeout", 60)
-            if sqlite_inline.SUPPORTED and "async_creator" not in kwargs:
-                # Sessions asking for INLINE run their statements without thread
-                # hand-offs once they hold the write lock (storage/sqlite_inline.py).
-                args, params = parsed.get_dialect()().create_connect_args(parsed)
-                kwargs["async_creator"] = sqlite_inline.creator(list(args), dict(params))
         engine = create_async_engine(url, echo=echo, **kwargs)
         _sqlite_setup(engine)
         return engine
@@ -97,44 +91,19 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Readers take a plain (deferred) BEGIN: in WAL mode they never wait for writers.
-        options = conn.get_execution_options()
-        read_only = options.get(READ_ONLY, False)
-        driver = conn.connection.driver_connection
-        sqlite_inline.set_inline(driver, False)  # BEGIN may wait for another process
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
-        if options.get(INLINE, False) and not read_only:
-            sqlite_inline.set_inline(driver, True)  # we hold the write lock now
-
-    @event.listens_for(sync_engine, "commit")
-    @event.listens_for(sync_engine, "rollback")
-    def _on_end(conn: Any) -> None:
-        # Before COMMIT/ROLLBACK is sent: a commit may checkpoint (fsync) on the thread.
-        sqlite_inline.set_inline(conn.connection.driver_connection, False)
-
-    @event.listens_for(sync_engine.pool, "checkin")
-    def _on_checkin(dbapi_conn: Any, _record: Any) -> None:
-        sqlite_inline.set_inline(getattr(dbapi_conn, "_connection", None), False)
 
 
 READ_ONLY = "aggregator_read_only"
-# Statements of the transaction run on the event loop's thread once it holds SQLite's
-# write lock (storage/sqlite_inline.py): for short, hot transactions (ingest).
-INLINE = "aggregator_inline"
 
 
 def session_factory(
-    engine: AsyncEngine, *, read_only: bool = False, inline: bool = False
+    engine: AsyncEngine, *, read_only: bool = False
 ) -> async_sessionmaker[AsyncSession]:
     """Sessions for work that writes (the default) or only reads.
 
     On SQLite a writing session takes the write lock when it begins; a read-only one
-    does not (give it a `read_only` engine), so queries never queue behind ingest.
-    `inline`: a writing session's statements skip aiosqlite's thread hand-offs while
-    it holds the lock (see `INLINE`); for short transactions only, as each statement
-    then holds up the event loop for as long as SQLite works on it."""
-    bind = engine
-    if read_only:
-        bind = engine.execution_options(**{READ_ONLY: True})
-    elif inline:
-        bind = engine.execution_options(**{INLINE: True})
+    does not (give it a `read_only` engine), so queries never queue behind ingest."""
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
     return async_sessionmaker(bind, expire_on_commit=False)

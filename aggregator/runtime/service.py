@@ -66,10 +66,7 @@ class Service:
         matchers = [m for f in self.features if (m := f.matcher()) is not None]
         self.pipeline = Pipeline(settings, matcher=matchers[0] if matchers else None,
                                  hooks=[h for f in self.features for h in f.ingest_hooks()])
-        # Ingest's transactions are short and hot: on SQLite their statements skip the
-        # driver's thread hand-offs once they hold the write lock (storage/sqlite_inline).
-        self.ingestor = Ingestor(session_factory(self.engine, inline=True), self.pipeline,
-                                 on_commit=self.outbox_wake,
+        self.ingestor = Ingestor(self.sessions, self.pipeline, on_commit=self.outbox_wake,
                                  commit_hooks=[h for f in self.features
                                                for h in f.commit_hooks()])
         self.connectors: dict[str, Connector] = {}

@@ -101,21 +101,16 @@ async def allocate_ticket_numbers(
 ) -> list[str]:
     """Reserve `count` consecutive numbers like ADU-2026-000123.
 
-    The UPDATE takes a row lock on PostgreSQL, so replicas never hand out the same
-    number; a rolled-back transaction gives its numbers back."""
-    await session.execute(
-        insert_ignore(session, TicketCounter, ["prefix", "year"]).values(
-            prefix=prefix, year=year, value=0
-        )
-    )
-    last = (
-        await session.execute(
-            update(TicketCounter)
-            .where(TicketCounter.prefix == prefix, TicketCounter.year == year)
-            .values(value=TicketCounter.value + count)
-            .returning(TicketCounter.value)
-        )
-    ).scalar_one()
+    One upsert: it takes the counter row's lock on PostgreSQL (as an UPDATE would), so
+    replicas never hand out the same number; a rolled-back transaction gives its
+    numbers back."""
+    mod = postgresql if dialect(session) == "postgresql" else sqlite
+    stmt = mod.insert(TicketCounter).values(prefix=prefix, year=year, value=count)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["prefix", "year"],
+        set_={"value": TicketCounter.value + stmt.excluded.value},
+    ).returning(TicketCounter.value)
+    last = (await session.execute(stmt)).scalar_one()
     return [f"{prefix}-{year}-{n:06d}" for n in range(last - count + 1, last + 1)]
 
 
@@ -138,6 +133,21 @@ async def reserve_ids(session: AsyncSession, model: Any, count: int) -> list[int
         return [int(r[0]) for r in rows]
     top = (await session.execute(select(func.coalesce(func.max(table.c.id), 0)))).scalar_one()
     return list(range(top + 1, top + count + 1))
+
+
+async def reserve_id_blocks(
+    session: AsyncSession, wanted: Sequence[tuple[Any, int]]
+) -> list[list[int]]:
+    """`reserve_ids` for several tables, in one statement on SQLite (a batch needs
+    keys for its tickets and its reports)."""
+    if dialect(session) == "postgresql" or len(wanted) < 2:
+        return [await reserve_ids(session, model, n) for model, n in wanted]
+    tops = (await session.execute(select(*(
+        select(func.coalesce(func.max(model.__table__.c.id), 0)).scalar_subquery()
+        for model, _ in wanted
+    )))).one()
+    return [list(range(top + 1, top + n + 1)) if n > 0 else []
+            for top, (_, n) in zip(tops, wanted, strict=True)]
 
 
 async def release_ticket_numbers(

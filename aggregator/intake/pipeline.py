@@ -34,6 +34,7 @@ from storage.models import Attachment, Outbox, Reporter, Ticket
 from storage.models import Report as ReportRow
 from storage.types import utcnow
 
+PREPARED = 20_000  # hashed reports waiting for their transaction (see Pipeline.prepare)
 
 @dataclass
 class Batch:
@@ -43,6 +44,7 @@ class Batch:
     reporters: dict[tuple[str, str], int] = field(default_factory=dict)
     # (reporter_id, text_hash) -> ticket id of a recent repeat, prefetched per batch
     repeats: dict[tuple[int, str], int] = field(default_factory=dict)
+    digests: dict[int, str] = field(default_factory=dict)  # id(report) -> text_hash
     numbers: list[str] = field(default_factory=list)  # reserved, not yet used
     last_number: int | None = None  # highest number handed out in this batch
     remaining: int = 0  # reports of the batch not yet processed
@@ -68,13 +70,26 @@ class Pipeline:
         self.settings = settings
         self.matcher = matcher
         self.hooks = list(hooks)
+        # id(report) -> (report, text_hash): hashed by `prepare`, outside the transaction
+        self._digests: dict[int, tuple[Report, str]] = {}
 
     def prepare(self, reports: Sequence[Report]) -> None:
-        """Work on reports that needs no database (the matcher's signatures), done
-        by `Ingestor.submit` before the write transaction."""
+        """Work on reports that needs no database (text hashes, the matcher's
+        signatures), done by `Ingestor.submit` before the write transaction."""
+        if len(self._digests) > PREPARED:  # entries leave in ingest_batch; bounds the rest
+            self._digests.clear()
+        for r in reports:
+            self._digests[id(r)] = (r, text_hash(r.text))
         prepare = getattr(self.matcher, "prepare", None)
         if prepare is not None and self.settings.dedup.enabled:
             prepare(reports)
+
+    def _digest(self, report: Report) -> str:
+        """The report's `text_hash`, from `prepare` when it saw this very report."""
+        found = self._digests.pop(id(report), None)
+        if found is not None and found[0] is report:
+            return found[1]
+        return text_hash(report.text)
 
     async def ingest_batch(
         self, session: AsyncSession, reports: Sequence[Report]
@@ -82,13 +97,14 @@ class Pipeline:
         """Store a batch; a handful of statements for the whole batch, plus per-report
         lookups only where a report needs one (ticket refs, replies, near-duplicates)."""
         batch = Batch(now=utcnow())
+        batch.digests = {id(r): self._digest(r) for r in reports}
         existing = await self._existing(session, reports)
         fresh = _fresh(reports, existing)
         if fresh:
             await self._reporters(session, fresh, batch)
             await self._repeats(session, fresh, batch)
-            batch.ticket_ids = await repo.reserve_ids(session, Ticket, len(fresh))
-            batch.report_ids = await repo.reserve_ids(session, ReportRow, len(fresh))
+            batch.ticket_ids, batch.report_ids = await repo.reserve_id_blocks(
+                session, [(Ticket, len(fresh)), (ReportRow, len(fresh))])
             batch.remaining = len(fresh)
             prefetch = getattr(self.matcher, "prefetch", None)
             if prefetch is not None and self.settings.dedup.enabled:
@@ -184,7 +200,7 @@ class Pipeline:
     ) -> None:
         """Prefetch recent same-reporter same-text reports on open tickets."""
         pairs = {
-            (rid, text_hash(r.text))
+            (rid, batch.digests[id(r)])
             for r in reports
             if (rid := batch.reporters.get((r.source, r.author.handle or ""))) is not None
         }
@@ -218,7 +234,7 @@ class Pipeline:
 
     async def _one(self, session: AsyncSession, report: Report, batch: Batch) -> IngestResult:
         reporter_id = batch.reporters.get((report.source, report.author.handle or ""))
-        digest = text_hash(report.text)
+        digest = batch.digests[id(report)]
         ticket, reason, detail = await self._match(session, report, reporter_id, digest, batch)
         recurs = detail.pop("recurrence_of", None)
         created = ticket is None

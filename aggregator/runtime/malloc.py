@@ -15,7 +15,6 @@ on a C library other than glibc.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 
@@ -29,9 +28,8 @@ def limit_arenas(arenas: int = ARENAS) -> bool:
     """Cap glibc's arenas before the daemon starts its threads; True when applied."""
     if "MALLOC_ARENA_MAX" in os.environ:
         return False  # the operator chose; glibc read it at start
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name)
+        libc = ctypes.CDLL(None)  # the process's own symbols: no library search
         mallopt = libc.mallopt
         libc.gnu_get_libc_version  # noqa: B018 - glibc only (musl has no arenas)
     except (OSError, AttributeError, TypeError):

@@ -96,7 +96,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(settings: Settings) -> int:
+    from aggregator.runtime.malloc import limit_arenas
     from aggregator.runtime.service import Service, run_forever
+
+    limit_arenas()  # before any thread starts: see aggregator/runtime/malloc.py
 
     async def _main() -> None:
         stop = asyncio.Event()

@@ -2,7 +2,7 @@
 for a long time. Does the process stay flat (memory, open files, database
 connections), and is every report still stored exactly once at the end?
 
-    python bench/soak.py [--minutes 30] [--every 1.0] [--sample 10]
+    python bench/soak.py [--minutes 30] [--every 1.0] [--sample 10] [--warmup 5]
                          [--pg postgresql+asyncpg://postgres@127.0.0.1:5432/test]
 
 Upstreams are the tests' own: a real Dovecot (IMAP, needs root), the aiosmtpd sink,
@@ -12,9 +12,17 @@ one mail, one Telegram message, one mention on X and one signed webhook report, 
 staff reply to a LAPOR ticket (a status callback). Every `--sample` seconds the
 daemon's RSS (/proc/PID/status), open file descriptors (/proc/PID/fd) and database
 connections (its TCP connections to PostgreSQL, as pg_stat_activity counts them;
-the SQLite files it holds open on SQLite) are printed. At the end: growth after the
-warm-up (the first 10 % of the run), against the figures of the idle daemon measured
-in the same run just after it started (the bare baseline).
+the SQLite files it holds open on SQLite) are printed.
+
+Warm-up is the first `--warmup` minutes of load (default 5, at most a third of the
+run): caches sized to a working set fill, the pools open their connections and the
+database's first pages are read. The bar is on what follows: at the end, RSS growth
+from the end of the warm-up (mean of the three samples around it) to the end of the
+run (mean of the last three), under 10 %; open files and database connections over
+the last quarter (median) no more than the most seen during the warm-up. The figures
+of the idle daemon, measured in the same run just after it started, are the bare
+baseline. Open files follow the requests in flight: a daemon falling behind its load
+holds more.
 """
 
 from __future__ import annotations
@@ -96,17 +104,27 @@ async def stored(engine: Any) -> int:
         return int((await s.execute(select(func.count()).select_from(Report))).scalar_one())
 
 
-async def load(stack: Stack, every: float, stop: asyncio.Event) -> None:
+async def load(stack: Stack, every: float, stop: asyncio.Event) -> list[BaseException]:
+    """A round every `every` seconds until `stop`; returns the rounds' failures (a
+    webhook report the daemon never accepted), which must not cost the figures."""
     rounds: set[asyncio.Task[None]] = set()
+    failed: list[BaseException] = []
+
+    def done(task: asyncio.Task[None]) -> None:
+        rounds.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            failed.append(task.exception())  # type: ignore[arg-type]
+
     while not stop.is_set():
         task = asyncio.create_task(stack.round())
         rounds.add(task)
-        task.add_done_callback(rounds.discard)
+        task.add_done_callback(done)
         try:
             await asyncio.wait_for(stop.wait(), every)
         except TimeoutError:
             pass
-    await asyncio.gather(*rounds)
+    await asyncio.gather(*rounds, return_exceptions=True)
+    return failed
 
 
 async def soak(args: argparse.Namespace, db_url: str, tmp: Path, dovecot: Dovecot) -> int:
@@ -137,15 +155,17 @@ async def soak(args: argparse.Namespace, db_url: str, tmp: Path, dovecot: Doveco
             print(f"{row['t']:6.0f} {row['rss']:8.1f} {row['fds']:5.0f} {row['db']:4.0f} "
                   f"{row['sent']:7.0f} {row['stored']:7.0f}", flush=True)
         stop.set()
-        await writer
-        lost = await drained(stack)
+        failed = await writer
+        for exc in failed[:5]:
+            print(f"round failed: {exc!r}")
+        lost = await drained(stack) + len(failed)
     finally:
         await engine.dispose()
         await stack.close()
-    summarize(samples, bare, args.minutes * 60)
+    ok = summarize(samples, bare, min(args.warmup, args.minutes / 3) * 60)
     print(f"reports sent {sum(len(v) for v in stack.sent.tags.values())}, "
           f"not stored exactly once: {lost}")
-    return 1 if lost else 0
+    return 1 if lost or not ok else 0
 
 
 async def drained(stack: Stack, within: float = 120.0) -> int:
@@ -164,24 +184,46 @@ async def drained(stack: Stack, within: float = 120.0) -> int:
         await asyncio.sleep(1)
 
 
-def summarize(samples: list[dict[str, float]], bare: dict[str, float], seconds: float) -> None:
-    after = [s for s in samples if s["t"] >= seconds * 0.1]
-    if len(after) < 4:
+RSS_BAR = 10.0  # % growth allowed after the warm-up
+
+
+def summarize(samples: list[dict[str, float]], bare: dict[str, float], warmup: float) -> bool:
+    """Print the growth figures the bar is on; True when within it."""
+    during = [s for s in samples if s["t"] < warmup]
+    after = [s for s in samples if s["t"] >= warmup]
+    if len(after) < 6 or not during:
         print("too few samples after warm-up for growth figures")
-        return
+        return False
     head, tail = after[:3], after[-3:]
 
     def mean(rows: list[dict[str, float]], key: str) -> float:
         return statistics.fmean(r[key] for r in rows)
 
     rss0, rss1 = mean(head, "rss"), mean(tail, "rss")
-    print(f"after warm-up ({len(after)} samples from t={after[0]['t']:.0f}s): "
-          f"RSS {rss0:.1f} -> {rss1:.1f} MB ({(rss1 / rss0 - 1) * 100:+.1f} %; "
-          f"{rss1 / bare['rss']:.2f}x the idle daemon), "
-          f"fds {mean(head, 'fds'):.0f} -> {mean(tail, 'fds'):.0f} "
-          f"(max {max(s['fds'] for s in after):.0f}, idle {bare['fds']:.0f}), "
-          f"db connections {mean(head, 'db'):.1f} -> {mean(tail, 'db'):.1f} "
-          f"(max {max(s['db'] for s in after):.0f}, idle {bare['db']:.0f})")
+    growth = (rss1 / rss0 - 1) * 100
+    # The slope over the last half says whether growth is still going on.
+    half = after[len(after) // 2:]
+    span = (half[-1]["t"] - half[0]["t"]) / 600 or 1.0
+    slope = (mean(half[-3:], "rss") - mean(half[:3], "rss")) / span
+    print(f"warm-up: first {warmup / 60:.1f} min; after it {len(after)} samples, "
+          f"t={after[0]['t']:.0f}s..{after[-1]['t']:.0f}s")
+    print(f"RSS {rss0:.1f} -> {rss1:.1f} MB ({growth:+.1f} %, bar {RSS_BAR:.0f} %; "
+          f"last half {slope:+.1f} MB per 10 min; max {max(s['rss'] for s in after):.1f}; "
+          f"{rss1 / bare['rss']:.2f}x the idle daemon's {bare['rss']:.1f})")
+    verdicts = [growth < RSS_BAR]
+    # Open files and connections come and go with requests in flight: the last
+    # quarter's median (not one sample, which may fall in a stall) against the most
+    # the warm-up saw.
+    last = after[-max(3, len(after) // 4):]
+    for key, label in (("fds", "open files"), ("db", "db connections")):
+        warm = max(s[key] for s in during)
+        late = statistics.median(s[key] for s in last)
+        verdicts.append(late <= warm)
+        print(f"{label}: idle {bare[key]:.0f}, max during warm-up {warm:.0f}, "
+              f"after it {mean(head, key):.1f} -> {mean(tail, key):.1f} "
+              f"(last quarter's median {late:.0f}, max {max(s[key] for s in after):.0f})")
+    print("flat: " + ("yes" if all(verdicts) else "NO"))
+    return all(verdicts)
 
 
 async def main() -> int:
@@ -189,6 +231,8 @@ async def main() -> int:
     p.add_argument("--minutes", type=float, default=30.0)
     p.add_argument("--every", type=float, default=1.0, help="seconds between rounds")
     p.add_argument("--sample", type=float, default=10.0, help="seconds between samples")
+    p.add_argument("--warmup", type=float, default=5.0,
+                   help="minutes of load before growth counts (at most a third of the run)")
     p.add_argument("--pg", help="PostgreSQL URL (a fresh schema is made and dropped)")
     args = p.parse_args()
     if reason := available():

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aggregator.dedup.lexicon import Lexicon, default_lexicon
-from aggregator.dedup.weights import is_english
+from aggregator.dedup.weights import WORD_CACHE, is_english
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
 _MENTION = re.compile(r"(?<![\w.])@\w+")
@@ -180,7 +180,7 @@ def _replace_pass(words: list[_Word], lex: Lexicon, *, repair: bool) -> list[_Wo
         else:
             if repair:
                 if not cased:
-                    word = _repair_cached(word, lex)  # a capitalised word is a name
+                    word = _repair(word, lex)  # a capitalised word is a name
                 target = table.get((word,))
                 if target is not None:
                     out += [(t, cased, orig) for t in target]
@@ -191,10 +191,14 @@ def _replace_pass(words: list[_Word], lex: Lexicon, *, repair: bool) -> list[_Wo
     return out
 
 
-@functools.lru_cache(maxsize=50_000)
-def _repair_cached(word: str, lex: Lexicon) -> str:
+def _repair(word: str, lex: Lexicon) -> str:
     if not word.isalpha() or lex.is_vocabulary(word) or (word,) in lex.replace:
-        return word
+        return word  # decided without the cache: numbers and known words stay out of it
+    return _repair_cached(word, lex)
+
+
+@functools.lru_cache(maxsize=WORD_CACHE)
+def _repair_cached(word: str, lex: Lexicon) -> str:
     if _stemmer().stem_word(word) in lex.dictionary:
         return word  # a derived form of a known root: menunggu, pendaftaran
     if word.endswith("nya") and len(word) > 6:
@@ -234,10 +238,8 @@ def _stemmer() -> Any:
     return Stemmer(ArrayDictionary(list(sastrawi_dictionary())))
 
 
-@functools.lru_cache(maxsize=100_000)
+@functools.lru_cache(maxsize=WORD_CACHE)
 def _stem_cached(word: str, lex: Lexicon) -> str:
-    if not word.isalpha() or len(word) <= 3 or lex.is_known_form(word):
-        return word
     stem = _stemmer().stem_word(word)
     if stem not in lex.dictionary:
         return word  # not an Indonesian word: a name or English; keep it whole
@@ -246,6 +248,8 @@ def _stem_cached(word: str, lex: Lexicon) -> str:
 
 
 def _stem(word: str, lex: Lexicon) -> str:
+    if not word.isalpha() or len(word) <= 3 or lex.is_known_form(word):
+        return word  # decided without the cache: numbers and known words stay out of it
     return _stem_cached(word, lex)
 
 

@@ -22,9 +22,22 @@ LOANWORD_MIN_ZIPF = 3.5
 
 UNKNOWN_WEIGHT = 2.0  # in no frequency list: a typo, slang or a joined token
 
+# Distinct words remembered per table. Word use is Zipfian: a few thousand words make
+# most of any inbox, and a miss costs one frequency lookup. Numbers, names and typos
+# never stop coming, so a table as large as a year's vocabulary (100,000 words, some
+# 30 MB here and in wordfreq's own cache) kept growing for weeks under steady load.
+WORD_CACHE = 16_384
 
-@functools.lru_cache(maxsize=100_000)
+
 def weight(word: str) -> float:
+    lexicon = default_lexicon().weights
+    if word.isdigit() and word not in lexicon:
+        return MIN_WEIGHT  # numbers are endless and cost nothing to weigh: not cached
+    return _weight(word)
+
+
+@functools.lru_cache(maxsize=WORD_CACHE)
+def _weight(word: str) -> float:
     fixed = default_lexicon().weights.get(word)
     if fixed is not None:
         return fixed
@@ -36,7 +49,7 @@ def weight(word: str) -> float:
     return min(MAX_WEIGHT, max(MIN_WEIGHT, TOP_ZIPF - zipf))
 
 
-@functools.lru_cache(maxsize=100_000)
+@functools.lru_cache(maxsize=WORD_CACHE)
 def is_english(word: str) -> bool:
     """A common English word that is not also an Indonesian one."""
     en = _zipf(word, "en")
@@ -44,12 +57,15 @@ def is_english(word: str) -> bool:
 
 
 def _zipf(word: str, lang: str) -> float:
-    from wordfreq import zipf_frequency
+    import wordfreq
 
-    return float(zipf_frequency(word, lang))
+    # Our tables above remember the answers; wordfreq's own cache (100,000 entries,
+    # then emptied) would hold every word a second time.
+    wordfreq.CACHE_SIZE = min(wordfreq.CACHE_SIZE, 2 * WORD_CACHE)
+    return float(wordfreq.zipf_frequency(word, lang))
 
 
-@functools.lru_cache(maxsize=100_000)
+@functools.lru_cache(maxsize=WORD_CACHE)
 def is_loanword(word: str) -> bool:
     """A common English word, though Indonesians use it too (server, loading, chaos):
     vocabulary, not a place name written in lower case."""

@@ -42,3 +42,22 @@ def test_index_keys_cache_holds_about_two_batches():
     """Its cache key is a whole signature: a cache as large as a day of reports would
     hold a day of signatures."""
     assert keys.index_keys.cache_info().maxsize == keys.INDEX_KEYS_CACHE <= 1024
+
+
+def test_word_tables_keep_a_working_set_and_numbers_stay_out():
+    """Report numbers, phone numbers and amounts never repeat: cached, they would fill
+    the word tables under steady load (tokens and weights are the same either way)."""
+    from aggregator.dedup import normalize, weights
+    from aggregator.dedup.normalize import tokenize
+
+    for table in (weights._weight, weights.is_english, weights.is_loanword,
+                  normalize._stem_cached, normalize._repair_cached):
+        assert table.cache_info().maxsize == weights.WORD_CACHE <= 20_000
+    tokenize("air mati")
+    before = (normalize._stem_cached.cache_info().currsize,
+              weights._weight.cache_info().currsize)
+    tokens = tokenize(" ".join(f"nomor {n}, rp {n}000" for n in range(500_000, 500_300)))
+    assert {t.stem for t in tokens} >= {"500000", "500299"}
+    assert [weights.weight(t.text) for t in tokens if t.text.isdigit()][:2] == [1.0, 1.0]
+    assert (normalize._stem_cached.cache_info().currsize,
+            weights._weight.cache_info().currsize) == before

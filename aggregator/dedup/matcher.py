@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import aggregator.dedup.store as store
 from aggregator.config import DedupSettings
-from aggregator.dedup import store
 from aggregator.dedup.features import Doc, extract
 from aggregator.dedup.keys import index_keys, lock_keys, query_keys
 from aggregator.dedup.similarity import Verdict

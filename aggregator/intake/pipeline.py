@@ -36,6 +36,7 @@ from storage.types import utcnow
 
 PREPARED = 20_000  # hashed reports waiting for their transaction (see Pipeline.prepare)
 
+
 @dataclass
 class Batch:
     """Per-transaction memory, so reports in one batch see each other."""

@@ -235,4 +235,8 @@ def storable(r: Report) -> Report:
         reply_to=tuple(_text(x) for x in r.reply_to), meta=_json(r.meta),
         author=replace(a, handle=_maybe(a.handle), name=_maybe(a.name),
                        email=_maybe(a.email), phone=_maybe(a.phone)),
+        attachments=tuple(
+            replace(f, filename=_maybe(f.filename), content_type=_maybe(f.content_type),
+                    url=_maybe(f.url), note=_maybe(f.note))
+            for f in r.attachments),
     )

@@ -7,10 +7,11 @@ import random
 
 from sqlalchemy import func, select
 
-from aggregator.domain import Author, Report
+from aggregator.domain import Attachment, Author, Report
 from aggregator.intake.ingest import Ingestor
 from aggregator.intake.pipeline import Pipeline
 from storage.db import create_engine, session_factory
+from storage.models import Attachment as AttachmentRow
 from storage.models import ConnectorState, Outbox, Reporter, Ticket, TicketEvent
 from storage.models import Report as ReportRow
 
@@ -149,3 +150,18 @@ async def test_nul_and_lone_surrogates_are_cleaned_before_storage(sessions, sett
         who = await s.get(Reporter, row.reporter_id)
     assert row.text == "Air mati di RT 05 ?" and row.title == "Airmati"
     assert who.name == "Budi"
+
+
+async def test_attachment_names_and_types_are_cleaned_too(sessions, settings):
+    """A mangled mail part ("mul\\x00tipart/alternative") is still stored."""
+    ing = Ingestor(sessions, Pipeline(settings))
+    (res,) = await ing.submit([Report(
+        source="mail", channel="email", external_id="m1", text="Air mati di RT 05",
+        author=Author(handle="a@example.org"),
+        attachments=(Attachment(filename="fo\x00to.jpg", content_type="mul\x00tipart/x",
+                                size=3, data=b"abc", note="cut\x00"),))])
+    await ing.close()
+    async with sessions() as s:
+        (att,) = (await s.execute(select(AttachmentRow).where(
+            AttachmentRow.report_id == res.report_id))).scalars().all()
+    assert (att.filename, att.content_type) == ("foto.jpg", "multipart/x")

@@ -34,8 +34,6 @@ from storage.models import Attachment, Outbox, Reporter, Ticket
 from storage.models import Report as ReportRow
 from storage.types import utcnow
 
-PREPARED = 20_000  # hashed reports waiting for their transaction (see Pipeline.prepare)
-
 
 @dataclass
 class Batch:
@@ -71,26 +69,13 @@ class Pipeline:
         self.settings = settings
         self.matcher = matcher
         self.hooks = list(hooks)
-        # id(report) -> (report, text_hash): hashed by `prepare`, outside the transaction
-        self._digests: dict[int, tuple[Report, str]] = {}
 
     def prepare(self, reports: Sequence[Report]) -> None:
-        """Work on reports that needs no database (text hashes, the matcher's
-        signatures), done by `Ingestor.submit` before the write transaction."""
-        if len(self._digests) > PREPARED:  # entries leave in ingest_batch; bounds the rest
-            self._digests.clear()
-        for r in reports:
-            self._digests[id(r)] = (r, text_hash(r.text))
+        """Work on reports that needs no database (the matcher's signatures), done
+        by `Ingestor.submit` before the write transaction."""
         prepare = getattr(self.matcher, "prepare", None)
         if prepare is not None and self.settings.dedup.enabled:
             prepare(reports)
-
-    def _digest(self, report: Report) -> str:
-        """The report's `text_hash`, from `prepare` when it saw this very report."""
-        found = self._digests.pop(id(report), None)
-        if found is not None and found[0] is report:
-            return found[1]
-        return text_hash(report.text)
 
     async def ingest_batch(
         self, session: AsyncSession, reports: Sequence[Report]
@@ -98,7 +83,7 @@ class Pipeline:
         """Store a batch; a handful of statements for the whole batch, plus per-report
         lookups only where a report needs one (ticket refs, replies, near-duplicates)."""
         batch = Batch(now=utcnow())
-        batch.digests = {id(r): self._digest(r) for r in reports}
+        batch.digests = {id(r): text_hash(r.text) for r in reports}  # once a report
         existing = await self._existing(session, reports)
         fresh = _fresh(reports, existing)
         if fresh:

@@ -1,5 +1,9 @@
 """The daemon's threads share two glibc malloc arenas (aggregator/runtime/malloc.py),
-unless the operator set MALLOC_ARENA_MAX."""
+unless the operator set MALLOC_ARENA_MAX.
+
+The twelve threads wait at a barrier before they work, so all are alive at once: a
+thread that exits hands its arena to the next one, and threads that happened to run one
+after another would share arenas whatever the limit."""
 
 from __future__ import annotations
 
@@ -16,7 +20,9 @@ COUNT_ARENAS = """
 import ctypes, re, sys, threading
 from aggregator.runtime.malloc import limit_arenas
 print(limit_arenas() if sys.argv[1] == "limit" else "-")
+barrier = threading.Barrier(12)
 def work():
+    barrier.wait()
     for _ in range(500):
         [bytearray(2000) for _ in range(50)]
 threads = [threading.Thread(target=work) for _ in range(12)]

@@ -50,9 +50,9 @@ async def main() -> None:
     await upgrade(engine)
     matcher = None
     if args.dedup:
-        from aggregator.runtime.service import _build_matcher
+        from aggregator.dedup import build_matcher
 
-        matcher = _build_matcher(settings)
+        matcher = build_matcher(settings)
     ing = Ingestor(session_factory(engine), Pipeline(settings, matcher=matcher))
     rng = random.Random(1)
     reports = [make(i, rng) for i in range(args.n)]

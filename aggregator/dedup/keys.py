@@ -145,11 +145,17 @@ def topic_keys(doc: Doc, buckets: tuple[int, ...]) -> list[int]:
     the key, as for `event_keys`; a lookup asks the days before and after too."""
     if not doc.at:
         return []
-    words = sorted((w for w in doc.topic if not w.startswith("ev_") and len(w) >= 3
-                    and not w.isdigit() and weight(w) >= TOPIC_MIN_WEIGHT),
-                   key=lambda w: (-weight(w), w))[:TOPIC_KEYS]
     day = math.floor(doc.at / 86400)
-    return [key_of(f"t:{w}:{day + d}") for w in words for d in buckets]
+    return [key_of(f"t:{w}:{day + d}") for w in _rare_topic(doc.topic) for d in buckets]
+
+
+# Asked for by the index, the lookup and the lock of each report; a frozenset keeps
+# its hash, so a hit costs one dictionary lookup.
+@functools.lru_cache(maxsize=INDEX_KEYS_CACHE)
+def _rare_topic(topic: frozenset[str]) -> tuple[str, ...]:
+    words = [w for w in topic if not w.startswith("ev_") and len(w) >= 3
+             and not w.isdigit() and weight(w) >= TOPIC_MIN_WEIGHT]
+    return tuple(sorted(words, key=lambda w: (-weight(w), w))[:TOPIC_KEYS])
 
 
 def query_keys(doc: Doc) -> list[int]:

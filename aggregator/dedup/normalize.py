@@ -58,22 +58,49 @@ def tokenize(text: str, lexicon: Lexicon | None = None) -> list[Token]:
     text = _ABBREV_DOT.sub(r"\1 ", text)
     out: list[Token] = []
     for seg_no, segment in enumerate(_SEGMENT.split(text)):
-        raw = _WORD.findall(segment)
-        if not raw:
-            continue
-        words: list[_Word] = []
-        for w in raw:
-            cased = w[0].isupper() or w[0].isdigit()
-            if cased and len(w) >= 4 and w.isupper() and _ordinary(w.casefold(), lex):
-                cased = False  # a shouted word ("BANJIR DI BERBAGAI DAERAH"), not a name
-            for part in _split_word(w.casefold()):
-                words.append((part, cased, part))
-        for text_, cased, orig in _replace(words, lex):
-            stem = _stem(text_, lex)
-            if cased and stem + "i" == text_ and text_ not in lex.dictionary:
-                stem = text_  # Bekasi is a city, not "bekas" + -i
-            out.append(Token(text_, stem, cased, seg_no, orig))
+        if len(segment) > SEGMENT_CACHE_CHARS:
+            words = _segment_words(segment, lex)
+        else:
+            words = _segment_words_cached(segment, lex)
+        out += [Token(text_, stem, cased, seg_no, orig) for text_, stem, cased, orig in words]
     return out
+
+
+_SegmentWord = tuple[str, str, bool, str]  # (text, stem, cased, as written)
+
+# Sentences cached by their text. A viral burst repeats whole sentences (forwarded
+# chain messages, copied posts, quote-tweets) and letters and forms share theirs
+# ("Mohon segera ditindaklanjuti"); one cached sentence is ~1-3 KB, so the bound
+# keeps the cache to a few MB. Long segments (a letter without punctuation) rarely
+# repeat and are not kept.
+SEGMENT_CACHE = 2_048
+SEGMENT_CACHE_CHARS = 300
+
+
+@functools.lru_cache(maxsize=SEGMENT_CACHE)
+def _segment_words_cached(segment: str, lex: Lexicon) -> tuple[_SegmentWord, ...]:
+    return _segment_words(segment, lex)
+
+
+def _segment_words(segment: str, lex: Lexicon) -> tuple[_SegmentWord, ...]:
+    """One segment's words, mapped and stemmed: a function of its text alone."""
+    raw = _WORD.findall(segment)
+    if not raw:
+        return ()
+    words: list[_Word] = []
+    for w in raw:
+        cased = w[0].isupper() or w[0].isdigit()
+        if cased and len(w) >= 4 and w.isupper() and _ordinary(w.casefold(), lex):
+            cased = False  # a shouted word ("BANJIR DI BERBAGAI DAERAH"), not a name
+        for part in _split_word(w.casefold()):
+            words.append((part, cased, part))
+    out: list[_SegmentWord] = []
+    for text_, cased, orig in _replace(words, lex):
+        stem = _stem(text_, lex)
+        if cased and stem + "i" == text_ and text_ not in lex.dictionary:
+            stem = text_  # Bekasi is a city, not "bekas" + -i
+        out.append((text_, stem, cased, orig))
+    return tuple(out)
 
 
 def _strip_signature(text: str, lex: Lexicon) -> str:

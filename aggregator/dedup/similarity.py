@@ -16,6 +16,7 @@ says "no". A recurrence (sent weeks apart) is never a merge, but is linked.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,12 +139,11 @@ def topic_similarity(a: frozenset[str], b: frozenset[str]) -> float:
     one-word texts would be equal."""
     if not a or not b:
         return 0.0
-    shared = sum(weight(w) for w in a & b)
+    shared = sum(map(weight, a & b))
     rest_a, rest_b = a - b, b - a
     if rest_a and rest_b:
         shared += sum(min(weight(x), weight(y)) for x, y in _fuzzy_pairs(rest_a, rest_b))
-    total_a = sum(weight(w) for w in a)
-    total_b = sum(weight(w) for w in b)
+    total_a, total_b = _total_weight(a), _total_weight(b)
     small = min(total_a, total_b)
     shared = min(shared, small)
     jaccard = shared / (total_a + total_b - shared)
@@ -210,6 +210,17 @@ def _shared_event(a: Doc, b: Doc) -> bool:
     return bool(a.topic & b.topic & events)
 
 
+# A stored report is compared with every new report of its incident: what depends on
+# one signature alone is kept for the signatures in use (a frozenset keeps its hash).
+TOPIC_CACHE = 2_048
+
+
+@functools.lru_cache(maxsize=TOPIC_CACHE)
+def _total_weight(words: frozenset[str]) -> float:
+    return sum(map(weight, words))
+
+
+@functools.lru_cache(maxsize=TOPIC_CACHE)
 def _words(topic: frozenset[str]) -> frozenset[str]:
     events = default_lexicon().events
     return frozenset(w for w in topic if not w.startswith("ev_") or w not in events)

@@ -61,3 +61,26 @@ def test_word_tables_keep_a_working_set_and_numbers_stay_out():
     assert [weights.weight(t.text) for t in tokens if t.text.isdigit()][:2] == [1.0, 1.0]
     assert (normalize._stem_cached.cache_info().currsize,
             weights._weight.cache_info().currsize) == before
+
+
+def test_sentence_cache_keeps_a_working_set_and_gives_the_same_tokens():
+    """A burst repeats whole sentences, so they are cached by text; distinct ones pass
+    through a bounded table, long ones are not kept, and a cached sentence tokenizes
+    exactly as a fresh one."""
+    from aggregator.dedup import normalize, similarity
+    from aggregator.dedup.normalize import tokenize
+
+    assert normalize._segment_words_cached.cache_info().maxsize == normalize.SEGMENT_CACHE
+    assert similarity._words.cache_info().maxsize == similarity.TOPIC_CACHE <= 4096
+    text = "Banjir setinggi lutut di Jl. Kaliurang km 5. Warga RT 03 terjebak, tolong!"
+    first = tokenize(text)
+    normalize._segment_words_cached.cache_clear()
+    assert tokenize(text) == first == tokenize(text)
+    assert normalize._segment_words_cached.cache_info().hits >= 3
+    tokenize(" ".join(f"kalimat nomor {n}." for n in range(normalize.SEGMENT_CACHE + 50)))
+    assert normalize._segment_words_cached.cache_info().currsize <= normalize.SEGMENT_CACHE
+    long_sentence = " ".join(["jalan rusak berlubang"] * 40)
+    before = normalize._segment_words_cached.cache_info().currsize
+    normalize._segment_words_cached.cache_clear()
+    tokenize(long_sentence)
+    assert normalize._segment_words_cached.cache_info().currsize == 0 < before

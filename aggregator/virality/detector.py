@@ -213,9 +213,45 @@ class BurstDetector:
         s = self.settings
         steps = bucket - self._bucket
         horizon = max(s.scales) + math.ceil(4 * s.baseline_half_life_s / s.bucket_seconds)
-        for _ in range(min(steps, horizon)):
+        todo = min(steps, horizon)
+        while todo > 0 and (len(self._ring) < max(s.scales) or any(self._ring)):
             self._close_bucket()
+            todo -= 1
+        if todo > 0:
+            self._close_silent(todo)
         self._bucket = max(self._bucket, bucket)
+
+    def _close_silent(self, steps: int) -> None:
+        """`_close_bucket` `steps` times over a full ring of zeros, with the same
+        arithmetic in the same order, but on plain numbers: a ticket that gets a report
+        after weeks of quiet, or a backlog of old reports, closes up to `horizon`
+        (16,000) buckets, and the general loop took 200 ms of the event loop for each
+        such ticket."""
+        s = self.settings
+        windows = list(enumerate(s.scales))
+        floor = s.floor_rate_per_hour * s.bucket_seconds / 3600.0
+        steady = 1.0 - 0.5 ** (s.bucket_seconds / s.baseline_half_life_s)
+        decay = 0.5 ** (s.bucket_seconds / s.prominence_half_life_s)
+        q, step, clip = s.tail_quantile, s.tail_step, s.clip_sd
+        mu, seen, var, tail = self._mu, self._seen, self._var, self._tail
+        peak = self._recent_peak
+        for _ in range(steps):
+            alpha = max(steady, 1.0 / (seen + s.prior_weight))
+            rate = max(mu, floor)
+            for i, k in windows:
+                resid = math.log((0.0 + 0.5) / (k * rate + 0.5))
+                sd = math.sqrt(var[i])
+                tail[i] += step * (q if resid > tail[i] * sd else q - 1.0)
+                resid = min(max(resid, -clip * sd), clip * sd)
+                var[i] += alpha * (resid * resid - var[i])
+            expected = 1 * rate
+            phi = max(s.min_dispersion, var[0] - 1.0 / (expected + 0.5))
+            sd = math.sqrt(expected + phi * expected * expected)
+            clipped = min(max(0.0, expected - clip * sd), expected + clip * sd)
+            mu += alpha * (clipped - mu)
+            seen += 1.0
+            peak = max(peak * decay, 0.0)
+        self._mu, self._seen, self._recent_peak = mu, seen, peak
 
     def _close_bucket(self) -> None:
         """The newest bucket is complete: learn dispersion, age the oldest into the baseline."""

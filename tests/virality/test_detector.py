@@ -185,3 +185,28 @@ def test_state_of_an_older_layout_is_refused() -> None:
     state = det.to_state()
     with pytest.raises(ValueError):
         BurstDetector.from_state({**state, "v": 1})
+
+
+class _Slow(BurstDetector):
+    """The detector without its silent-stretch shortcut (the reference)."""
+
+    def _close_silent(self, steps: int) -> None:
+        for _ in range(steps):
+            self._close_bucket()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_long_silence_is_closed_exactly_as_bucket_by_bucket(seed: int) -> None:
+    """A report after weeks of quiet (or a backlog of old ones) skips the general loop
+    over the silent buckets, and every decision after it is the same to the last bit."""
+    rng = random.Random(seed)
+    fast, slow = BurstDetector(), _Slow()
+    at = T0
+    for _ in range(40):
+        at += timedelta(minutes=rng.choice([1, 7, 30, 300, 3 * 1440, 20 * 1440, 90 * 1440]))
+        count = rng.choice([1, 1, 2, 5])
+        for det in (fast, slow):
+            det.arrival(at, count)
+        assert fast.tick(at) == slow.tick(at)
+        assert fast.to_state() == slow.to_state()
+

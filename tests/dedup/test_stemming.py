@@ -15,15 +15,15 @@ AFFIXES = (["", "me", "mem", "men", "meng", "meny", "di", "ber", "ter", "pe", "p
 
 def test_the_shortcut_gives_sastrawis_own_stems():
     rng = random.Random(11)
-    roots = rng.sample(sorted(sastrawi_dictionary()), 300)
+    roots = rng.sample(sorted(sastrawi_dictionary()), 40)
     words = {p + r + s for r in roots for p in AFFIXES[0] for s in AFFIXES[1]}
     syllables = "ka ma lu te so ri pa ngu wi de bo sa ji ra nu el em er in ny".split()
     words |= {"".join(rng.choice(syllables) for _ in range(rng.randint(2, 4)))
-              for _ in range(3000)}
+              for _ in range(1500)}
     words |= {"gemetar", "telunjuk", "sinambung", "kemacetan", "cibinong", "tebet",
               "sudirman", "antrian", "berjam-jam", "obat-obatan"}
     stemmer = normalize._stemmer()
     skipped = [w for w in words if "-" not in w
                and not normalize._AFFIXED_FOR_SASTRAWI.search(w)]
-    assert len(skipped) > 500  # the shortcut is taken, for names above all
+    assert len(skipped) > 300  # the shortcut is taken, for names above all
     assert {w: normalize._root(w) for w in words} == {w: stemmer.stem_word(w) for w in words}

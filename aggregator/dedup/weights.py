@@ -10,6 +10,7 @@ and after restarts, unlike frequencies counted from our own stored reports.
 from __future__ import annotations
 
 import functools
+import re
 
 from aggregator.dedup.lexicon import default_lexicon
 
@@ -62,7 +63,23 @@ def _zipf(word: str, lang: str) -> float:
     # Our tables above remember the answers; wordfreq's own cache (100,000 entries,
     # then emptied) would hold every word a second time.
     wordfreq.CACHE_SIZE = min(wordfreq.CACHE_SIZE, 2 * WORD_CACHE)
+    if _PLAIN.fullmatch(word) and word not in _frequencies(lang):
+        # A plain word is its own only token, and one missing from the list is 0:
+        # wordfreq's answer, without its tokenizer (~60 us a word). Names, typos and
+        # slang are such words, and each new one is looked up in two languages.
+        return 0.0
     return float(wordfreq.zipf_frequency(word, lang))
+
+
+_PLAIN = re.compile(r"[a-z]+")
+
+
+@functools.cache
+def _frequencies(lang: str) -> dict[str, float]:
+    import wordfreq
+
+    frequencies: dict[str, float] = wordfreq.get_frequency_dict(lang, "best")
+    return frequencies  # wordfreq's own table (it keeps it too): no copy
 
 
 @functools.lru_cache(maxsize=WORD_CACHE)

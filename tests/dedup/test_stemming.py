@@ -27,3 +27,18 @@ def test_the_shortcut_gives_sastrawis_own_stems():
                and not normalize._AFFIXED_FOR_SASTRAWI.search(w)]
     assert len(skipped) > 300  # the shortcut is taken, for names above all
     assert {w: normalize._root(w) for w in words} == {w: stemmer.stem_word(w) for w in words}
+
+
+def test_word_frequencies_are_wordfreqs_own():
+    """Unseen plain words skip wordfreq's tokenizer (weights._zipf): same answers."""
+    import wordfreq
+
+    from aggregator.dedup import weights
+
+    rng = random.Random(12)
+    words = wordfreq.top_n_list("id", 3000)[::3] + wordfreq.top_n_list("en", 3000)[::3]
+    words += ["".join(rng.choice("kamalutesoripa") for _ in range(7)) for _ in range(500)]
+    words += ["jl", "rsud", "e-ktp", "café", "naïve", "covid19", "x"]
+    for lang in ("id", "en"):
+        assert [weights._zipf(w, lang) for w in words] == \
+            [float(wordfreq.zipf_frequency(w, lang)) for w in words]

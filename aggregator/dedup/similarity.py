@@ -132,6 +132,8 @@ def town_and_regency(a: Iterable[Place], b: Iterable[Place]) -> bool:
                and p.name[:1] == q.name[:1] for p in a for q in b)
 
 
+# The written rules and the model's features ask for one pair's similarity in turn.
+@functools.lru_cache(maxsize=64)
 def topic_similarity(a: frozenset[str], b: frozenset[str]) -> float:
     """Weighted (rare words count more) and between Jaccard, which penalises a short
     tweet against a long letter, and containment (the tweet's words all occur in the

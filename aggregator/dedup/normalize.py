@@ -73,7 +73,7 @@ _SegmentWord = tuple[str, str, bool, str]  # (text, stem, cased, as written)
 # ("Mohon segera ditindaklanjuti"); one cached sentence is ~1-3 KB, so the bound
 # keeps the cache to a few MB. Long segments (a letter without punctuation) rarely
 # repeat and are not kept.
-SEGMENT_CACHE = 2_048
+SEGMENT_CACHE = 1_024
 SEGMENT_CACHE_CHARS = 300
 
 

@@ -214,7 +214,7 @@ def _shared_event(a: Doc, b: Doc) -> bool:
 
 # A stored report is compared with every new report of its incident: what depends on
 # one signature alone is kept for the signatures in use (a frozenset keeps its hash).
-TOPIC_CACHE = 2_048
+TOPIC_CACHE = 512
 
 
 @functools.lru_cache(maxsize=TOPIC_CACHE)

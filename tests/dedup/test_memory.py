@@ -71,7 +71,7 @@ def test_sentence_cache_keeps_a_working_set_and_gives_the_same_tokens():
     from aggregator.dedup.normalize import tokenize
 
     assert normalize._segment_words_cached.cache_info().maxsize == normalize.SEGMENT_CACHE
-    assert similarity._words.cache_info().maxsize == similarity.TOPIC_CACHE <= 4096
+    assert similarity._words.cache_info().maxsize == similarity.TOPIC_CACHE <= 1024
     text = "Banjir setinggi lutut di Jl. Kaliurang km 5. Warga RT 03 terjebak, tolong!"
     first = tokenize(text)
     normalize._segment_words_cached.cache_clear()

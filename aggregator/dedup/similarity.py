@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from rapidfuzz.distance import Levenshtein
 
+from aggregator.dedup.abbrev import shortened, skeleton_of
 from aggregator.dedup.features import QUARTER, Doc, Place, distance_km
 from aggregator.dedup.lexicon import Lexicon, default_lexicon
 from aggregator.dedup.weights import weight
@@ -166,7 +167,8 @@ def place_relation(a: Iterable[Place], b: Iterable[Place], lex: Lexicon | None =
             if QUARTER in (p.kind, q.kind) or not _comparable(p.kind, q.kind, lex):
                 continue
             if p.kind == "loc" or q.kind == "loc":
-                agree = _contained(p.name, q.name) or _contained(q.name, p.name)
+                agree = _contained(p.name, q.name) or _contained(q.name, p.name) or \
+                    shortened(p.name, q.name) or shortened(q.name, p.name)
             else:
                 agree = names_agree(p.name, q.name)
             if not agree:
@@ -204,7 +206,8 @@ def names_agree(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     short, long = (a, b) if len(a) <= len(b) else (b, a)
     # "katamso" ~ "brigjen katamso", "pondok kopi" ~ "islam pondok kopi"; a lone number
     # ("sd 3" ~ "sd 13 cibinong") is no evidence.
-    return not all(w.isdigit() for w in short) and _contained(short, long)
+    return not all(w.isdigit() for w in short) and _contained(short, long) or \
+        shortened(a, b) or shortened(b, a)  # "pasming" ~ "pasar minggu"
 
 
 def _shared_event(a: Doc, b: Doc) -> bool:
@@ -360,7 +363,7 @@ def _word_eq(x: str, y: str) -> bool:
         return True
     if len(x) == 1 or len(y) == 1:
         return x[0] == y[0]  # an initial
-    return _typo(x, y)
+    return _typo(x, y) or skeleton_of(x, y) or skeleton_of(y, x)  # "bjm" ~ "banjarmasin"
 
 
 def _typo(x: str, y: str) -> bool:

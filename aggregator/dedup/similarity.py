@@ -361,8 +361,10 @@ def name_relation(a: frozenset[str], b: frozenset[str]) -> str:
 def _word_eq(x: str, y: str) -> bool:
     if x == y:
         return True
+    if x[0] != y[0]:
+        return False  # an initial, a typo and a shortening all keep the first letter
     if len(x) == 1 or len(y) == 1:
-        return x[0] == y[0]  # an initial
+        return True  # an initial
     return _typo(x, y) or skeleton_of(x, y) or skeleton_of(y, x)  # "bjm" ~ "banjarmasin"
 
 

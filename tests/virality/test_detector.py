@@ -202,7 +202,7 @@ def test_a_long_silence_is_closed_exactly_as_bucket_by_bucket(seed: int) -> None
     rng = random.Random(seed)
     fast, slow = BurstDetector(), _Slow()
     at = T0
-    for _ in range(40):
+    for _ in range(25):
         at += timedelta(minutes=rng.choice([1, 7, 30, 300, 3 * 1440, 20 * 1440, 90 * 1440]))
         count = rng.choice([1, 1, 2, 5])
         for det in (fast, slow):

@@ -190,7 +190,10 @@ def test_state_of_an_older_layout_is_refused() -> None:
 class _Slow(BurstDetector):
     """The detector without its silent-stretch shortcut (the reference)."""
 
+    silent = 0
+
     def _close_silent(self, steps: int) -> None:
+        self.silent += steps
         for _ in range(steps):
             self._close_bucket()
 
@@ -209,4 +212,5 @@ def test_a_long_silence_is_closed_exactly_as_bucket_by_bucket(seed: int) -> None
             det.arrival(at, count)
         assert fast.tick(at) == slow.tick(at)
         assert fast.to_state() == slow.to_state()
+    assert slow.silent > 10_000  # the shortcut was taken, over months of silence
 

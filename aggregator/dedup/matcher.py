@@ -29,7 +29,7 @@ from storage.types import utcnow
 
 log = logging.getLogger("aggregator.dedup")
 PARSED_CACHE = 1_000  # ~3.8 KB a parsed signature (parsing one takes ~40 us)
-SIGNATURES = 20_000  # prepared signatures waiting for their transaction
+SIGNATURES = 4_096  # prepared signatures waiting for their transaction (~7 KB each)
 PER_TICKET = 3  # reports of one ticket verified per new report (most shared keys first)
 
 
@@ -107,6 +107,11 @@ class LshMatcher:
             rid_of: (report, doc, [rows[r] for r in tops[rid_of] if r in rows])
             for rid_of, (report, doc, _) in docs.items()
         })
+
+    def forget(self, report: Report) -> None:
+        """A prepared report that will not be indexed: it was stored before (a replay,
+        a mail polled again). Its signature would otherwise wait for SIGNATURES more."""
+        self._docs.pop(id(report), None)
 
     def prepare(self, reports: Sequence[Report]) -> None:
         """Signatures and keys before the write transaction (the pipeline calls this

@@ -96,11 +96,14 @@ class Pipeline:
             if prefetch is not None and self.settings.dedup.enabled:
                 await prefetch(session, fresh)  # near-duplicate candidates, whole batch
         results: list[IngestResult] = []
+        forget = getattr(self.matcher, "forget", None)
         with session.no_autoflush:
             for report in reports:
                 key = (report.source, report.external_id)
                 if key in existing:
                     results.append(existing[key])
+                    if forget is not None:
+                        forget(report)  # prepared, never to be indexed
                     continue
                 batch.remaining -= 1
                 result = await self._one(session, report, batch)

@@ -84,3 +84,19 @@ def test_sentence_cache_keeps_a_working_set_and_gives_the_same_tokens():
     normalize._segment_words_cached.cache_clear()
     tokenize(long_sentence)
     assert normalize._segment_words_cached.cache_info().currsize == 0 < before
+
+
+async def test_replayed_reports_leave_no_signature_behind(sessions, settings):
+    """A webhook retry or a mail polled again is found stored and answered as before;
+    the signature prepared for it is dropped, not kept until thousands pile up."""
+    lsh = build_matcher(settings)
+    assert lsh is not None
+    ingestor = Ingestor(sessions, Pipeline(settings, matcher=lsh))
+    try:
+        first = [await ingestor.submit([report(f"p{i}", distinct_text(i))]) for i in range(5)]
+        again = [await ingestor.submit([report(f"p{i}", distinct_text(i))]) for i in range(5)]
+    finally:
+        await ingestor.close()
+    assert [r[0].report_id for r in again] == [r[0].report_id for r in first]
+    assert not any(r[0].created_report for r in again)
+    assert lsh._docs == {}

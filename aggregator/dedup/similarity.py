@@ -374,7 +374,9 @@ def _typo(x: str, y: str) -> bool:
         return False
     if x.isdigit() or y.isdigit():
         return False
-    return Levenshtein.normalized_distance(x, y) <= FUZZY_MAX_DIST
+    if max(len(x), len(y)) * FUZZY_MAX_DIST < 1:
+        return x == y  # too short for one edit within the bar
+    return Levenshtein.normalized_distance(x, y, score_cutoff=FUZZY_MAX_DIST) <= FUZZY_MAX_DIST
 
 
 def _overlap(a: frozenset[str], b: frozenset[str]) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from aggregator.runtime import leases
 
 log = logging.getLogger("aggregator.jobs")
+JITTER = 0.1  # rounds start every interval, give or take this share of it
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,11 @@ class JobRunner:
                 await self.job.round()
                 self.rounds += 1
                 self.last_round_at = time.time()
-            wait = max(0.0, self.job.interval - (time.monotonic() - started))
+            # Jittered: two jobs of one interval started together stayed in step, and
+            # when both take their tickets FOR UPDATE SKIP LOCKED (escalation, the
+            # virality watch), one could skip the same ticket every round, for good.
+            interval = self.job.interval * random.uniform(1 - JITTER, 1 + JITTER)
+            wait = max(0.0, interval - (time.monotonic() - started))
             try:
                 await asyncio.wait_for(self._stopping.wait(), wait)
             except TimeoutError:

@@ -254,7 +254,9 @@ class BurstDetector:
         self._mu, self._seen, self._recent_peak = mu, seen, peak
 
     def _close_bucket(self) -> None:
-        """The newest bucket is complete: learn dispersion, age the oldest into the baseline."""
+        """The newest bucket is complete: learn dispersion, age the oldest into the baseline.
+        `_close_silent` repeats this arithmetic for a ring of zeros: change both
+        (tests/virality/test_detector.py checks they agree to the bit)."""
         s = self.settings
         alpha = max(1.0 - 0.5 ** (s.bucket_seconds / s.baseline_half_life_s),
                     1.0 / (self._seen + s.prior_weight))

@@ -105,7 +105,7 @@ async def test_messages_no_process_can_send_are_reported(sessions, settings):
 
 class SlowChannel(FlakyChannel):
     async def send(self, message):
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(2.0)  # several leases long
         return await super().send(message)
 
 
@@ -114,8 +114,10 @@ async def test_a_slow_delivery_keeps_its_claim_from_another_replica(sessions, se
     take the message and send it again."""
     slow = SlowChannel(ctx(sessions, settings))
     other = FlakyChannel(ctx(sessions, settings))
-    first = OutboxSender(sessions, {"chan": slow}, lease=0.3, poll_interval=0.02)
-    second = OutboxSender(sessions, {"chan": other}, lease=0.3, poll_interval=0.02)
+    # A lease of 1 s (renewed every third of it) leaves room for SQLite's one writer,
+    # which the second process's polling shares; the send outlasts two leases.
+    first = OutboxSender(sessions, {"chan": slow}, lease=1.0, poll_interval=0.02)
+    second = OutboxSender(sessions, {"chan": other}, lease=1.0, poll_interval=0.02)
     await ticket_with_replies(sessions, settings, ["satu"])
     first.start()
     await asyncio.sleep(0.1)  # "satu" is claimed and being sent slowly

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 from storage.files import private_file, tighten
 
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+SQLITE_READERS = 4  # connections of a read-only SQLite engine
 
 
 def is_sqlite(url: str) -> bool:
@@ -45,6 +46,12 @@ def create_engine(
             prepare_sqlite_file(Path(parsed.database))
         if read_only:
             kwargs.setdefault("execution_options", {})[READ_ONLY] = True
+            # A fixed set of readers (each a thread and three open files), opened at
+            # start by `open_pool`: what the process holds does not creep up to the
+            # busiest moment it has seen; a query beyond them waits for one.
+            kwargs.setdefault("pool_size", SQLITE_READERS)
+            kwargs.setdefault("max_overflow", 0)
+            kwargs.setdefault("pool_timeout", 60)
         else:
             kwargs.setdefault("pool_size", 1)
             kwargs.setdefault("max_overflow", 0)
@@ -65,6 +72,15 @@ def create_engine(
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, echo=echo, **kwargs)
+
+
+async def open_pool(engine: AsyncEngine) -> None:
+    """Open every connection the engine's pool keeps, now rather than when load first
+    needs them."""
+    size = getattr(engine.pool, "size", lambda: 0)()
+    conns = [await engine.connect() for _ in range(size)]
+    for conn in conns:
+        await conn.close()
 
 
 def prepare_sqlite_file(db: Path) -> None:

@@ -37,7 +37,7 @@ from aggregator.virality.feature import ViralityFeature
 from aggregator.web.app import build_app
 from aggregator.web.keys import WebContext
 from aggregator.webui.feature import WebUIFeature
-from storage.db import create_engine, is_sqlite, session_factory
+from storage.db import create_engine, is_sqlite, open_pool, session_factory
 from storage.migrate import current_revision, safe_url, upgrade
 
 log = logging.getLogger("aggregator.service")
@@ -133,6 +133,7 @@ class Service:
         await self.migrate_if_needed()
         if sole:
             await self._free_what_the_dead_held()
+            await open_pool(self.read_engine)
         await self.census.start()
         await self.ingestor.start()
         if self.settings.web.enabled:

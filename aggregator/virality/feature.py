@@ -14,12 +14,9 @@ from aggregator.runtime.jobs import Job
 from aggregator.tickets.query import Section
 from aggregator.virality import channels
 from aggregator.virality.detector import DetectorSettings
-from aggregator.virality.watch import run_round, watched_ids
-from storage import repo
+from aggregator.virality.watch import watch, watched_ids
 from storage.models import Ticket, Virality
 from storage.types import utcnow
-
-TICKETS_A_TRANSACTION = 20
 
 
 class ViralityFeature(Feature):
@@ -35,11 +32,7 @@ class ViralityFeature(Feature):
             now = utcnow()
             async with self.ctx.read_sessions() as session:
                 ids = await watched_ids(session, now)
-            # A few tickets a transaction: on SQLite the one writer (intake, outbox,
-            # staff) waits for each, and a ticket with a long history takes a while.
-            for chunk in repo.chunks(ids, TICKETS_A_TRANSACTION):
-                async with self.ctx.sessions() as session, session.begin():
-                    await run_round(session, settings, now, only=chunk)
+            await watch(self.ctx.sessions, settings, ids, now)
             async with self.ctx.sessions() as session, session.begin():
                 await channels.run_round(session)
 

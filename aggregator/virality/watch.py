@@ -13,11 +13,12 @@ such, and its engagement stream starts from its prior."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aggregator.domain import OPEN_STATES
 from aggregator.events import SYSTEM, Event, EventType
@@ -33,15 +34,50 @@ ACTIVE = timedelta(hours=3)  # tickets with a report or a sample this recent are
 MAX_TICKETS = 2000
 
 
+TICKETS_A_TRANSACTION = 20
+
+
+@dataclass
+class Round:
+    changed: int = 0  # tickets whose level changed
+    skipped: list[int] = field(default_factory=list)  # of `only`: locked, or no longer watched
+
+
+async def watch(sessions: async_sessionmaker[AsyncSession], settings: DetectorSettings,
+                ids: Sequence[int], now: datetime) -> int:
+    """A round over `ids` in transactions of a few tickets each (on SQLite the one
+    writer, which intake, the outbox and staff share, waits for each). A ticket another
+    job holds (escalation takes tickets FOR UPDATE too, on its own timer) is skipped
+    rather than waited for, then visited once more at the end of the round, alone in
+    its transaction and waiting for the lock: it holds nothing else while it waits, so
+    it cannot deadlock, and a job that keeps colliding with the watch cannot keep a
+    viral ticket from being seen. Returns how many tickets changed level."""
+    changed, skipped = 0, []
+    for chunk in repo.chunks(list(ids), TICKETS_A_TRANSACTION):
+        async with sessions() as session, session.begin():
+            done = await run_round(session, settings, now, only=chunk)
+        changed += done.changed
+        skipped += done.skipped
+    for ticket_id in skipped:
+        async with sessions() as session, session.begin():
+            changed += (await run_round(session, settings, now, only=[ticket_id],
+                                        wait=True)).changed
+    return changed
+
+
 async def run_round(session: AsyncSession, settings: DetectorSettings,
-                    now: datetime | None = None, only: Sequence[int] | None = None) -> int:
-    """Returns how many tickets changed level. `only`: just these of the watched
-    tickets (the job works in short transactions of a few tickets each, see
-    `watched_ids`, so SQLite's one writer is never held for a whole round)."""
+                    now: datetime | None = None, only: Sequence[int] | None = None,
+                    wait: bool = False) -> Round:
+    """One transaction of the watch. `only`: just these of the watched tickets, those
+    another transaction holds skipped (reported in `skipped`) unless `wait`."""
     now = now or utcnow()
-    rows = await _watched(session, now, only)
+    rows = await _watched(session, now, only, wait)
+    done = Round()
+    if only is not None and not wait:
+        seen = {ticket.id for ticket, _ in rows}
+        done.skipped = [i for i in only if i not in seen]
     if not rows:
-        return 0
+        return done
     changed = 0
     events: list[Event] = []
     for ticket, row in rows:
@@ -78,7 +114,8 @@ async def run_round(session: AsyncSession, settings: DetectorSettings,
         row.updated_at = now
         ticket.virality_score = max(0.0, round(score, 4))
     await record_events(session, events)
-    return changed
+    done.changed = changed
+    return done
 
 
 def _driver(reports: Decision, engagement: Decision) -> Decision:
@@ -108,13 +145,14 @@ async def watched_ids(session: AsyncSession, now: datetime) -> list[int]:
     )).scalars())
 
 
-async def _watched(session: AsyncSession, now: datetime, only: Sequence[int] | None
-                   ) -> list[tuple[Ticket, Virality]]:
+async def _watched(session: AsyncSession, now: datetime, only: Sequence[int] | None,
+                   wait: bool = False) -> list[tuple[Ticket, Virality]]:
     query = select(Ticket).where(*_watching(now))
     if only is not None:
         query = query.where(Ticket.id.in_(list(only)))
     tickets = list((await session.execute(
-        query.order_by(Ticket.id.desc()).limit(MAX_TICKETS).with_for_update(skip_locked=True)
+        query.order_by(Ticket.id.desc()).limit(MAX_TICKETS)
+        .with_for_update(skip_locked=not wait)
     )).scalars())
     if not tickets:
         return []

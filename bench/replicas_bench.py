@@ -32,7 +32,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+from procstat import cpu_seconds, tcp_peers  # noqa: E402
 from webhook_bench import SECRET, bare_target, run_generator, wait_generator  # noqa: E402
+
+# pg_stat_activity's wait events, grouped by what they say about the bottleneck.
+WAITS = {"Lock": "lock", "LWLock": "lwlock", "IO": "io", "Client": "daemon"}
 
 
 def free_port() -> int:
@@ -89,7 +93,16 @@ async def run_processes(n: int, args: argparse.Namespace, tmp: Path) -> dict[str
                                    concurrency=max(1, args.concurrency // n))
         gens = [run_generator(f"{u}/hooks/lapor", share, f"n{n}-{i}")
                 for i, u in enumerate(urls)]
+        pids = [p.pid for p in procs]
+        tally = Tally()
+        watch = asyncio.create_task(watch_backends(admin, pids, tally))
+        cpu0, t0 = await cpu_now(admin, pids), time.monotonic()
         results = [await wait_generator(g) for g in gens]
+        watch.cancel()
+        await asyncio.gather(watch, return_exceptions=True)
+        spent = time.monotonic() - t0
+        cpu = cpu_spent(cpu0, await cpu_now(admin, pids), spent)
+        cpu["generators"] = sum(r["cpu_s"] for r in results) / spent
         async with admin.connect() as c:
             stored = (await c.execute(text(f'SELECT count(*) FROM "{schema}".reports'))
                       ).scalar_one()
@@ -97,7 +110,8 @@ async def run_processes(n: int, args: argparse.Namespace, tmp: Path) -> dict[str
         return {"ok": ok, "rate": ok / max(r["elapsed"] for r in results),
                 "p50_ms": max(r["p50_ms"] for r in results),
                 "p99_ms": max(r["p99_ms"] for r in results), "lost": max(0, ok - stored),
-                "errors": sum(r["sent"] - r["ok"] for r in results)}
+                "errors": sum(r["sent"] - r["ok"] for r in results),
+                "cpu": cpu, "waits": tally}
     finally:
         for p in procs:
             p.terminate()
@@ -106,6 +120,61 @@ async def run_processes(n: int, args: argparse.Namespace, tmp: Path) -> dict[str
         async with admin.begin() as c:
             await c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         await admin.dispose()
+
+
+class Tally(dict[str, int]):
+    """Samples of the daemons' database backends by state: on CPU, waiting for a lock
+    (advisory or row: reports queueing for each other), idle in a transaction (the
+    daemon, not the database, is the one working), idle."""
+
+
+async def watch_backends(admin: Any, pids: list[int], tally: Tally, every: float = 0.1
+                         ) -> None:
+    from sqlalchemy import text
+
+    while True:
+        ports = [local for pid in pids for local, remote in tcp_peers(pid) if remote == 5432]
+        async with admin.connect() as c:
+            rows = (await c.execute(text(
+                "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+                "WHERE client_port = ANY(:p)"), {"p": ports})).all()
+        for state, wtype, wevent in rows:
+            if state == "active":
+                key = WAITS.get(wtype or "", "other wait") if wtype else "cpu"
+                if key == "lock":
+                    key = f"lock ({wevent})"
+            else:
+                key = "in transaction" if state and state.startswith("idle in") else "idle"
+            tally[key] = tally.get(key, 0) + 1
+        await asyncio.sleep(every)
+
+
+async def cpu_now(admin: Any, daemons: list[int]) -> dict[str, float]:
+    """CPU seconds so far of the daemons and PostgreSQL's backends (every backend: the
+    pools keep theirs for the run). The generators count their own."""
+    from sqlalchemy import text
+
+    async with admin.connect() as c:
+        backends = (await c.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend'"))
+        ).scalars().all()
+    return {"daemons": sum(cpu_seconds(p) for p in daemons),
+            "postgres": sum(cpu_seconds(p) for p in backends)}
+
+
+def cpu_spent(before: dict[str, float], after: dict[str, float], seconds: float
+              ) -> dict[str, float]:
+    """Cores each group kept busy over the run."""
+    return {k: (after[k] - before[k]) / seconds for k in before}
+
+
+def describe(r: dict[str, Any]) -> str:
+    cores = ", ".join(f"{k} {v:.2f}" for k, v in r["cpu"].items())
+    total = sum(r["waits"].values()) or 1
+    states = ", ".join(f"{k} {v / total:.0%}" for k, v in
+                       sorted(r["waits"].items(), key=lambda kv: -kv[1]))
+    return (f"    cores busy: {cores} (total {sum(r['cpu'].values()):.2f} of "
+            f"{os.cpu_count()})\n    database backends: {states}")
 
 
 async def main() -> None:
@@ -124,6 +193,7 @@ async def main() -> None:
                   f"p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
                   f"ratio {r['rate'] / bare['rate']:.3f}  lost {r['lost']}  "
                   f"errors {r['errors']}")
+            print(describe(r), flush=True)
 
 
 if __name__ == "__main__":

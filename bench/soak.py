@@ -40,10 +40,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ.setdefault("PYTHONPATH", str(ROOT))
 
+from procstat import fds, tcp_peers  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
 from storage.db import create_engine, is_sqlite, session_factory  # noqa: E402
@@ -57,28 +58,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS")
-
-
-def fds(pid: int) -> list[str]:
-    out = []
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            out.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
-        except OSError:
-            pass
-    return out
-
-
-def tcp_peers(pid: int) -> list[tuple[int, int]]:
-    """(local port, remote port) of the process's IPv4/IPv6 TCP sockets."""
-    inodes = {t[8:-1] for t in fds(pid) if t.startswith("socket:[")}
-    out = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            f = line.split()
-            if f[9] in inodes and f[3] == "01":  # ESTABLISHED
-                out.append((int(f[1].rsplit(":", 1)[1], 16), int(f[2].rsplit(":", 1)[1], 16)))
-    return out
 
 
 async def db_connections(pid: int, db_url: str, engine: Any) -> int:

@@ -114,7 +114,7 @@ async def generate(url: str, seconds: float, concurrency: int, run: str,
 
     conn = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=30)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     async with aiohttp.ClientSession(connector=conn, timeout=timeout) as http:
         await asyncio.gather(*(worker(http) for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
@@ -126,7 +126,8 @@ async def generate(url: str, seconds: float, concurrency: int, run: str,
 
     ok = sum(v for k, v in codes.items() if k.startswith("2"))
     return {"ok": ok, "codes": codes, "elapsed": elapsed, "rate": ok / elapsed,
-            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "sent": sum(codes.values())}
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "sent": sum(codes.values()),
+            "cpu_s": time.process_time() - cpu}
 
 
 def run_generator(url: str, args: argparse.Namespace, run: str) -> subprocess.Popen[bytes]:

@@ -18,6 +18,7 @@ import re
 import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +163,8 @@ class Stack:
         n, text = self._next("mail")
         sender = f"warga{n}@mail.example.id"
         self.sent.mail_from.append(sender)
-        await asyncio.to_thread(self.dovecot.append, self.user, [complaint(n, text=text)])
+        mail = complaint(n, text=text, date=datetime.now(UTC))  # sent now, as citizens do
+        await asyncio.to_thread(self.dovecot.append, self.user, [mail])
 
     def send_telegram(self) -> None:
         n, text = self._next("tg")

@@ -71,12 +71,14 @@ async def fold_tickets(
     `target` (two fragments of one incident, opened before anything linked them).
     As a staff merge, with `why` (the bridging report, its verdicts) on the `merged`
     event, so staff see why and can split reports back out; unlike a staff merge, a
-    staff split is never forgotten. None when there is nothing to fold (already one
-    ticket, or the two sit on either side of the confidentiality boundary)."""
+    staff split is never forgotten, and a ticket staff resolved or closed stays as
+    they left it. None when there is nothing to fold (already one ticket, either not
+    open, or the two on either side of the confidentiality boundary)."""
     source = await repo.resolve_ticket(session, await session.get(Ticket, source_id))
     target = await repo.resolve_ticket(session, await session.get(Ticket, target_id))
     if source is None or target is None or source.id == target.id or \
-            source.confidential != target.confidential:
+            source.confidential != target.confidential or \
+            source.state not in OPEN_STATES or target.state not in OPEN_STATES:
         return None
     return await _move(session, source, target, actor, forget_splits=False, why=why)
 

@@ -107,3 +107,18 @@ async def test_vague_report_does_not_fold_two_incidents(sessions, ingest, tmp_pa
     async with sessions() as s:
         assert not (await s.execute(
             select(TicketEvent).where(TicketEvent.type == "merged"))).first()
+
+
+async def test_ticket_staff_resolved_is_not_folded(sessions, ingest):
+    results = [await ingest(report(i, text)) for i, text in enumerate(FLOOD[:4])]
+    async with sessions() as s, s.begin():
+        resolved = await s.get(Ticket, results[2].ticket_id)
+        resolved.state = "resolved"  # staff finished with the second ticket
+    last = await ingest(report(4, FLOOD[4]))
+    assert last.ticket_number == results[0].ticket_number
+    async with sessions() as s:
+        kept = await s.get(Ticket, results[2].ticket_id)
+        assert kept.state == "resolved" and kept.merged_into_id is None
+        assert kept.report_count == 2
+        assert not (await s.execute(
+            select(TicketEvent).where(TicketEvent.type == "merged"))).first()

@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import select
 
 from aggregator.config import parse
 from aggregator.dedup import build_matcher
@@ -47,6 +48,8 @@ from aggregator.intake.ingest import Ingestor
 from aggregator.intake.pipeline import Pipeline
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
+from storage.models import Report as ReportRow
+from storage.models import Ticket
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "data" / "dedup_labelled.jsonl"
@@ -81,12 +84,18 @@ async def quality(url: str, base: Path, labelled: Path, threshold: float | None 
                         Pipeline(settings, matcher=build_matcher(settings)))
     records = load(labelled)
     reports = to_reports(records, datetime.now(UTC))
-    results = await asyncio.gather(*(ingestor.submit([r]) for r in reports))
+    await asyncio.gather(*(ingestor.submit([r]) for r in reports))
     await ingestor.close()
+    # Where each report is at the end, not where ingest first put it: the matcher may
+    # fold a ticket into another later (fragments of one viral incident).
+    async with session_factory(engine)() as session:
+        found = await session.execute(
+            select(ReportRow.external_id, Ticket.number)
+            .join(Ticket, Ticket.id == ReportRow.ticket_id))
+        ticket_of = {ext: number for ext, number in found}
     await engine.dispose()
     scores = pairwise({r["id"]: r["cluster"] for r in records},
-                      {r.external_id: res.ticket_number for r, (res,) in zip(reports, results,
-                                                                              strict=True)})
+                      {r.external_id: ticket_of[r.external_id] for r in reports})
     print(f"{labelled.name}: {len(records)} reports, {scores.clusters} clusters")
     print(f"  {scores.line()}")
 

@@ -29,6 +29,11 @@ MAX_NAME = 4
 QUARTER = "quarter"  # the place kind of "<name> <direction>": Cimahi Selatan
 _DIRECTIONS = frozenset({"utara", "selatan", "timur", "barat", "tengah"})
 MAX_TEXT = 4000  # a long e-mail says what it is about early on
+# "bukan cuma di Angkasa", "kyk di Ampenan", "beda ga sm yg di Pluit", "sama kayak
+# Kebayoran Baru": a place named to compare with is not where the report happened.
+_COMPARED = frozenset({"kayak", "kyk", "kek", "seperti", "spt", "beda", "berbeda",
+                       "bukan", "selain"})
+COMPARE_REACH = 5  # words from the comparing word to the "di" of the other place
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # A lower-case word shaped like a derived Indonesian word (pemberitahuan, dilaporin)
 # that the stemmer could not reduce: unknown, but not evidence of a different place.
@@ -87,7 +92,7 @@ def extract(
     address = _address(meta or {})
     if address:
         full = f"{full}\n{address}"  # "Jl. Ahmad Yani No. 5, Bekasi" names the place
-    tokens = tokenize(full[:MAX_TEXT], lex)
+    tokens = _without_compared(tokenize(full[:MAX_TEXT], lex), lex)
     places, in_place = _places(tokens, lex)
     topic: set[str] = set()
     names: set[str] = {n for p in places if p.kind != QUARTER for n in p.name
@@ -134,18 +139,49 @@ def _is_name(tok: Token, lex: Lexicon) -> bool:
     )
 
 
+def _cased_segments(tokens: list[Token]) -> set[int]:
+    """Mixed-case segments: a word other than the segment's first is capitalised."""
+    firsts = {t.seg: i for i, t in reversed(list(enumerate(tokens)))}
+    return {t.seg for i, t in enumerate(tokens)
+            if t.cased and t.text.isalpha() and firsts[t.seg] != i}
+
+
+def _without_compared(tokens: list[Token], lex: Lexicon) -> list[Token]:
+    """The tokens without the places a report names only to compare with: "air di
+    Cakranegara juga mati, bukan pipa pecah kyk di Ampenan" happened in Cakranegara;
+    Ampenan, kept, would make it a match for the pipe burst there (and "different
+    places" against the report's own neighbours). The name after a "di" within
+    COMPARE_REACH words of a comparing word, or right after it, is dropped."""
+    if not any(t.text in _COMPARED for t in tokens):
+        return tokens
+    cased_segments = _cased_segments(tokens)
+    drop: set[int] = set()
+    for i, tok in enumerate(tokens):
+        if tok.text not in _COMPARED:
+            continue
+        cased = tok.seg in cased_segments
+        after = tokens[i + 1] if i + 1 < len(tokens) else None
+        if after is not None and after.seg == tok.seg and after.cased and _is_name(after, lex):
+            start = i  # "sama kayak Kebayoran Baru"
+        else:
+            start = next((j for j in range(i + 1, min(len(tokens), i + 1 + COMPARE_REACH))
+                          if tokens[j].seg == tok.seg and tokens[j].text in lex.locatives), -1)
+            if start < 0 or tokens[start].seg != tok.seg:
+                continue
+        name = _name_after(tokens, start, lex, cased, first_may_be_type=False)
+        if name and (_is_name(name[0][1], lex) or name[0][1].cased):
+            drop.update(j for j, _ in name)
+            drop.add(start)  # the "di" (or the comparing word) goes too
+    return [t for j, t in enumerate(tokens) if j not in drop] if drop else tokens
+
+
 def _places(tokens: list[Token], lex: Lexicon) -> tuple[list[Place], set[int]]:
     """Named places: a place type followed by its name. In a mixed-case segment the
     name is the capitalised words; in an all-lower-case one it is the next words up to
     the last one no dictionary knows (a name made only of ordinary words, like "tanah
     abang" in lower case, cannot be told from the sentence and is left out). A name
     right after "di"/"ke"/"dekat" is where it happened (kind "loc")."""
-    # A segment is mixed case when a word other than its first is capitalised.
-    firsts = {t.seg: i for i, t in reversed(list(enumerate(tokens)))}
-    cased_segments = {
-        t.seg for i, t in enumerate(tokens)
-        if t.cased and t.text.isalpha() and firsts[t.seg] != i
-    }
+    cased_segments = _cased_segments(tokens)
     found: list[Place] = []
     used: set[int] = set()
     for i, tok in enumerate(tokens):

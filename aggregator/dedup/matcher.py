@@ -21,16 +21,21 @@ import aggregator.dedup.store as store
 from aggregator.config import DedupSettings
 from aggregator.dedup.features import Doc, extract
 from aggregator.dedup.keys import index_keys, lock_keys, query_keys
+from aggregator.dedup.merge import fold_tickets
 from aggregator.dedup.similarity import Verdict
 from aggregator.dedup.verdict import compare, may_recur
 from aggregator.domain import Report
 from aggregator.intake.matching import Match
+from storage import repo
+from storage.models import Ticket
 from storage.types import utcnow
 
 log = logging.getLogger("aggregator.dedup")
 PARSED_CACHE = 1_000  # ~3.8 KB a parsed signature (parsing one takes ~40 us)
 SIGNATURES = 4_096  # prepared signatures waiting for their transaction (~7 KB each)
 PER_TICKET = 3  # reports of one ticket verified per new report (most shared keys first)
+BRIDGE = 2  # reports of each of two tickets a new report must match to fold them
+FOLD_ACTOR = "system:matcher"
 
 
 @dataclass
@@ -68,9 +73,18 @@ class LshMatcher:
             rows += pending.candidates(set(keys), 2 * self.settings.max_candidates)
         # Only tickets on the report's side of the confidentiality boundary: the best
         # match being a sealed ticket must not keep an open report from its open one.
-        best = self._choose(doc, [r for r in rows if bool(r.confidential) == report.sealed])
+        folds = store.folds(session)
+        best, fold = self._choose(
+            doc, [r for r in rows if bool(r.confidential) == report.sealed], folds)
         if best is None:
             return None
+        for other in fold:
+            # From now on the batch sees one ticket; `settle` writes the merge.
+            folds.into[other] = best.ticket_id
+            folds.todo.append((other, best.ticket_id, {
+                "reason": "one report matched both",
+                "report": f"{report.source}:{report.external_id}",
+                "score": round(best.verdict.score, 4)}))
         return Match(
             ticket_id=best.ticket_id, score=best.verdict.score,
             detail={"matched_report_id": best.report_id, **best.verdict.detail},
@@ -107,6 +121,25 @@ class LshMatcher:
             rid_of: (report, doc, [rows[r] for r in tops[rid_of] if r in rows])
             for rid_of, (report, doc, _) in docs.items()
         })
+
+    async def settle(self, session: AsyncSession) -> dict[int, Ticket]:
+        """Write the transaction's folds (the pipeline calls this after the batch's
+        reports are stored, so they move too): each folded ticket is merged into the
+        one a report bridged it to, as staff would (`merge.fold_tickets`: audit
+        events, a "merged" message to the reporters moved). Returns folded ticket id
+        -> the ticket its reports are now on."""
+        found = store.folds(session)
+        moved: dict[int, Ticket] = {}
+        for source, target, why in found.todo:
+            result = await fold_tickets(session, source, target, FOLD_ACTOR, why)
+            if result is not None:
+                log.info("folded %s into %s (%s)", result.source, result.target, why)
+        for source in found.into:
+            ticket = await repo.resolve_ticket(session, await session.get(Ticket, source))
+            if ticket is not None:
+                moved[source] = ticket
+        found.todo.clear()
+        return moved
 
     def forget(self, report: Report) -> None:
         """A prepared report that will not be indexed: it was stored before (a replay,
@@ -146,7 +179,8 @@ class LshMatcher:
         self._docs[id(report)] = (report, doc)
         return doc
 
-    def _choose(self, doc: Doc, rows: list[Any]) -> _Best | None:
+    def _choose(self, doc: Doc, rows: list[Any], folds: store.Folds | None = None
+                ) -> tuple[_Best | None, list[int]]:
         """Verify candidates, best first, at most PER_TICKET reports of a ticket (the
         ones sharing most keys): a burst of one incident retold a hundred times costs a
         few comparisons per report, not a hundred. A ticket is joined when one of them
@@ -156,15 +190,23 @@ class LshMatcher:
         one ticket over several incidents. Tickets a candidate was split from are
         verified in full (the split rule needs the best verdict on both sides). With
         no match, the best earlier ticket the report would have joined but for the
-        recurrence rule (its verdict not `same`)."""
+        recurrence rule (its verdict not `same`).
+
+        Also the tickets to fold into the chosen one (`_bridged`): a viral incident
+        often opens two tickets before any report links them, and later reports then
+        join one or the other. `folds`: tickets folded earlier in this transaction,
+        read as the ticket they were folded into."""
+        resolve = folds.resolve if folds is not None else (lambda t: t)
         by_ticket: dict[int, _Best] = {}
         recurs: _Best | None = None
         apart: list[tuple[int, Verdict]] = []  # (ticket split from, verdict vs the report)
-        guarded = {stored.apart for stored in rows if stored.apart is not None}
+        guarded = {resolve(stored.apart) for stored in rows if stored.apart is not None}
         tried: dict[int, int] = {}
+        agree: dict[int, list[Doc]] = {}  # ticket -> its reports that matched
         dissent: set[int] = set()
         for stored in rows:
-            ticket_id, apart_from = stored.ticket_id, stored.apart
+            ticket_id = resolve(stored.ticket_id)
+            apart_from = None if stored.apart is None else resolve(stored.apart)
             if apart_from is None and ticket_id not in guarded and \
                     tried.get(ticket_id, 0) >= PER_TICKET:
                 continue
@@ -186,6 +228,8 @@ class LshMatcher:
                 continue
             if apart_from is not None:
                 apart.append((apart_from, verdict))
+            else:
+                agree.setdefault(ticket_id, []).append(other)
             current = by_ticket.get(ticket_id)
             if current is None or _rank(verdict) > _rank(current.verdict):
                 by_ticket[ticket_id] = _Best(ticket_id, stored.report_id, verdict)
@@ -198,8 +242,37 @@ class LshMatcher:
             if held is not None and _rank(held.verdict) <= _rank(verdict):
                 del by_ticket[from_ticket]
         if not by_ticket:
-            return recurs
-        return max(by_ticket.values(), key=lambda b: (_rank(b.verdict), -b.ticket_id))
+            return recurs, []
+        best = max(by_ticket.values(), key=lambda b: (_rank(b.verdict), -b.ticket_id))
+        split = guarded | {resolve(s.ticket_id) for s in rows if s.apart is not None}
+        bridged = _bridged(by_ticket, agree, split)
+        if best.ticket_id not in bridged:
+            return best, []
+        # The oldest fragment stays: the ticket staff have known longest.
+        target = by_ticket[min(bridged)]
+        fold = [t for t in bridged if t != target.ticket_id
+                and self._linked(agree[t], agree[target.ticket_id])]
+        return (target if fold else best), fold
+
+    def _linked(self, ours: list[Doc], theirs: list[Doc]) -> bool:
+        """Whether two tickets are linked without the new report: one of the reports
+        it matched in one is itself a match for one it matched in the other. A report
+        can fit two incidents at one place through what they share ("sampah di
+        Sukajadi" against rubbish not collected and rubbish burnt there); two
+        fragments of one incident also match each other, somewhere."""
+        return any(compare(a, b, self.settings).same for a in ours for b in theirs)
+
+
+def _bridged(by_ticket: dict[int, _Best], agree: dict[int, list[Doc]], split: set[int]
+             ) -> list[int]:
+    """The tickets a report bridges: two or more of them, BRIDGE of whose reports
+    each match it while none of their checked reports is certainly another incident
+    (`by_ticket` holds only such tickets). Matching one report of each is not enough:
+    a report that fits one loose report of two incidents at one hospital ties them
+    only through itself; matching two of each, it is what both tickets are about.
+    Tickets a staff split touched (`split`) are left as staff left them."""
+    bridged = [t for t in by_ticket if len(agree.get(t, ())) >= BRIDGE and t not in split]
+    return bridged if len(bridged) >= 2 else []
 
 
 def _rank(verdict: Verdict) -> tuple[float, float]:

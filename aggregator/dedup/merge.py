@@ -10,6 +10,7 @@ later staff merge of the two overrides that memory.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,6 +61,32 @@ async def merge_tickets(
         # Reporters on one side would receive replies written to the other side.
         raise ActionError(409, "conflict",
                           "a confidential ticket and a non-confidential one cannot be merged")
+    return await _move(session, source, target, actor, forget_splits=True)
+
+
+async def fold_tickets(
+    session: AsyncSession, source_id: int, target_id: int, actor: str, why: dict[str, Any]
+) -> MergeResult | None:
+    """The matcher's merge: one new report matched two reports each of `source` and
+    `target` (two fragments of one incident, opened before anything linked them).
+    As a staff merge, with `why` (the bridging report, its verdicts) on the `merged`
+    event, so staff see why and can split reports back out; unlike a staff merge, a
+    staff split is never forgotten, and a ticket staff resolved or closed stays as
+    they left it. None when there is nothing to fold (already one ticket, either not
+    open, or the two on either side of the confidentiality boundary)."""
+    source = await repo.resolve_ticket(session, await session.get(Ticket, source_id))
+    target = await repo.resolve_ticket(session, await session.get(Ticket, target_id))
+    if source is None or target is None or source.id == target.id or \
+            source.confidential != target.confidential or \
+            source.state not in OPEN_STATES or target.state not in OPEN_STATES:
+        return None
+    return await _move(session, source, target, actor, forget_splits=False, why=why)
+
+
+async def _move(
+    session: AsyncSession, source: Ticket, target: Ticket, actor: str, *,
+    forget_splits: bool, why: dict[str, Any] | None = None,
+) -> MergeResult:
     await _lock(session, source.id, target.id)
     now = utcnow()
     report_ids = list((await session.execute(
@@ -73,11 +100,13 @@ async def merge_tickets(
         update(Ticket).where(Ticket.merged_into_id == source.id)
         .values(merged_into_id=target.id)
     )
-    # Staff put these reports together again: forget that they were split apart.
-    forgotten = (await session.execute(
-        delete(DedupApart).where(DedupApart.report_id.in_(report_ids or [-1]),
-                                 DedupApart.ticket_id == target.id)
-    )).rowcount or 0  # type: ignore[attr-defined]
+    forgotten = 0
+    if forget_splits:
+        # Staff put these reports together again: forget that they were split apart.
+        forgotten = (await session.execute(
+            delete(DedupApart).where(DedupApart.report_id.in_(report_ids or [-1]),
+                                     DedupApart.ticket_id == target.id)
+        )).rowcount or 0  # type: ignore[attr-defined]
     reopen = source.state in OPEN_STATES and target.state not in OPEN_STATES
     target.report_count += len(report_ids)
     target.priority = max(target.priority, source.priority)
@@ -91,6 +120,7 @@ async def merge_tickets(
         Event(target.id, EventType.MERGED, actor, at=now, data={
             "from": source.number, "report_ids": report_ids, "reports_moved": len(report_ids),
             **({"splits_forgotten": forgotten} if forgotten else {}),
+            **({"why": why} if why else {}),
         }),
         Event(source.id, EventType.MERGED_INTO, actor, at=now, data={
             "into": target.number, "reports_moved": len(report_ids),

@@ -39,6 +39,7 @@ _OPEN = [str(s) for s in OPEN_STATES]
 _LOCK_CLASS = 0x44454450  # advisory lock namespace of the candidate keys
 _PENDING_KEY = "dedup_pending"
 _PREFETCH_KEY = "dedup_prefetch"
+_FOLDS_KEY = "dedup_folds"
 
 # ---------------------------------------------------------------- reads
 
@@ -285,6 +286,30 @@ def added(session: AsyncSession) -> Pending | None:
     return found
 
 
+@dataclass
+class Folds:
+    """Tickets the matcher found to be fragments of one incident in this transaction
+    (`matcher.LshMatcher._choose`): `into` maps each folded ticket to the one it joins,
+    so the batch's later reports already see one ticket; `todo` holds the merges
+    (source, target, why) that `LshMatcher.settle` writes before the commit."""
+
+    into: dict[int, int] = field(default_factory=dict)
+    todo: list[tuple[int, int, dict[str, Any]]] = field(default_factory=list)
+
+    def resolve(self, ticket_id: int) -> int:
+        while ticket_id in self.into:
+            ticket_id = self.into[ticket_id]
+        return ticket_id
+
+
+def folds(session: AsyncSession) -> Folds:
+    """The transaction's folds (a rollback drops them with the rest)."""
+    found: Folds | None = session.info.get(_FOLDS_KEY)
+    if found is None:
+        found = session.info[_FOLDS_KEY] = Folds()
+    return found
+
+
 def _write_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING_KEY, None)
     if pending is not None:
@@ -294,6 +319,7 @@ def _write_pending(session: Session) -> None:
 def _drop_pending(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
     session.info.pop(_PREFETCH_KEY, None)
+    session.info.pop(_FOLDS_KEY, None)
 
 
 _DOC_COLUMNS = ("report_id", "topic", "names", "weak", "places", "ids", "lat", "lon",

@@ -8,7 +8,7 @@ of an open ticket (pluggable) > a new ticket.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -57,6 +57,7 @@ class Batch:
     events: list[Event] = field(default_factory=list)
     outbox: list[Outgoing] = field(default_factory=list)
     ingested: list[Ingested] = field(default_factory=list)  # for the hooks
+    moved: dict[int, Ticket] = field(default_factory=dict)  # folded ticket id -> now on
 
 
 class Pipeline:
@@ -110,6 +111,8 @@ class Pipeline:
                 existing[key] = _as_existing(result)
                 results.append(result)
         await self._write(session, batch)
+        if batch.moved:  # the matcher folded tickets: say where the reports are now
+            results = [_moved(r, batch.moved) for r in results]
         return results
 
     async def _write(self, session: AsyncSession, batch: Batch) -> None:
@@ -131,6 +134,13 @@ class Pipeline:
         if batch.outbox:
             await session.execute(insert(Outbox), [outbox_row(o, batch.now) for o in batch.outbox])
             batch.outbox = []
+        settle = getattr(self.matcher, "settle", None)
+        if settle is not None and self.settings.dedup.enabled:
+            # Fragments of one incident the matcher folded: merged once the reports
+            # are stored (so they move too) and acknowledged (the "merged" message
+            # follows the first one).
+            batch.moved.update(await settle(session))
+            batch.ingested = [_moved_ingested(i, batch.moved) for i in batch.ingested]
         # Hooks run last: every ticket, report and event of the batch is in the
         # database, so whatever they write (events, signals) can refer to them.
         if batch.ingested and self.hooks:
@@ -406,6 +416,18 @@ class Pipeline:
         batch.new_tickets[number] = ticket
         batch.new_by_id[ticket.id] = ticket
         return ticket
+
+
+def _moved(result: IngestResult, moved: dict[int, Ticket]) -> IngestResult:
+    ticket = moved.get(result.ticket_id)
+    if ticket is None or not result.created_report:
+        return result
+    return replace(result, ticket_id=ticket.id, ticket_number=ticket.number)
+
+
+def _moved_ingested(item: Ingested, moved: dict[int, Ticket]) -> Ingested:
+    ticket = moved.get(item.ticket.id)
+    return item if ticket is None else replace(item, ticket=ticket)
 
 
 async def _reported_on(session: AsyncSession, batch: Batch, ticket_id: int,

@@ -122,6 +122,8 @@ EN: dict[str, str] = {
     "{who} menugaskan ke: {b}": "{who} assigned it to: {b}", "tidak ada": "nobody",
     "Tiket {src} digabungkan ke tiket ini ({n} laporan)":
         "Ticket {src} was merged into this one ({n} reports)",
+    "otomatis: laporan {r} cocok dengan keduanya":
+        "automatically: report {r} matched both",
     "Tiket ini digabungkan ke {dst}": "This ticket was merged into {dst}",
     "Laporan #{id} dipisahkan ke {dst}": "Report #{id} was split out to {dst}",
     "Tiket dibuat": "Ticket created", "dipisahkan dari {src}": "split from {src}",

@@ -1,0 +1,124 @@
+"""Fragments of one incident: a viral flood opens two tickets before any report links
+them; a later report that matches two reports of each folds the younger ticket into
+the older one, as a staff merge would (audit events, the moved reporters told their
+new number). Two incidents a vague report happens to fit stay apart."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from aggregator.config import parse
+from aggregator.dedup import build_matcher
+from aggregator.dedup.features import extract
+from aggregator.dedup.verdict import compare
+from aggregator.domain import Author, Report
+from aggregator.intake.ingest import Ingestor
+from aggregator.intake.pipeline import Pipeline
+from storage.models import Outbox, Ticket, TicketEvent
+from storage.models import Report as ReportRow
+
+FLOOD = [
+    "Perumahan Griya Kencana Bekasi banjir lagi setinggi dada, warga butuh perahu karet "
+    "dan makanan!! #banjirbekasi",
+    "Banjir di Griya Kencana makin tinggi, kami terjebak di lantai 2. Tolong evakuasi "
+    "@BPBDBekasi",
+    # Another district named: a ticket of its own at first.
+    "Min banjir di Perumahan Griya Kencana Jatisampurna setinggi 1,5 meter, banyak lansia "
+    "belum dievakuasi",
+    "Banjir setinggi 1,5 meter merendam Perumahan Griya Kencana, warga membutuhkan "
+    "evakuasi dan bantuan logistik.",
+    # Fits both tickets, two reports of each.
+    "Update banjir Griya Kencana: air masih setinggi dada, warga di blok C dan D belum "
+    "dievakuasi",
+]
+
+WATER = [
+    "PDAM Tirta Pakuan air mati 3 hari di Baranangsiang, warga terpaksa beli air galon "
+    "buat mandi",
+    "Lapor min, air PDAM di Kelurahan Baranangsiang Bogor tidak mengalir sudah 3 hari",
+    "PDAM Tirta Pakuan air mati 3 hari di Bantarjati, warga beli air galon buat mandi",
+    "Min air PDAM di Kelurahan Bantarjati Bogor tidak mengalir sudah tiga hari",
+    "udh 4 hari air pdam baranangsiang mati total. tagihan jalan terus",
+]
+
+
+def report(i: int, text: str) -> Report:
+    return Report(source="x", channel="twitter", external_id=str(i), text=text,
+                  author=Author(handle=f"warga{i}"), ack=True)
+
+
+@pytest.fixture
+async def ingest(sessions, settings):
+    ingestor = Ingestor(sessions, Pipeline(settings, matcher=build_matcher(settings)))
+
+    async def submit(r: Report):
+        (result,) = await ingestor.submit([r])
+        return result
+
+    yield submit
+    await ingestor.close()
+
+
+async def test_report_matching_two_fragments_folds_them(sessions, ingest):
+    results = [await ingest(report(i, text)) for i, text in enumerate(FLOOD)]
+    first, _, second, *_ = results
+    assert first.ticket_number != second.ticket_number  # split early
+    assert results[-1].ticket_number == first.ticket_number
+
+    async with sessions() as s:
+        on = {ext: tid for ext, tid in await s.execute(
+            select(ReportRow.external_id, ReportRow.ticket_id))}
+        assert set(on.values()) == {first.ticket_id}  # every report on the older ticket
+        old = await s.get(Ticket, second.ticket_id)
+        kept = await s.get(Ticket, first.ticket_id)
+        assert old.state == "closed" and old.merged_into_id == kept.id
+        assert kept.report_count == len(FLOOD) and old.report_count == 0
+        merged = (await s.execute(select(TicketEvent).where(
+            TicketEvent.ticket_id == kept.id, TicketEvent.type == "merged"))).scalar_one()
+        # Staff see who merged, what moved and which report tied them.
+        assert merged.actor == "system:matcher"
+        assert merged.data["from"] == second.ticket_number
+        assert merged.data["reports_moved"] == 2
+        assert merged.data["why"]["report"] == "x:4"
+        # The moved reporters hear their new number.
+        told = (await s.execute(select(Outbox).where(
+            Outbox.kind == "ack", Outbox.payload["reason"].as_string() == "merged"))
+        ).scalars().all()
+        assert sorted(o.payload["report_external_id"] for o in told) == ["2", "3"]
+        assert {o.ticket_id for o in told} == {kept.id}
+
+    # The folded ticket's number still leads to the surviving one.
+    again = await ingest(Report(source="x", channel="twitter", external_id="9",
+                                text="Ada kabar evakuasi?", author=Author(handle="warga2"),
+                                ticket_ref=second.ticket_number))
+    assert again.ticket_number == first.ticket_number
+
+
+async def test_vague_report_does_not_fold_two_incidents(sessions, ingest, tmp_path):
+    # The last report fits both reports of the Bantarjati outage by itself ...
+    cfg = parse({}, base_dir=tmp_path, env={}).dedup
+    docs = [extract(t) for t in WATER]
+    assert compare(docs[4], docs[2], cfg).same and compare(docs[4], docs[3], cfg).same
+    results = [await ingest(report(i, text)) for i, text in enumerate(WATER)]
+    # ... but the two outages' own reports never match: two incidents stay two tickets.
+    assert results[0].ticket_number == results[1].ticket_number == results[4].ticket_number
+    assert results[2].ticket_number == results[3].ticket_number != results[0].ticket_number
+    async with sessions() as s:
+        assert not (await s.execute(
+            select(TicketEvent).where(TicketEvent.type == "merged"))).first()
+
+
+async def test_ticket_staff_resolved_is_not_folded(sessions, ingest):
+    results = [await ingest(report(i, text)) for i, text in enumerate(FLOOD[:4])]
+    async with sessions() as s, s.begin():
+        resolved = await s.get(Ticket, results[2].ticket_id)
+        resolved.state = "resolved"  # staff finished with the second ticket
+    last = await ingest(report(4, FLOOD[4]))
+    assert last.ticket_number == results[0].ticket_number
+    async with sessions() as s:
+        kept = await s.get(Ticket, results[2].ticket_id)
+        assert kept.state == "resolved" and kept.merged_into_id is None
+        assert kept.report_count == 2
+        assert not (await s.execute(
+            select(TicketEvent).where(TicketEvent.type == "merged"))).first()

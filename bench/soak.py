@@ -44,7 +44,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ.setdefault("PYTHONPATH", str(ROOT))
 
-from procstat import fds, tcp_peers  # noqa: E402
+from procstat import fds, open_kinds, tcp_peers  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
 from storage.db import create_engine, is_sqlite, session_factory  # noqa: E402
@@ -112,6 +112,8 @@ async def soak(args: argparse.Namespace, db_url: str, tmp: Path, dovecot: Doveco
     pid = stack.daemon.proc.pid
     engine = create_engine(db_url, read_only=is_sqlite(db_url))
     samples: list[dict[str, float]] = []
+    kinds: list[tuple[float, Counter[str]]] = []  # what the open files are, per sample
+    upstreams = {proxy.port: name for name, proxy in stack.proxies.items()}
     try:
         await asyncio.sleep(3)
         bare = {"rss": rss_mb(pid), "fds": len(fds(pid)),
@@ -131,6 +133,7 @@ async def soak(args: argparse.Namespace, db_url: str, tmp: Path, dovecot: Doveco
                    "sent": sum(len(v) for v in stack.sent.tags.values()),
                    "stored": await stored(engine)}
             samples.append(row)
+            kinds.append((row["t"], open_kinds(pid, upstreams, stack.daemon.port)))
             print(f"{row['t']:6.0f} {row['rss']:8.1f} {row['fds']:5.0f} {row['db']:4.0f} "
                   f"{row['sent']:7.0f} {row['stored']:7.0f}", flush=True)
         stop.set()
@@ -141,7 +144,9 @@ async def soak(args: argparse.Namespace, db_url: str, tmp: Path, dovecot: Doveco
     finally:
         await engine.dispose()
         await stack.close()
-    ok = summarize(samples, bare, min(args.warmup, args.minutes / 3) * 60)
+    warmup = min(args.warmup, args.minutes / 3) * 60
+    ok = summarize(samples, bare, warmup)
+    print_kinds(kinds, warmup)
     print(f"reports sent {sum(len(v) for v in stack.sent.tags.values())}, "
           f"not stored exactly once: {lost}")
     return 1 if lost or not ok else 0
@@ -164,6 +169,21 @@ async def drained(stack: Stack, within: float = 120.0) -> int:
 
 
 RSS_BAR = 10.0  # % growth allowed after the warm-up
+
+
+def print_kinds(kinds: list[tuple[float, Counter[str]]], warmup: float) -> None:
+    """Open files by kind: the most during the warm-up, the last quarter's median and
+    most. Connections to an upstream are a client's keep-alive pool: they follow how
+    many requests to it were once in flight together, up to the pool's limit."""
+    during = [k for t, k in kinds if t < warmup]
+    after = [k for t, k in kinds if t >= warmup]
+    last = after[-max(1, len(after) // 4):]
+    if not during or not last:
+        return
+    print("open files by kind: most during warm-up / last quarter's median (most)")
+    for name in sorted({n for _, k in kinds for n in k}):
+        print(f"  {name:>16}: {max(k[name] for k in during):3d} / "
+              f"{statistics.median(k[name] for k in last):5.1f} ({max(k[name] for k in last)})")
 
 
 def summarize(samples: list[dict[str, float]], bare: dict[str, float], warmup: float) -> bool:

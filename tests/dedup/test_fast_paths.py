@@ -1,0 +1,68 @@
+"""The matcher's shortcuts answer exactly as the plain definitions they skip work of.
+
+Each shortcut below (a first-letter test before trying every contraction or window,
+...) must never change a verdict: here the plain definition, as it was written before
+the shortcut, is checked against the function in use on many generated names, from a
+small alphabet so that agreeing, contracted and typo'd names are frequent.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aggregator.dedup.abbrev import _contraction, shortened, skeleton_of
+from aggregator.dedup.similarity import _contained, _word_eq
+
+# Few letters, short syllables: "pasming" ~ "pas" "ming", initials, typos all occur.
+_letters = st.sampled_from("abmnps")
+_word = st.text(_letters, min_size=1, max_size=7) | st.sampled_from(
+    ["pasar", "minggu", "pasming", "pm", "medan", "medsel", "selatan", "3", "13"])
+_name = st.lists(_word, min_size=0, max_size=4).map(tuple)
+
+
+def _shortened_plain(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
+    """`abbrev.shortened` without the first-letter shortcut."""
+    if not short or not long or len(long) < 2:
+        return False
+    head = short[0]
+    if not head.isalpha() or len(head) < 2:
+        return False
+    for k in range(len(long), 1, -1):
+        words = long[:k]
+        if head == "".join(w[0] for w in words) or _contraction(head, words):
+            rest_short, rest_long = short[1:], long[k:]
+            return all(x == y or skeleton_of(x, y) or skeleton_of(y, x)
+                       for x, y in zip(rest_short, rest_long, strict=False))
+    return False
+
+
+def _contained_plain(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
+    """`similarity._contained` without the first-letter shortcut."""
+    n = len(short)
+    return any(
+        all(_word_eq(x, y) for x, y in zip(short, long[i : i + n], strict=True))
+        for i in range(len(long) - n + 1)
+    )
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_name, _name)
+def test_shortened_is_the_plain_definition(short: tuple[str, ...],
+                                           long: tuple[str, ...]) -> None:
+    assert shortened(short, long) == _shortened_plain(short, long)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_name, _name)
+def test_contained_is_the_plain_definition(short: tuple[str, ...],
+                                           long: tuple[str, ...]) -> None:
+    assert _contained(short, long) == _contained_plain(short, long)
+
+
+def test_the_generated_names_do_agree_sometimes() -> None:
+    """The properties above are only worth something if "yes" answers occur."""
+    assert shortened(("pasming",), ("pasar", "minggu"))
+    assert shortened(("pm", "b"), ("pasar", "minggu", "b"))
+    assert _contained(("minggu",), ("pasar", "minggu"))
+    assert _contained(("pasar", "sukabummi"), ("rs", "pasar", "sukabumi"))  # a typo

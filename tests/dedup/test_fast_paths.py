@@ -1,18 +1,29 @@
 """The matcher's shortcuts answer exactly as the plain definitions they skip work of.
 
-Each shortcut below (a first-letter test before trying every contraction or window,
-...) must never change a verdict: here the plain definition, as it was written before
-the shortcut, is checked against the function in use on many generated names, from a
-small alphabet so that agreeing, contracted and typo'd names are frequent.
+Each shortcut below must never change a verdict: a first-letter test before trying
+every contraction or window of two place names (the plain definition, as written
+before the shortcut, is checked against the function in use on many generated names,
+from a small alphabet so that agreeing, contracted and typo'd names are frequent);
+larger statements for a batch's candidate keys (the same rows per key).
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
+from aggregator.dedup import build_matcher, store
 from aggregator.dedup.abbrev import _contraction, shortened, skeleton_of
 from aggregator.dedup.similarity import _contained, _word_eq
+from aggregator.domain import Author, Report
+from aggregator.intake.ingest import Ingestor
+from aggregator.intake.pipeline import Pipeline
+from storage.models import DedupKey
+from storage.types import utcnow
+from tests.connectors.email.mails import distinct_text
 
 # Few letters, short syllables: "pasming" ~ "pas" "ming", initials, typos all occur.
 _letters = st.sampled_from("abmnps")
@@ -66,3 +77,27 @@ def test_the_generated_names_do_agree_sometimes() -> None:
     assert shortened(("pm", "b"), ("pasar", "minggu", "b"))
     assert _contained(("minggu",), ("pasar", "minggu"))
     assert _contained(("pasar", "sukabummi"), ("rs", "pasar", "sukabumi"))  # a typo
+
+
+async def test_newest_answers_the_same_however_many_keys_a_statement_asks(
+        sessions, settings) -> None:
+    """`store.newest` chunks a batch's keys into statements (`NEWEST_SLOTS` keys each
+    on SQLite); what it finds per key must not depend on the chunk size."""
+    reports = [Report(source="x", channel="twitter", external_id=str(i),
+                      text=distinct_text(i % 40), author=Author(handle=f"warga{i}"),
+                      sent_at=utcnow() - timedelta(minutes=i))
+               for i in range(120)]  # a few keys shared by more than PER_KEY reports
+    ingestor = Ingestor(sessions, Pipeline(settings, matcher=build_matcher(settings)))
+    try:
+        await ingestor.submit(reports)
+    finally:
+        await ingestor.close()
+    async with sessions() as session:
+        keys = sorted({k for (k,) in await session.execute(select(DedupKey.key))})
+        keys += [7, 8]  # keys no report has
+        since = utcnow() - timedelta(days=30)
+        wide = await store.newest(session, keys, since)
+        narrow = await store.newest(session, keys, since, slots=7)
+    assert len(keys) > 2 * store.NEWEST_SLOTS
+    assert any(len(rids) == store.PER_KEY for rids in wide.values())
+    assert wide == narrow

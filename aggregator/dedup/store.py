@@ -36,7 +36,7 @@ from storage.types import UTCDateTime, utcnow
 PER_KEY = 20  # newest rows read per key
 KEY_SLOTS = 40  # keys a statement asks where there are no arrays (SQLite)
 # ... when a batch's candidates are read ahead (`newest`): a batch of 100 mails asks
-# ~1,500 keys, and each statement costs the event loop ~1 ms of SQLAlchemy work
+# ~3,000 keys, and each statement costs the event loop ~1 ms of SQLAlchemy work
 # whatever its size (SQLite allows 500 terms of a UNION ALL).
 NEWEST_SLOTS = 160
 _OPEN = [str(s) for s in OPEN_STATES]

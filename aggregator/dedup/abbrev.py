@@ -30,7 +30,9 @@ def shortened(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
     if not short or not long or len(long) < 2:
         return False
     head = short[0]
-    if not head.isalpha() or len(head) < 2:
+    if not head.isalpha() or len(head) < 2 or head[0] != long[0][0]:
+        # Initials and a contraction both start with the first letter of `long`: most
+        # pairs of names differ there, and are told apart without trying each length.
         return False
     for k in range(len(long), 1, -1):
         words = long[:k]

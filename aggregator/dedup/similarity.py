@@ -346,8 +346,14 @@ def _unexplained_words(a: Doc, b: Doc) -> list[str]:
 def _contained(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
     """`short` occurs in `long` as consecutive words: "bandung" in "sukajadi bandung"."""
     n = len(short)
+    if n == 0:
+        return True
+    # Equal words start with one letter (`_word_eq`): only windows opening with the
+    # first letter of `short` are compared word by word.
+    first = short[0][0]
     return any(
-        all(_word_eq(x, y) for x, y in zip(short, long[i : i + n], strict=True))
+        long[i][0] == first
+        and all(_word_eq(x, y) for x, y in zip(short, long[i : i + n], strict=True))
         for i in range(len(long) - n + 1)
     )
 

@@ -1,0 +1,133 @@
+"""The matcher's shortcuts answer exactly as the plain definitions they skip work of.
+
+Each shortcut below must never change a verdict: a first-letter test before trying
+every contraction or window of two place names (the plain definition, as written
+before the shortcut, is checked against the function in use on many generated names,
+from a small alphabet so that agreeing, contracted and typo'd names are frequent);
+larger statements for a batch's candidate keys (the same rows per key); Sastrawi's
+answer for a word with a suffix and no prefix, without trying its prefix rules.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from aggregator.dedup import build_matcher, normalize, store
+from aggregator.dedup.abbrev import _contraction, shortened, skeleton_of
+from aggregator.dedup.lexicon import sastrawi_dictionary
+from aggregator.dedup.similarity import _contained, _word_eq
+from aggregator.domain import Author, Report
+from aggregator.intake.ingest import Ingestor
+from aggregator.intake.pipeline import Pipeline
+from storage.models import DedupKey
+from storage.types import utcnow
+from tests.connectors.email.mails import distinct_text
+
+# Few letters, short syllables: "pasming" ~ "pas" "ming", initials, typos all occur.
+_letters = st.sampled_from("abmnps")
+_word = st.text(_letters, min_size=1, max_size=7) | st.sampled_from(
+    ["pasar", "minggu", "pasming", "pm", "medan", "medsel", "selatan", "3", "13"])
+_name = st.lists(_word, min_size=0, max_size=4).map(tuple)
+
+
+def _shortened_plain(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
+    """`abbrev.shortened` without the first-letter shortcut."""
+    if not short or not long or len(long) < 2:
+        return False
+    head = short[0]
+    if not head.isalpha() or len(head) < 2:
+        return False
+    for k in range(len(long), 1, -1):
+        words = long[:k]
+        if head == "".join(w[0] for w in words) or _contraction(head, words):
+            rest_short, rest_long = short[1:], long[k:]
+            return all(x == y or skeleton_of(x, y) or skeleton_of(y, x)
+                       for x, y in zip(rest_short, rest_long, strict=False))
+    return False
+
+
+def _contained_plain(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
+    """`similarity._contained` without the first-letter shortcut."""
+    n = len(short)
+    return any(
+        all(_word_eq(x, y) for x, y in zip(short, long[i : i + n], strict=True))
+        for i in range(len(long) - n + 1)
+    )
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_name, _name)
+def test_shortened_is_the_plain_definition(short: tuple[str, ...],
+                                           long: tuple[str, ...]) -> None:
+    assert shortened(short, long) == _shortened_plain(short, long)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_name, _name)
+def test_contained_is_the_plain_definition(short: tuple[str, ...],
+                                           long: tuple[str, ...]) -> None:
+    assert _contained(short, long) == _contained_plain(short, long)
+
+
+def test_the_generated_names_do_agree_sometimes() -> None:
+    """The properties above are only worth something if "yes" answers occur."""
+    assert shortened(("pasming",), ("pasar", "minggu"))
+    assert shortened(("pm", "b"), ("pasar", "minggu", "b"))
+    assert _contained(("minggu",), ("pasar", "minggu"))
+    assert _contained(("pasar", "sukabummi"), ("rs", "pasar", "sukabumi"))  # a typo
+
+
+async def test_newest_answers_the_same_however_many_keys_a_statement_asks(
+        sessions, settings) -> None:
+    """`store.newest` chunks a batch's keys into statements (`NEWEST_SLOTS` keys each
+    on SQLite); what it finds per key must not depend on the chunk size."""
+    reports = [Report(source="x", channel="twitter", external_id=str(i),
+                      text=distinct_text(i % 40), author=Author(handle=f"warga{i}"),
+                      sent_at=utcnow() - timedelta(minutes=i))
+               for i in range(120)]  # a few keys shared by more than PER_KEY reports
+    ingestor = Ingestor(sessions, Pipeline(settings, matcher=build_matcher(settings)))
+    try:
+        await ingestor.submit(reports)
+    finally:
+        await ingestor.close()
+    async with sessions() as session:
+        keys = sorted({k for (k,) in await session.execute(select(DedupKey.key))})
+        keys += [7, 8]  # keys no report has
+        since = utcnow() - timedelta(days=30)
+        wide = await store.newest(session, keys, since)
+        narrow = await store.newest(session, keys, since, slots=7)
+    assert len(keys) > 2 * store.NEWEST_SLOTS
+    assert any(len(rids) == store.PER_KEY for rids in wide.values())
+    assert wide == narrow
+
+
+def test_suffixed_root_is_what_sastrawi_answers() -> None:
+    """`normalize._suffixed_root` stands in for Sastrawi on words with a suffix and no
+    prefix. Here: roots with every suffix and pairs of them, and made-up names, as
+    Sastrawi stems them (checked once on 662,395 such words, wordfreq's Indonesian and
+    English lists included: no difference)."""
+    rng = random.Random(7)
+    roots = sorted(r for r in sastrawi_dictionary() if r.isalpha())
+    suffixes = ["i", "an", "kan", "is", "isme", "isasi", "nya", "ku", "mu", "lah", "kah",
+                "tah", "pun", "kannya", "annya", "kanlah", "nyalah", "kupun", "anmu", "k",
+                "ikan", "kankan", ""]
+    syllables = "ka ma lu te so ri pa ngu wi de bo sa ji ra nu ke to li gi ha an in".split()
+    words = {r + s for r in rng.sample(roots, 300) for s in rng.sample(suffixes, 6)}
+    words |= {"".join(rng.choice(syllables) for _ in range(rng.randint(2, 4)))
+              + rng.choice(suffixes) for _ in range(1500)}
+    words |= {"masukkan", "saderi", "pasoli", "kanlah", "isme", "bukunya", "rumahku"}
+    eligible = [w for w in sorted(words) if len(w) > 3
+                and not normalize._PREFIXED_FOR_SASTRAWI.match(w)]
+    assert len(eligible) > 1000
+    stemmer = normalize._stemmer()
+    changed = 0
+    for word in eligible:
+        root = normalize._suffixed_root(word)
+        assert root == stemmer.stem_word(word), word
+        changed += root != word
+    assert changed > 300  # the roots are found, not only the words handed back

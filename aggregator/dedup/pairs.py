@@ -55,7 +55,7 @@ def cheap_features(new: Doc, old: Doc, time_window_hours: float, near_km: float
     if new.lat is not None and old.lat is not None:
         near = distance_km(new.lat, new.lon or 0.0, old.lat, old.lon or 0.0) <= near_km
     words_new, words_old = sim._words(new.topic), sim._words(old.topic)
-    shared = math.log1p(sum(weight(w) for w in words_new & words_old))
+    shared = math.log1p(math.fsum(weight(w) for w in words_new & words_old))
     text = sim.topic_similarity(words_new, words_old)
     linked = place == "same" or near
     return {

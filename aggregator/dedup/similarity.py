@@ -17,6 +17,7 @@ says "no". A recurrence (sent weeks apart) is never a merge, but is linked.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,10 +143,10 @@ def topic_similarity(a: frozenset[str], b: frozenset[str]) -> float:
     one-word texts would be equal."""
     if not a or not b:
         return 0.0
-    shared = sum(map(weight, a & b))
+    shared = math.fsum(map(weight, a & b))
     rest_a, rest_b = a - b, b - a
     if rest_a and rest_b:
-        shared += sum(min(weight(x), weight(y)) for x, y in _fuzzy_pairs(rest_a, rest_b))
+        shared += math.fsum(min(weight(x), weight(y)) for x, y in _fuzzy_pairs(rest_a, rest_b))
     total_a, total_b = _total_weight(a), _total_weight(b)
     small = min(total_a, total_b)
     shared = min(shared, small)
@@ -222,7 +223,7 @@ TOPIC_CACHE = 512
 
 @functools.lru_cache(maxsize=TOPIC_CACHE)
 def _total_weight(words: frozenset[str]) -> float:
-    return sum(map(weight, words))
+    return math.fsum(map(weight, words))
 
 
 @functools.lru_cache(maxsize=TOPIC_CACHE)
@@ -396,16 +397,17 @@ def _overlap(a: frozenset[str], b: frozenset[str]) -> bool:
 
 def _fuzzy_pairs(a: frozenset[str], b: frozenset[str]) -> list[tuple[str, str]]:
     """Typo pairs between two word sets; words are bucketed by first letter, which a
-    typo keeps, so most pairs are never compared."""
+    typo keeps, so most pairs are never compared. Taken in sorted order: a set's order
+    follows the process's hash seed, and two replicas must pair words alike."""
     by_first: dict[str, list[str]] = {}
-    for y in b:
+    for y in sorted(b):
         if len(y) >= FUZZY_MIN_LEN and not y.isdigit():
             by_first.setdefault(y[0], []).append(y)
     if not by_first:
         return []
     used: set[str] = set()
     pairs = []
-    for x in a:
+    for x in sorted(a):
         if len(x) < FUZZY_MIN_LEN or x.isdigit():
             continue
         for y in by_first.get(x[0], ()):

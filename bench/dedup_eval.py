@@ -84,7 +84,11 @@ async def quality(url: str, base: Path, labelled: Path, threshold: float | None 
                         Pipeline(settings, matcher=build_matcher(settings)))
     records = load(labelled)
     reports = to_reports(records, datetime.now(UTC))
-    await asyncio.gather(*(ingestor.submit([r]) for r in reports))
+    # One at a time, in time order, as a portal posting its reports would: reports
+    # submitted together are batched by timing, and the figures then moved by dozens of
+    # pairs between runs of one tree.
+    for report in reports:
+        await ingestor.submit([report])
     await ingestor.close()
     # Where each report is at the end, not where ingest first put it: the matcher may
     # fold a ticket into another later (fragments of one viral incident).

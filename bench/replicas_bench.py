@@ -32,7 +32,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from procstat import cpu_seconds, tcp_peers  # noqa: E402
+from procstat import cpu_seconds, machine_cpu, tcp_peers  # noqa: E402
 from webhook_bench import SECRET, bare_target, run_generator, wait_generator  # noqa: E402
 
 # pg_stat_activity's wait events, grouped by what they say about the bottleneck.
@@ -96,13 +96,14 @@ async def run_processes(n: int, args: argparse.Namespace, tmp: Path) -> dict[str
         pids = [p.pid for p in procs]
         tally = Tally()
         watch = asyncio.create_task(watch_backends(admin, pids, tally))
-        cpu0, t0 = await cpu_now(admin, pids), time.monotonic()
+        cpu0, busy0, t0 = await cpu_now(admin, pids), machine_cpu()[0], time.monotonic()
         results = [await wait_generator(g) for g in gens]
         watch.cancel()
         await asyncio.gather(watch, return_exceptions=True)
         spent = time.monotonic() - t0
         cpu = cpu_spent(cpu0, await cpu_now(admin, pids), spent)
         cpu["generators"] = sum(r["cpu_s"] for r in results) / spent
+        cpu["everything else"] = max(0.0, (machine_cpu()[0] - busy0) / spent - sum(cpu.values()))
         async with admin.connect() as c:
             stored = (await c.execute(text(f'SELECT count(*) FROM "{schema}".reports'))
                       ).scalar_one()
@@ -164,7 +165,8 @@ async def cpu_now(admin: Any, daemons: list[int]) -> dict[str, float]:
 
 def cpu_spent(before: dict[str, float], after: dict[str, float], seconds: float
               ) -> dict[str, float]:
-    """Cores each group kept busy over the run."""
+    """Cores each group kept busy over the run ("everything else": the rest of the
+    machine's busy time, this bench included)."""
     return {k: (after[k] - before[k]) / seconds for k in before}
 
 

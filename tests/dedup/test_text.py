@@ -179,3 +179,21 @@ def test_a_power_cut_over_one_town_told_from_its_districts():
                     at=now + timedelta(hours=30))
     assert not compare(later, town, CFG).same
     assert not same("Listrik padam di Rumbai sejak sore", "Listrik padam di Tampan sejak sore")
+
+
+def test_the_writers_own_name_is_not_a_name_of_the_incident():
+    """Two writers introduce themselves in their letters about one outage: their
+    names are not evidence of two incidents; a name the complaint is about stays."""
+    a = extract("Dengan hormat,\nSaya Anastasia Widyaningrum, dosen, melaporkan bahwa "
+                "aplikasi SIAKAD Universitas Mataram tidak bisa login sejak pagi.")
+    b = extract("Saya yang bertanda tangan di bawah ini, Ahmad Fauzan Saputra, "
+                "mahasiswa, menyampaikan SIAKAD Universitas Mataram error tidak bisa "
+                "login sejak pagi hari ini.")
+    c = extract("Penelepon a.n. Made Suparta melaporkan SIAKAD Universitas Mataram error, "
+                "tidak bisa login sejak pagi.")
+    for doc in (a, b, c):
+        assert not doc.names & {"anastasia", "widyaningrum", "fauzan", "saputra",
+                                "made", "suparta"}
+    assert compare(a, b, CFG).same and compare(c, a, CFG).same
+    subject = extract("Petugas loket Pak Suparman membentak warga, saya Budi Warga Tebet")
+    assert {"suparman", "tebet"} <= subject.names

@@ -28,6 +28,9 @@ from aggregator.domain import Author
 MAX_NAME = 4
 QUARTER = "quarter"  # the place kind of "<name> <direction>": Cimahi Selatan
 _DIRECTIONS = frozenset({"utara", "selatan", "timur", "barat", "tengah"})
+# The topic mark of a report whose writer says it is another incident than the one
+# everyone speaks of ([disclaimers] of the lexicon); no word is written so.
+ANOTHER = "!lain"
 MAX_TEXT = 4000  # a long e-mail says what it is about early on
 # "bukan cuma di Angkasa", "kyk di Ampenan", "beda ga sm yg di Pluit", "sama kayak
 # Kebayoran Baru": a place named to compare with is not where the report happened.
@@ -124,6 +127,8 @@ def extract(
                 weak.add(modern_spelling(word))  # perhaps a name written in lower case
         topic.add(tok.stem)
     topic |= lex.event_tokens(topic)
+    if _says(tokens, lex.disclaimers):
+        topic.add(ANOTHER)
     lat, lon = location(meta or {})
     return Doc(
         topic=frozenset(topic), names=frozenset(names), places=tuple(places),
@@ -180,6 +185,13 @@ def _writer_name(tokens: list[Token], lex: Lexicon) -> set[int]:
         if any(_is_name(tokens[j], lex) for j in name):
             own.update(name)
     return own
+
+
+def _says(tokens: list[Token], phrases: tuple[tuple[str, ...], ...]) -> bool:
+    """One of the phrases occurs in the text, word for word."""
+    words = [t.text for t in tokens]
+    return any(words[i:i + len(p)] == list(p) for p in phrases
+               for i, w in enumerate(words) if w == p[0])
 
 
 def _is_name(tok: Token, lex: Lexicon) -> bool:

@@ -197,3 +197,17 @@ def test_the_writers_own_name_is_not_a_name_of_the_incident():
     assert compare(a, b, CFG).same and compare(c, a, CFG).same
     subject = extract("Petugas loket Pak Suparman membentak warga, saya Budi Warga Tebet")
     assert {"suparman", "tebet"} <= subject.names
+
+
+def test_a_writer_who_says_theirs_is_another_case_stays_apart():
+    """"bukan yg viral": the writer knows the incident everyone speaks of and says
+    theirs is not it; the same writer's next report still joins theirs."""
+    viral = extract("Pabrik sepatu PT Sinar Mulia di Cikupa Mas digembok pagi ini, gaji "
+                    "buruh belum dibayar")
+    author = Author(handle="budi@example.org", email="budi@example.org")
+    other = extract("min sy kerja di pt mega kemasan di cikupa mas jg (bukan yg viral), "
+                    "pabrik digembok, gaji kami belum dibayar", author=author)
+    assert not compare(other, viral, CFG).same
+    again = extract("pabrik pt mega kemasan cikupa mas masih digembok, gaji belum dibayar",
+                    author=author)
+    assert compare(again, other, CFG).same

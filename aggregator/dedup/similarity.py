@@ -27,6 +27,7 @@ from rapidfuzz.distance import Levenshtein
 from aggregator.dedup.abbrev import shortened, skeleton_of
 from aggregator.dedup.features import QUARTER, Doc, Place, distance_km
 from aggregator.dedup.lexicon import Lexicon, default_lexicon
+from aggregator.dedup.towns import one_may_contain
 from aggregator.dedup.weights import weight
 
 FUZZY_MIN_LEN = 5
@@ -355,7 +356,9 @@ def _contained(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
 def name_relation(a: frozenset[str], b: frozenset[str]) -> str:
     if not a or not b:
         return "unknown"
-    return "same" if _overlap(a, b) else "different"
+    if _overlap(a, b):
+        return "same"
+    return "unknown" if one_may_contain(a, b) else "different"
 
 
 def _word_eq(x: str, y: str) -> bool:

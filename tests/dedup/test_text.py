@@ -199,6 +199,24 @@ def test_the_writers_own_name_is_not_a_name_of_the_incident():
     assert {"suparman", "tebet"} <= subject.names
 
 
+def test_a_town_may_contain_the_place_another_report_names():
+    """"Jakarta" and "Cipto Mangunkusumo" (or "Klender"): the town may hold the place,
+    so the names say nothing; two towns, or two neighbourhoods, are two incidents."""
+    told = "Mesin antrean rusak, pasien BPJS {} numpuk sejak subuh"
+    assert same("Mesin antrean RS Cipto Mangunkusumo rusak lagi, pasien BPJS numpuk "
+                "sejak subuh", told.format("Jakarta"))
+    assert same("Mesin antrean Klender rusak lagi, pasien BPJS numpuk sejak subuh",
+                told.format("Jakarta"))
+    assert not same("Mesin antrean Klender rusak lagi, pasien BPJS numpuk sejak subuh",
+                    told.format("Cawang"))
+    assert not same("Mesin antrean Surabaya rusak lagi, pasien BPJS numpuk sejak subuh",
+                    told.format("Jakarta"))
+    # "Kota Bangun" is a ward: "bangun" is common as a word, not as a town.
+    assert not same("Pembagian beras bansos di kantor lurah TMH kacau, ibu2 lansia "
+                    "pingsan", "Di kantor lurah Kota Bangun pembagian beras bansos kacau, "
+                    "lansia pingsan")
+
+
 def test_a_writer_who_says_theirs_is_another_case_stays_apart():
     """"bukan yg viral": the writer knows the incident everyone speaks of and says
     theirs is not it; the same writer's next report still joins theirs."""

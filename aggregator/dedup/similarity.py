@@ -27,7 +27,7 @@ from rapidfuzz.distance import Levenshtein
 from aggregator.dedup.abbrev import shortened, skeleton_of
 from aggregator.dedup.features import QUARTER, Doc, Place, distance_km
 from aggregator.dedup.lexicon import Lexicon, default_lexicon
-from aggregator.dedup.towns import one_may_contain
+from aggregator.dedup.towns import may_hold, one_may_contain
 from aggregator.dedup.weights import weight
 
 FUZZY_MIN_LEN = 5
@@ -170,6 +170,8 @@ def place_relation(a: Iterable[Place], b: Iterable[Place], lex: Lexicon | None =
             if p.kind == "loc" or q.kind == "loc":
                 agree = _contained(p.name, q.name) or _contained(q.name, p.name) or \
                     shortened(p.name, q.name) or shortened(q.name, p.name)
+                if not agree and may_hold(p.name, q.name):
+                    continue  # "di Brebes", "di Kluwut": the town may hold the village
             else:
                 agree = names_agree(p.name, q.name)
             if not agree:

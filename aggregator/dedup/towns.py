@@ -25,6 +25,18 @@ def one_may_contain(a: frozenset[str], b: frozenset[str]) -> bool:
     return (broad_a == a and not broad_b) or (broad_b == b and not broad_a)
 
 
+def may_hold(p: tuple[str, ...], q: tuple[str, ...]) -> bool:
+    """Of two place names, one is a town known nationwide and the other is not: "di
+    Brebes" and "di Kluwut", "di Malaysia" and "di Klang" may be one place."""
+    town_p, town_q = _is_town(p), _is_town(q)
+    return town_p != town_q
+
+
+def _is_town(name: tuple[str, ...]) -> bool:
+    words = frozenset(w for w in name if not w.isdigit())
+    return bool(words) and _broad(words) == words
+
+
 @functools.lru_cache(maxsize=NAMES_CACHE)
 def _broad(names: frozenset[str]) -> frozenset[str]:
     """The names known nationwide that are nothing but names: "Kota Bangun" (a ward)

@@ -229,3 +229,12 @@ def test_a_writer_who_says_theirs_is_another_case_stays_apart():
     again = extract("pabrik pt mega kemasan cikupa mas masih digembok, gaji belum dibayar",
                     author=author)
     assert compare(again, other, CFG).same
+
+
+def test_a_town_may_hold_the_village_another_report_is_in():
+    """"di Brebes" and "di Kluwut": the regency may hold the village, so the two
+    places do not disagree; two towns, or two villages, do."""
+    told = "Gas elpiji 3 kg langka di {}, warga antre dari subuh di pangkalan"
+    assert same(told.format("Brebes"), told.format("Kluwut"))
+    assert not same(told.format("Brebes"), told.format("Cirebon"))
+    assert not same(told.format("Kluwut"), told.format("Bulakamba"))

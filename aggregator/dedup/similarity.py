@@ -27,7 +27,7 @@ from rapidfuzz.distance import Levenshtein
 from aggregator.dedup.abbrev import shortened, skeleton_of
 from aggregator.dedup.features import QUARTER, Doc, Place, distance_km
 from aggregator.dedup.lexicon import Lexicon, default_lexicon
-from aggregator.dedup.towns import may_hold, one_may_contain
+from aggregator.dedup.towns import common_name, may_hold, one_may_contain
 from aggregator.dedup.weights import weight
 
 FUZZY_MIN_LEN = 5
@@ -162,7 +162,7 @@ def place_relation(a: Iterable[Place], b: Iterable[Place], lex: Lexicon | None =
     can tell two reports apart but is too large to say they are one incident."""
     lex = lex or default_lexicon()
     a, b = list(a), list(b)
-    disagree = False
+    disagree = agreed = facilities = False
     for p in a:
         for q in b:
             if QUARTER in (p.kind, q.kind) or not _comparable(p.kind, q.kind, lex):
@@ -176,9 +176,22 @@ def place_relation(a: Iterable[Place], b: Iterable[Place], lex: Lexicon | None =
                 agree = names_agree(p.name, q.name)
             if not agree:
                 disagree = True
+                facilities = facilities or "loc" not in (p.kind, q.kind)
             elif _specific(p, q, lex):
                 return "same"
-    return "different" if disagree else "unknown"
+            else:
+                agreed = agreed or not (common_name(p.name) or common_name(q.name)
+                                        or _regions(p, q, lex))
+    # "di Klang" against "di Klang" and "Kec. Sakra" (the writer's home village): one
+    # place agrees, the other is more than this report says. Two facilities of one
+    # kind that differ (RSUD Pasar Rebo, RSUD Pasar Minggu) still do, and so do two
+    # places in one town or regency ("di Jakarta": "di Kalibata", "di Cawang").
+    return "different" if facilities or (disagree and not agreed) else "unknown"
+
+
+def _regions(p: Place, q: Place, lex: Lexicon) -> bool:
+    """Two towns, regencies or provinces by their type ("Kab. TTS")."""
+    return {p.kind, q.kind} <= lex.broad_types and {p.kind, q.kind} != {"loc"}
 
 
 def _specific(p: Place, q: Place, lex: Lexicon) -> bool:

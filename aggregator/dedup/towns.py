@@ -28,11 +28,18 @@ def one_may_contain(a: frozenset[str], b: frozenset[str]) -> bool:
 def may_hold(p: tuple[str, ...], q: tuple[str, ...]) -> bool:
     """Of two place names, one is a town known nationwide and the other is not: "di
     Brebes" and "di Kluwut", "di Malaysia" and "di Klang" may be one place."""
-    town_p, town_q = _is_town(p), _is_town(q)
+    town_p, town_q = is_town(p), is_town(q)
     return town_p != town_q
 
 
-def _is_town(name: tuple[str, ...]) -> bool:
+def common_name(name: tuple[str, ...]) -> bool:
+    """A place name with a word common in Indonesian text, a town's or a dictionary
+    word's ("Bandung", "Malang"): too broad to say two reports are at one place."""
+    return any(is_broad_name(w) for w in name if not w.isdigit())
+
+
+def is_town(name: tuple[str, ...]) -> bool:
+    """A place name made only of names known nationwide ("jakarta", "nusa tenggara")."""
     words = frozenset(w for w in name if not w.isdigit())
     return bool(words) and _broad(words) == words
 

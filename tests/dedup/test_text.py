@@ -238,3 +238,18 @@ def test_a_town_may_hold_the_village_another_report_is_in():
     assert same(told.format("Brebes"), told.format("Kluwut"))
     assert not same(told.format("Brebes"), told.format("Cirebon"))
     assert not same(told.format("Kluwut"), told.format("Bulakamba"))
+
+
+def test_one_place_agreeing_is_not_undone_by_another_the_other_report_omits():
+    """"di Klang" and "di Klang, asal Kec. Sakra": the writer's home village is more
+    than the other says, not another place. A town both name ("dari Bandung") does
+    not pin one place down, and two facilities of one kind still differ."""
+    assert same("Puluhan pekerja migran di Klang belum digaji 4 bulan, paspor ditahan "
+                "majikan",
+                "Adik saya asal Kec. Sakra kerja di Klang belum digaji 4 bulan, paspor "
+                "ditahan majikan")
+    assert not same("Paket dari Bandung ke Pontianak hilang, status dalam perjalanan 3 "
+                    "minggu", "Paket dari Bandung ke Makassar hilang, status dalam "
+                    "perjalanan 3 minggu")
+    assert not same("Antrean RSUD Pasar Rebo di Klender rusak mesinnya",
+                    "Antrean RSUD Pasar Minggu di Klender rusak mesinnya")

@@ -3,15 +3,17 @@
 "Antrean RS Cipto Mangunkusumo" and "pasien BPJS Jakarta numpuk" name no name in
 common, yet the hospital is in the town. Without a gazetteer, how common a name is in
 Indonesian text tells a town known nationwide (Jakarta, Mataram, Sleman, Bali) from a
-neighbourhood, a village or a hospital (Klender, Tallo, Cipto Mangunkusumo). Pure.
+neighbourhood, a village or a hospital (Klender, Tallo, Cipto Mangunkusumo). A short
+abbreviation in common use (PMI, SPBU) names what, not where. Pure.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 
 from aggregator.dedup.lexicon import default_lexicon
-from aggregator.dedup.weights import is_broad_name
+from aggregator.dedup.weights import is_broad_name, is_common
 
 NAMES_CACHE = 512  # a stored report's names are asked about with every new report
 
@@ -21,8 +23,27 @@ def one_may_contain(a: frozenset[str], b: frozenset[str]) -> bool:
     too small for that: the town may contain the place, so the names do not say two
     incidents. Two towns (Jakarta, Surabaya), or two small places (Klender, Cawang),
     do."""
+    spelled_a, spelled_b = _spelled_out(a), _spelled_out(b)
+    if spelled_a == a or spelled_b == b:
+        # An abbreviation one side uses and the other does without ("PMI" against
+        # "di Klang") says nothing; two different ones ("SKCK", "BKN") do.
+        a, b = spelled_a, spelled_b
+        if not a or not b:
+            return True
     broad_a, broad_b = _broad(a), _broad(b)
     return (broad_a == a and not broad_b) or (broad_b == b and not broad_a)
+
+
+@functools.lru_cache(maxsize=NAMES_CACHE)
+def _spelled_out(names: frozenset[str]) -> frozenset[str]:
+    """Without short abbreviations in common use (PMI, KBRI, UKT, SLB, SPBU): they say
+    what or which service, not where. An abbreviation has letters no syllable of a
+    name has side by side ("km", "kbri"); "Yani", "Bali" and "Solo" are names."""
+    return frozenset(n for n in names
+                     if len(n) > 4 or not _CLUSTER.search(n) or not is_common(n))
+
+
+_CLUSTER = re.compile(r"[^aeiou]{2}")
 
 
 def may_hold(p: tuple[str, ...], q: tuple[str, ...]) -> bool:

@@ -253,3 +253,14 @@ def test_one_place_agreeing_is_not_undone_by_another_the_other_report_omits():
                     "perjalanan 3 minggu")
     assert not same("Antrean RSUD Pasar Rebo di Klender rusak mesinnya",
                     "Antrean RSUD Pasar Minggu di Klender rusak mesinnya")
+
+
+def test_an_abbreviation_only_one_side_uses_is_no_other_name():
+    """"PMI" (a migrant worker) against "Lombok", "Klang": the abbreviation says what,
+    and its absence from the other report says nothing; two different ones (SKCK and
+    BKN's SSCASN: two systems) still tell two incidents apart."""
+    assert same("Ratusan PMI belum digaji 4 bulan, paspor ditahan majikan, tolong "
+                "pemerintah", "Pekerja migran dari Lombok belum digaji 4 bulan, paspor "
+                "ditahan majikan di Klang")
+    assert not same("Situs pendaftaran SKCK online error, gagal memuat formulir sejak pagi",
+                    "Situs pendaftaran SSCASN BKN error, gagal memuat formulir sejak pagi")

@@ -31,16 +31,17 @@ def overlap(a: frozenset[str], b: frozenset[str]) -> bool:
 
 def fuzzy_pairs(a: frozenset[str], b: frozenset[str]) -> list[tuple[str, str]]:
     """Typo pairs between two word sets; words are bucketed by first letter, which a
-    typo keeps, so most pairs are never compared."""
+    typo keeps, so most pairs are never compared. Taken in sorted order: a set's order
+    follows the process's hash seed, and two replicas must pair words alike."""
     by_first: dict[str, list[str]] = {}
-    for y in b:
+    for y in sorted(b):
         if len(y) >= FUZZY_MIN_LEN and not y.isdigit():
             by_first.setdefault(y[0], []).append(y)
     if not by_first:
         return []
     used: set[str] = set()
     pairs = []
-    for x in a:
+    for x in sorted(a):
         if len(x) < FUZZY_MIN_LEN or x.isdigit():
             continue
         for y in by_first.get(x[0], ()):

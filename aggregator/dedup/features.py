@@ -28,6 +28,9 @@ from aggregator.domain import Author
 MAX_NAME = 4
 QUARTER = "quarter"  # the place kind of "<name> <direction>": Cimahi Selatan
 _DIRECTIONS = frozenset({"utara", "selatan", "timur", "barat", "tengah"})
+# The topic mark of a report whose writer says it is another incident than the one
+# everyone speaks of ([disclaimers] of the lexicon); no word is written so.
+ANOTHER = "!lain"
 MAX_TEXT = 4000  # a long e-mail says what it is about early on
 # "bukan cuma di Angkasa", "kyk di Ampenan", "beda ga sm yg di Pluit", "sama kayak
 # Kebayoran Baru": a place named to compare with is not where the report happened.
@@ -94,6 +97,7 @@ def extract(
         full = f"{full}\n{address}"  # "Jl. Ahmad Yani No. 5, Bekasi" names the place
     tokens = _without_compared(tokenize(full[:MAX_TEXT], lex), lex)
     places, in_place = _places(tokens, lex)
+    in_place |= _writer_name(tokens, lex)  # never a place, a name or a topic word
     topic: set[str] = set()
     names: set[str] = {n for p in places if p.kind != QUARTER for n in p.name
                        if not n.isdigit()}
@@ -123,12 +127,71 @@ def extract(
                 weak.add(modern_spelling(word))  # perhaps a name written in lower case
         topic.add(tok.stem)
     topic |= lex.event_tokens(topic)
+    if _says(tokens, lex.disclaimers):
+        topic.add(ANOTHER)
     lat, lon = location(meta or {})
     return Doc(
         topic=frozenset(topic), names=frozenset(names), places=tuple(places),
         ids=frozenset(ids), weak=frozenset(weak), lat=lat, lon=lon, contact=contact_hash(author),
         at=at.timestamp() if at else 0.0,
     )
+
+
+# "Saya Anastasia Widyaningrum, dosen ...", "Bersama ini saya, Nurhayati Lubis",
+# "Saya yang bertanda tangan di bawah ini, Ahmad Fauzan", "Kulo Sriyatmi" (Javanese),
+# "Penelepon a.n. Made Suparta": the writer introduces themself. Each writer of one
+# incident has their own name, so it would say "different names" between any two of
+# their reports; the name is not where or what happened. "Istri saya, Nurhayati"
+# names someone else (the one the complaint is about): a "saya" after another word
+# than these does not open the writer's name.
+_SELF = frozenset({"saya", "kulo"})
+_SELF_AFTER = frozenset({"ini", "perkenalkan", "kenalkan", "nama", "hormat"})
+_ON_BEHALF = (("a", "n"), ("atas", "nama"))
+_SIGNED = ("yang", "bertanda", "tangan", "di", "bawah", "ini")
+
+
+def _writer_name(tokens: list[Token], lex: Lexicon) -> set[int]:
+    """Positions of the words of the writer's own name, where they introduce themself."""
+    own: set[int] = set()
+    for i, tok in enumerate(tokens):
+        prev = tokens[i - 1] if i and tokens[i - 1].seg == tok.seg else None
+        if tok.text in _SELF or tok.raw in _SELF:
+            if prev is not None and prev.text not in _SELF_AFTER:
+                continue
+            start = i + 1
+            if tuple(t.text for t in tokens[start:start + len(_SIGNED)]) == _SIGNED:
+                start += len(_SIGNED)
+        elif any(tuple(t.text for t in tokens[i:i + len(p)]) == p for p in _ON_BEHALF):
+            start = i + 2
+        else:
+            continue
+        if start >= len(tokens) or (tokens[start].seg != tok.seg and
+                                    tokens[start - 1].seg != tokens[start].seg - 1):
+            continue
+        seg = tokens[start].seg
+        name: list[int] = []
+        for j in range(start, min(len(tokens), start + MAX_NAME)):
+            t = tokens[j]
+            if t.seg != seg or not t.cased:
+                break
+            if t.text in lex.honorifics:
+                continue
+            if t.text in lex.stopwords or t.text in lex.place_types or (
+                    name and lex.is_vocabulary(t.text)):
+                break  # "Saya Budi Santoso, Warga Tebet"; "Saya Budi Warga Tebet"
+            name.append(j)
+        # "Budi Santoso": a name may open with a dictionary word, but one at least is
+        # none ("Saya Warga Kelurahan Tebet" is no name).
+        if any(_is_name(tokens[j], lex) for j in name):
+            own.update(name)
+    return own
+
+
+def _says(tokens: list[Token], phrases: tuple[tuple[str, ...], ...]) -> bool:
+    """One of the phrases occurs in the text, word for word."""
+    words = [t.text for t in tokens]
+    return any(words[i:i + len(p)] == list(p) for p in phrases
+               for i, w in enumerate(words) if w == p[0])
 
 
 def _is_name(tok: Token, lex: Lexicon) -> bool:

@@ -56,6 +56,7 @@ class Lexicon:
     closings: tuple[Phrase, ...] = ()
     identity_labels: tuple[Phrase, ...] = ()
     trailers: tuple[Phrase, ...] = ()
+    disclaimers: tuple[Phrase, ...] = ()
     dictionary: frozenset[str] = frozenset()
     weights: dict[str, float] = field(default_factory=dict)
 
@@ -172,6 +173,7 @@ def parse(text: str, dictionary: frozenset[str] = frozenset()) -> Lexicon:
         closings=tuple(tuple(line.split()) for line in sections.get("closings", [])),
         identity_labels=tuple(tuple(line.split()) for line in sections.get("identity_labels", [])),
         trailers=tuple(tuple(line.split()) for line in sections.get("trailers", [])),
+        disclaimers=tuple(tuple(line.split()) for line in sections.get("disclaimers", [])),
         dictionary=dictionary,
         weights=weights,
     )

@@ -36,6 +36,12 @@ SIGNATURES = 4_096  # prepared signatures waiting for their transaction (~7 KB e
 PER_TICKET = 3  # reports of one ticket verified per new report (most shared keys first)
 BRIDGE = 2  # reports of each of two tickets a new report must match to fold them
 FOLD_ACTOR = "system:matcher"
+# Links of the written rules that pin a report to one of a ticket's reports (the same
+# place, names, event or sender, not the text or the model alone): "different names"
+# from another report of that ticket (a burst's reporter naming their own street,
+# campus or neighbour) does not keep it out.
+PINNED = frozenset({"same place", "same event, same place", "same sender", "same names",
+                    "same event, same name", "same event, same town"})
 
 
 @dataclass
@@ -187,10 +193,12 @@ class LshMatcher:
         matches and none of them is certainly another incident (a hard "no" of the
         rules: different places, names, personal numbers): matching one loose report
         of a ticket is not enough to join it, so a chain of near misses does not grow
-        one ticket over several incidents. Tickets a candidate was split from are
-        verified in full (the split rule needs the best verdict on both sides). With
-        no match, the best earlier ticket the report would have joined but for the
-        recurrence rule (its verdict not `same`).
+        one ticket over several incidents. "Different names" alone does not keep out a
+        report that matched one of the ticket's reports by a link (`PINNED`): the
+        reports of one burst each name their own street, campus or neighbour.
+        Tickets a candidate was split from are verified in full (the split rule needs
+        the best verdict on both sides). With no match, the best earlier ticket the
+        report would have joined but for the recurrence rule (its verdict not `same`).
 
         Also the tickets to fold into the chosen one (`_bridged`): a viral incident
         often opens two tickets before any report links them, and later reports then
@@ -204,6 +212,7 @@ class LshMatcher:
         tried: dict[int, int] = {}
         agree: dict[int, list[Doc]] = {}  # ticket -> its reports that matched
         dissent: set[int] = set()
+        named: set[int] = set()  # a report of the ticket names other names only
         for stored in rows:
             ticket_id = resolve(stored.ticket_id)
             apart_from = None if stored.apart is None else resolve(stored.apart)
@@ -219,7 +228,9 @@ class LshMatcher:
                 # is most of what a stream of distinct reports is verified against.
                 continue
             verdict = compare(doc, other, self.settings)
-            if verdict.detail.get("apart") not in (None, "recurrence"):
+            if verdict.detail.get("apart") == "different names":
+                named.add(ticket_id)
+            elif verdict.detail.get("apart") not in (None, "recurrence"):
                 dissent.add(ticket_id)
             if not verdict.same:
                 if verdict.detail.get("recurs") and apart_from is None and (
@@ -235,6 +246,10 @@ class LshMatcher:
                 by_ticket[ticket_id] = _Best(ticket_id, stored.report_id, verdict)
         for ticket_id in dissent:
             by_ticket.pop(ticket_id, None)
+        for ticket_id in named:
+            held = by_ticket.get(ticket_id)
+            if held is not None and held.verdict.detail.get("link") not in PINNED:
+                del by_ticket[ticket_id]
         # Staff split report R out of ticket T: a report at least as close to R as to
         # T is not folded into T.
         for from_ticket, verdict in apart:

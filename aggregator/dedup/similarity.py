@@ -23,15 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from rapidfuzz.distance import Levenshtein
-
 from aggregator.dedup.abbrev import shortened, skeleton_of
 from aggregator.dedup.features import QUARTER, Doc, Place, distance_km
+from aggregator.dedup.fuzzy import fuzzy_pairs as _fuzzy_pairs
+from aggregator.dedup.fuzzy import overlap as _overlap
+from aggregator.dedup.fuzzy import typo as _typo
 from aggregator.dedup.lexicon import Lexicon, default_lexicon
+from aggregator.dedup.towns import common_name, may_hold, one_may_contain
 from aggregator.dedup.weights import weight
 
-FUZZY_MIN_LEN = 5
-FUZZY_MAX_DIST = 0.15  # normalised edit distance for a typo ("antiran" ~ "antrian")
 TEXT_BAR = 0.4  # similarity two reports need when only the text links them
 PLACE_BAR = 0.25  # ... when both name the same place or lie within near_km
 CONTACT_BAR = 0.3  # ... when the same e-mail/phone sent both
@@ -162,7 +162,7 @@ def place_relation(a: Iterable[Place], b: Iterable[Place], lex: Lexicon | None =
     can tell two reports apart but is too large to say they are one incident."""
     lex = lex or default_lexicon()
     a, b = list(a), list(b)
-    disagree = False
+    disagree = agreed = facilities = False
     for p in a:
         for q in b:
             if QUARTER in (p.kind, q.kind) or not _comparable(p.kind, q.kind, lex):
@@ -170,13 +170,28 @@ def place_relation(a: Iterable[Place], b: Iterable[Place], lex: Lexicon | None =
             if p.kind == "loc" or q.kind == "loc":
                 agree = _contained(p.name, q.name) or _contained(q.name, p.name) or \
                     shortened(p.name, q.name) or shortened(q.name, p.name)
+                if not agree and may_hold(p.name, q.name):
+                    continue  # "di Brebes", "di Kluwut": the town may hold the village
             else:
                 agree = names_agree(p.name, q.name)
             if not agree:
                 disagree = True
+                facilities = facilities or "loc" not in (p.kind, q.kind)
             elif _specific(p, q, lex):
                 return "same"
-    return "different" if disagree else "unknown"
+            else:
+                agreed = agreed or not (common_name(p.name) or common_name(q.name)
+                                        or _regions(p, q, lex))
+    # "di Klang" against "di Klang" and "Kec. Sakra" (the writer's home village): one
+    # place agrees, the other is more than this report says. Two facilities of one
+    # kind that differ (RSUD Pasar Rebo, RSUD Pasar Minggu) still do, and so do two
+    # places in one town or regency ("di Jakarta": "di Kalibata", "di Cawang").
+    return "different" if facilities or (disagree and not agreed) else "unknown"
+
+
+def _regions(p: Place, q: Place, lex: Lexicon) -> bool:
+    """Two towns, regencies or provinces by their type ("Kab. TTS")."""
+    return {p.kind, q.kind} <= lex.broad_types and {p.kind, q.kind} != {"loc"}
 
 
 def _specific(p: Place, q: Place, lex: Lexicon) -> bool:
@@ -362,7 +377,9 @@ def _contained(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
 def name_relation(a: frozenset[str], b: frozenset[str]) -> str:
     if not a or not b:
         return "unknown"
-    return "same" if _overlap(a, b) else "different"
+    if _overlap(a, b):
+        return "same"
+    return "unknown" if one_may_contain(a, b) else "different"
 
 
 def _word_eq(x: str, y: str) -> bool:
@@ -373,47 +390,3 @@ def _word_eq(x: str, y: str) -> bool:
     if len(x) == 1 or len(y) == 1:
         return True  # an initial
     return _typo(x, y) or skeleton_of(x, y) or skeleton_of(y, x)  # "bjm" ~ "banjarmasin"
-
-
-def _typo(x: str, y: str) -> bool:
-    """A typo keeps the first letter and about the length ("antiran", "antrian")."""
-    if x[0] != y[0] or abs(len(x) - len(y)) > 2 or min(len(x), len(y)) < FUZZY_MIN_LEN:
-        return False
-    if x.isdigit() or y.isdigit():
-        return False
-    if max(len(x), len(y)) * FUZZY_MAX_DIST < 1:
-        return x == y  # too short for one edit within the bar
-    return Levenshtein.normalized_distance(x, y, score_cutoff=FUZZY_MAX_DIST) <= FUZZY_MAX_DIST
-
-
-def _overlap(a: frozenset[str], b: frozenset[str]) -> bool:
-    if a & b:
-        return True
-    # Only words of one first letter and some length can be typos of each other.
-    firsts = {x[0] for x in a if len(x) >= FUZZY_MIN_LEN}
-    return bool(firsts) and any(
-        _typo(x, y) for y in b if len(y) >= FUZZY_MIN_LEN and y[0] in firsts for x in a)
-
-
-def _fuzzy_pairs(a: frozenset[str], b: frozenset[str]) -> list[tuple[str, str]]:
-    """Typo pairs between two word sets; words are bucketed by first letter, which a
-    typo keeps, so most pairs are never compared. Taken in sorted order: a set's order
-    follows the process's hash seed, and two replicas must pair words alike."""
-    by_first: dict[str, list[str]] = {}
-    for y in sorted(b):
-        if len(y) >= FUZZY_MIN_LEN and not y.isdigit():
-            by_first.setdefault(y[0], []).append(y)
-    if not by_first:
-        return []
-    used: set[str] = set()
-    pairs = []
-    for x in sorted(a):
-        if len(x) < FUZZY_MIN_LEN or x.isdigit():
-            continue
-        for y in by_first.get(x[0], ()):
-            if y not in used and abs(len(x) - len(y)) <= 2 \
-                    and Levenshtein.normalized_distance(x, y) <= FUZZY_MAX_DIST:
-                used.add(y)
-                pairs.append((x, y))
-                break
-    return pairs

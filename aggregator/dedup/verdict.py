@@ -4,7 +4,7 @@ I/O."""
 
 from __future__ import annotations
 
-from aggregator.dedup.features import Doc
+from aggregator.dedup.features import ANOTHER, Doc
 from aggregator.dedup.model import MODEL_FILE, model_at
 from aggregator.dedup.pairs import NAMES, cheap_features, costly_features
 from aggregator.dedup.similarity import Thresholds, Verdict, town_and_regency, written_rules
@@ -70,6 +70,11 @@ def settled_by_rules(new: Doc, old: Doc, cfg: Thresholds) -> bool:
 def _by_rules(new: Doc, old: Doc, cfg: Thresholds, hours: float) -> Verdict:
     if town_and_regency(new.places, old.places):
         return Verdict(False, 0.0, {"apart": "different places"})
+    if (ANOTHER in new.topic or ANOTHER in old.topic) and not (
+            new.contact is not None and new.contact == old.contact):
+        # "bukan yg viral": the writer knows of the other incident and says theirs is
+        # not it. Only the same writer's later report joins theirs.
+        return Verdict(False, 0.0, {"apart": "another incident"})
     return written_rules(new, old, cfg, hours)
 
 

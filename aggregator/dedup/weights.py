@@ -21,7 +21,12 @@ ENGLISH_MIN_ZIPF = 3.0
 LOANWORD_MIN_ZIPF = 3.5
 
 
+# A name this common in Indonesian text (Jakarta 5.9, Sleman 4.2, Mataram 4.3; not
+# Klender 3.2, Tallo or Rungkut, in no list) is known nationwide: a city, a regency, a
+# province, a large campus. It may contain the place another report names.
+BROAD_NAME_ZIPF = 4.0
 UNKNOWN_WEIGHT = 2.0  # in no frequency list: a typo, slang or a joined token
+COMMON_ZIPF = 3.0  # a word seen at least once per million words of Indonesian text
 
 # Distinct words remembered per table. Word use is Zipfian: a few thousand words make
 # most of any inbox, and a miss costs one frequency lookup. Numbers, names and typos
@@ -48,6 +53,18 @@ def _weight(word: str) -> float:
     if zipf == 0:
         return UNKNOWN_WEIGHT
     return min(MAX_WEIGHT, max(MIN_WEIGHT, TOP_ZIPF - zipf))
+
+
+@functools.lru_cache(maxsize=WORD_CACHE)
+def is_broad_name(word: str) -> bool:
+    """A name common in Indonesian text: a city or a region, not a neighbourhood."""
+    return _zipf(word, "id") >= BROAD_NAME_ZIPF
+
+
+@functools.lru_cache(maxsize=WORD_CACHE)
+def is_common(word: str) -> bool:
+    """A word (or an abbreviation) in common use in Indonesian text."""
+    return _zipf(word, "id") >= COMMON_ZIPF
 
 
 @functools.lru_cache(maxsize=WORD_CACHE)

@@ -122,3 +122,16 @@ async def test_ticket_staff_resolved_is_not_folded(sessions, ingest):
         assert kept.report_count == 2
         assert not (await s.execute(
             select(TicketEvent).where(TicketEvent.type == "merged"))).first()
+
+
+async def test_a_name_of_one_report_does_not_keep_out_a_report_pinned_to_another(ingest):
+    """The second report of a power cut names only the RT head; a third report is at
+    the first report's kelurahan and names someone else. "Different names" against the
+    second report does not keep it out of the ticket it is pinned to by place."""
+    first = await ingest(report(1, "Listrik padam di Kelurahan Tebet sejak pagi, Pak "
+                                   "Harjono ketua RT sudah lapor PLN"))
+    second = await ingest(report(2, "Lampu mati dari pagi, kata Pak Harjono sudah lapor "
+                                    "PLN tapi petugas belum datang"))
+    third = await ingest(report(3, "Listrik padam di Kelurahan Tebet dari pagi, kata Bu "
+                                   "Sumiati PLN belum datang"))
+    assert first.ticket_number == second.ticket_number == third.ticket_number

@@ -179,3 +179,88 @@ def test_a_power_cut_over_one_town_told_from_its_districts():
                     at=now + timedelta(hours=30))
     assert not compare(later, town, CFG).same
     assert not same("Listrik padam di Rumbai sejak sore", "Listrik padam di Tampan sejak sore")
+
+
+def test_the_writers_own_name_is_not_a_name_of_the_incident():
+    """Two writers introduce themselves in their letters about one outage: their
+    names are not evidence of two incidents; a name the complaint is about stays."""
+    a = extract("Dengan hormat,\nSaya Anastasia Widyaningrum, dosen, melaporkan bahwa "
+                "aplikasi SIAKAD Universitas Mataram tidak bisa login sejak pagi.")
+    b = extract("Saya yang bertanda tangan di bawah ini, Ahmad Fauzan Saputra, "
+                "mahasiswa, menyampaikan SIAKAD Universitas Mataram error tidak bisa "
+                "login sejak pagi hari ini.")
+    c = extract("Penelepon a.n. Made Suparta melaporkan SIAKAD Universitas Mataram error, "
+                "tidak bisa login sejak pagi.")
+    for doc in (a, b, c):
+        assert not doc.names & {"anastasia", "widyaningrum", "fauzan", "saputra",
+                                "made", "suparta"}
+    assert compare(a, b, CFG).same and compare(c, a, CFG).same
+    subject = extract("Petugas loket Pak Suparman membentak warga, saya Budi Warga Tebet")
+    assert {"suparman", "tebet"} <= subject.names
+
+
+def test_a_town_may_contain_the_place_another_report_names():
+    """"Jakarta" and "Cipto Mangunkusumo" (or "Klender"): the town may hold the place,
+    so the names say nothing; two towns, or two neighbourhoods, are two incidents."""
+    told = "Mesin antrean rusak, pasien BPJS {} numpuk sejak subuh"
+    assert same("Mesin antrean RS Cipto Mangunkusumo rusak lagi, pasien BPJS numpuk "
+                "sejak subuh", told.format("Jakarta"))
+    assert same("Mesin antrean Klender rusak lagi, pasien BPJS numpuk sejak subuh",
+                told.format("Jakarta"))
+    assert not same("Mesin antrean Klender rusak lagi, pasien BPJS numpuk sejak subuh",
+                    told.format("Cawang"))
+    assert not same("Mesin antrean Surabaya rusak lagi, pasien BPJS numpuk sejak subuh",
+                    told.format("Jakarta"))
+    # "Kota Bangun" is a ward: "bangun" is common as a word, not as a town.
+    assert not same("Pembagian beras bansos di kantor lurah TMH kacau, ibu2 lansia "
+                    "pingsan", "Di kantor lurah Kota Bangun pembagian beras bansos kacau, "
+                    "lansia pingsan")
+
+
+def test_a_writer_who_says_theirs_is_another_case_stays_apart():
+    """"bukan yg viral": the writer knows the incident everyone speaks of and says
+    theirs is not it; the same writer's next report still joins theirs."""
+    viral = extract("Pabrik sepatu PT Sinar Mulia di Cikupa Mas digembok pagi ini, gaji "
+                    "buruh belum dibayar")
+    author = Author(handle="budi@example.org", email="budi@example.org")
+    other = extract("min sy kerja di pt mega kemasan di cikupa mas jg (bukan yg viral), "
+                    "pabrik digembok, gaji kami belum dibayar", author=author)
+    assert not compare(other, viral, CFG).same
+    again = extract("pabrik pt mega kemasan cikupa mas masih digembok, gaji belum dibayar",
+                    author=author)
+    assert compare(again, other, CFG).same
+
+
+def test_a_town_may_hold_the_village_another_report_is_in():
+    """"di Brebes" and "di Kluwut": the regency may hold the village, so the two
+    places do not disagree; two towns, or two villages, do."""
+    told = "Gas elpiji 3 kg langka di {}, warga antre dari subuh di pangkalan"
+    assert same(told.format("Brebes"), told.format("Kluwut"))
+    assert not same(told.format("Brebes"), told.format("Cirebon"))
+    assert not same(told.format("Kluwut"), told.format("Bulakamba"))
+
+
+def test_one_place_agreeing_is_not_undone_by_another_the_other_report_omits():
+    """"di Klang" and "di Klang, asal Kec. Sakra": the writer's home village is more
+    than the other says, not another place. A town both name ("dari Bandung") does
+    not pin one place down, and two facilities of one kind still differ."""
+    assert same("Puluhan pekerja migran di Klang belum digaji 4 bulan, paspor ditahan "
+                "majikan",
+                "Adik saya asal Kec. Sakra kerja di Klang belum digaji 4 bulan, paspor "
+                "ditahan majikan")
+    assert not same("Paket dari Bandung ke Pontianak hilang, status dalam perjalanan 3 "
+                    "minggu", "Paket dari Bandung ke Makassar hilang, status dalam "
+                    "perjalanan 3 minggu")
+    assert not same("Antrean RSUD Pasar Rebo di Klender rusak mesinnya",
+                    "Antrean RSUD Pasar Minggu di Klender rusak mesinnya")
+
+
+def test_an_abbreviation_only_one_side_uses_is_no_other_name():
+    """"PMI" (a migrant worker) against "Lombok", "Klang": the abbreviation says what,
+    and its absence from the other report says nothing; two different ones (SKCK and
+    BKN's SSCASN: two systems) still tell two incidents apart."""
+    assert same("Ratusan PMI belum digaji 4 bulan, paspor ditahan majikan, tolong "
+                "pemerintah", "Pekerja migran dari Lombok belum digaji 4 bulan, paspor "
+                "ditahan majikan di Klang")
+    assert not same("Situs pendaftaran SKCK online error, gagal memuat formulir sejak pagi",
+                    "Situs pendaftaran SSCASN BKN error, gagal memuat formulir sejak pagi")

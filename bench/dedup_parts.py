@@ -6,7 +6,7 @@ Each part goes through `bench/dedup_eval.py --ingest 0 --sizes ''` in its own pr
 (at most --jobs at a time); the figures are read from its output line. Pooled
 precision is the sum of right predicted pairs over the sum predicted, pooled recall
 the sum right over the sum of true pairs. Parts are grouped by the letter ranges in
---groups ("A-J,K-P,Q-S").
+--groups ("A-J,K-P,Q-S,T-Y").
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("parts", nargs="+", type=Path)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--groups", default="A-J,K-P,Q-S")
+    ap.add_argument("--groups", default="A-J,K-P,Q-S,T-Y")
     args = ap.parse_args()
     start = time.monotonic()
     with ThreadPoolExecutor(args.jobs) as pool:

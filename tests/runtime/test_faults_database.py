@@ -71,8 +71,10 @@ async def responsive(stack: Stack, seconds: float) -> int:
 
 
 async def everything_arrived(stack: Stack) -> None:
-    """Every report exactly once, every reply owed delivered, nothing degraded."""
-    await until(lambda: all_stored(stack, CHANNELS), 60, "every report after the outage")
+    """Every report exactly once, every reply owed delivered, nothing degraded. Alone
+    the stack recovers in seconds; in a full run on two shared cores, a connector that
+    failed during the lock may still be in its restart backoff after 60 s."""
+    await until(lambda: all_stored(stack, CHANNELS), 120, "every report after the outage")
     await until(_now(acknowledged, stack), 60, "an e-mail acknowledgement for every mail")
     await until(_now(replied, stack), 60, "a bot reply in every chat")
     await until(_now(called_back, stack), 60, "a callback for every staff reply")

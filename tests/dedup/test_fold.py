@@ -5,16 +5,12 @@ new number). Two incidents a vague report happens to fit stay apart."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from aggregator.config import parse
-from aggregator.dedup import build_matcher
 from aggregator.dedup.features import extract
 from aggregator.dedup.verdict import compare
 from aggregator.domain import Author, Report
-from aggregator.intake.ingest import Ingestor
-from aggregator.intake.pipeline import Pipeline
 from storage.models import Outbox, Ticket, TicketEvent
 from storage.models import Report as ReportRow
 
@@ -46,18 +42,6 @@ WATER = [
 def report(i: int, text: str) -> Report:
     return Report(source="x", channel="twitter", external_id=str(i), text=text,
                   author=Author(handle=f"warga{i}"), ack=True)
-
-
-@pytest.fixture
-async def ingest(sessions, settings):
-    ingestor = Ingestor(sessions, Pipeline(settings, matcher=build_matcher(settings)))
-
-    async def submit(r: Report):
-        (result,) = await ingestor.submit([r])
-        return result
-
-    yield submit
-    await ingestor.close()
 
 
 async def test_report_matching_two_fragments_folds_them(sessions, ingest):

@@ -6,11 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from aggregator.dedup import build_matcher
 from aggregator.dedup.merge import merge_tickets, split_report
 from aggregator.domain import Author, Report
-from aggregator.intake.ingest import Ingestor
-from aggregator.intake.pipeline import Pipeline
 from aggregator.tickets.actions import ActionError
 from storage.models import DedupApart, Outbox, Ticket, TicketEvent
 from storage.models import Report as ReportRow
@@ -23,18 +20,6 @@ TOILET = "Toilet di gedung rawat jalan RSUD Dr. Soetomo kotor sekali dan airnya 
 def report(ext: str, text: str, who: str, **kw) -> Report:
     return Report(source="x", channel="twitter", external_id=ext, text=text,
                   author=Author(handle=who), **kw)
-
-
-@pytest.fixture
-async def ingest(sessions, settings):
-    ingestor = Ingestor(sessions, Pipeline(settings, matcher=build_matcher(settings)))
-
-    async def submit(r: Report):
-        (result,) = await ingestor.submit([r])
-        return result
-
-    yield submit
-    await ingestor.close()
 
 
 async def events(sessions, number: str) -> list[TicketEvent]:

@@ -11,13 +11,14 @@ answer for a word with a suffix and no prefix, without trying its prefix rules.
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 from aggregator.dedup import build_matcher, normalize, store
+from aggregator.dedup import keys as keys_mod
 from aggregator.dedup.abbrev import _contraction, shortened, skeleton_of
 from aggregator.dedup.lexicon import sastrawi_dictionary
 from aggregator.dedup.similarity import _contained, _word_eq
@@ -86,9 +87,13 @@ async def test_newest_answers_the_same_however_many_keys_a_statement_asks(
         sessions, settings) -> None:
     """`store.newest` chunks a batch's keys into statements (`NEWEST_SLOTS` keys each
     on SQLite); what it finds per key must not depend on the chunk size."""
+    # All in one window of the kind-of-incident keys, whatever the time of day (spread
+    # over two hours, they fell into two windows when a boundary came between).
+    window = keys_mod.EVENT_HOURS * 3600
+    start = datetime.fromtimestamp(utcnow().timestamp() // window * window, UTC)
     reports = [Report(source="x", channel="twitter", external_id=str(i),
                       text=distinct_text(i % 40), author=Author(handle=f"warga{i}"),
-                      sent_at=utcnow() - timedelta(minutes=i))
+                      sent_at=start + timedelta(seconds=i))
                for i in range(120)]  # a few keys shared by more than PER_KEY reports
     ingestor = Ingestor(sessions, Pipeline(settings, matcher=build_matcher(settings)))
     try:

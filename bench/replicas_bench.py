@@ -108,9 +108,12 @@ async def run_processes(n: int, args: argparse.Namespace, tmp: Path) -> dict[str
             stored = (await c.execute(text(f'SELECT count(*) FROM "{schema}".reports'))
                       ).scalar_one()
         ok = sum(r["ok"] for r in results)
+        # Percentiles of every answer pooled: the worst of n generators' p99s would
+        # climb with n by sampling alone (each sees 1/n of the answers).
+        pooled = sorted(t for r in results for t in r["latencies_ms"])
         return {"ok": ok, "rate": ok / max(r["elapsed"] for r in results),
-                "p50_ms": max(r["p50_ms"] for r in results),
-                "p99_ms": max(r["p99_ms"] for r in results), "lost": max(0, ok - stored),
+                "p50_ms": percentile(pooled, 0.50), "p99_ms": percentile(pooled, 0.99),
+                "lost": max(0, ok - stored),
                 "errors": sum(r["sent"] - r["ok"] for r in results),
                 "cpu": cpu, "waits": tally}
     finally:
@@ -121,6 +124,10 @@ async def run_processes(n: int, args: argparse.Namespace, tmp: Path) -> dict[str
         async with admin.begin() as c:
             await c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         await admin.dispose()
+
+
+def percentile(ordered: list[float], p: float) -> float:
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else float("nan")
 
 
 class Tally(dict[str, int]):

@@ -127,7 +127,9 @@ async def generate(url: str, seconds: float, concurrency: int, run: str,
     ok = sum(v for k, v in codes.items() if k.startswith("2"))
     return {"ok": ok, "codes": codes, "elapsed": elapsed, "rate": ok / elapsed,
             "p50_ms": pct(0.50), "p99_ms": pct(0.99), "sent": sum(codes.values()),
-            "cpu_s": time.process_time() - cpu}
+            "cpu_s": time.process_time() - cpu,
+            # Each 2xx answer's latency, so several generators' figures pool exactly.
+            "latencies_ms": [round(t * 1000, 2) for t in latencies]}
 
 
 def run_generator(url: str, args: argparse.Namespace, run: str) -> subprocess.Popen[bytes]:

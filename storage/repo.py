@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select, text, update
+from sqlalchemy import Connection, Select, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ConnectorState, Reporter, Ticket, TicketCounter
+from storage.models import ConnectorState, Reporter, Ticket
 from storage.types import utcnow
 
 
@@ -96,24 +96,6 @@ async def save_cursor(session: AsyncSession, connector: str, cursor: dict[str, A
     await session.execute(stmt)
 
 
-async def allocate_ticket_numbers(
-    session: AsyncSession, prefix: str, year: int, count: int
-) -> list[str]:
-    """Reserve `count` consecutive numbers like ADU-2026-000123.
-
-    One upsert: it takes the counter row's lock on PostgreSQL (as an UPDATE would), so
-    replicas never hand out the same number; a rolled-back transaction gives its
-    numbers back."""
-    mod = postgresql if dialect(session) == "postgresql" else sqlite
-    stmt = mod.insert(TicketCounter).values(prefix=prefix, year=year, value=count)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["prefix", "year"],
-        set_={"value": TicketCounter.value + stmt.excluded.value},
-    ).returning(TicketCounter.value)
-    last = (await session.execute(stmt)).scalar_one()
-    return [f"{prefix}-{year}-{n:06d}" for n in range(last - count + 1, last + 1)]
-
-
 async def reserve_ids(session: AsyncSession, model: Any, count: int) -> list[int]:
     """Primary keys for `count` rows about to be inserted, so a batch can be written
     with one multi-row INSERT instead of one INSERT ... RETURNING per row.
@@ -148,18 +130,6 @@ async def reserve_id_blocks(
     )))).one()
     return [list(range(top + 1, top + n + 1)) if n > 0 else []
             for top, (_, n) in zip(tops, wanted, strict=True)]
-
-
-async def release_ticket_numbers(
-    session: AsyncSession, prefix: str, year: int, last_used: int
-) -> None:
-    """Return numbers reserved by `allocate_ticket_numbers` but not used. Only valid
-    inside the same transaction, which still holds the counter row."""
-    await session.execute(
-        update(TicketCounter)
-        .where(TicketCounter.prefix == prefix, TicketCounter.year == year)
-        .values(value=last_used)
-    )
 
 
 async def resolve_ticket(session: AsyncSession, ticket: Ticket | None) -> Ticket | None:

@@ -82,6 +82,12 @@ async def db_url(_migrated: str, tmp_path: Path) -> AsyncIterator[str]:
             )
             await conn.execute(text("SET LOCAL lock_timeout = '20s'"))
             await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            # Ticket numbers count from 1 in each test, as on SQLite's fresh copy.
+            for (seq,) in await conn.execute(text(
+                    "SELECT sequence_name FROM information_schema.sequences "
+                    "WHERE sequence_schema = current_schema() "
+                    "AND sequence_name LIKE 'ticket\\_numbers\\_%'")):
+                await conn.execute(text(f'DROP SEQUENCE "{seq}"'))
     finally:
         await engine.dispose()
     yield _migrated
@@ -137,3 +143,12 @@ async def pg_db_url() -> AsyncIterator[str]:
         async with admin.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         await admin.dispose()
+
+
+@pytest.fixture
+async def sqlite_db_url(tmp_path: Path) -> str:
+    """A migrated SQLite file of its own, for tests about SQLite's ways whichever
+    backend the rest of the run uses."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'own.db'}"
+    await _upgrade(url)
+    return url

@@ -25,7 +25,7 @@ from aggregator.events import record as record_events
 from aggregator.messages import Ack
 from aggregator.tickets.actions import ActionError
 from aggregator.tickets.rules import make_title
-from storage import repo
+from storage import numbers, repo
 from storage.models import DedupApart, DedupDoc, DedupKey, Reporter, Ticket
 from storage.models import Report as ReportRow
 from storage.types import utcnow
@@ -160,7 +160,7 @@ async def split_report(session: AsyncSession, report_id: int, actor: str) -> Spl
                           f"report {report_id} is the only report of {source.number}")
     now = utcnow()
     prefix = source.number.split("-", 1)[0]
-    (number,) = await repo.allocate_ticket_numbers(session, prefix, now.year, 1)
+    (number,) = await numbers.allocate(session, prefix, now.year, 1)
     sla = source.sla_due_at - source.created_at
     ticket = Ticket(
         number=number, title=_title(report), state=TicketState.NEW,

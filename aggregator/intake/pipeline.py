@@ -29,7 +29,7 @@ from aggregator.intake.batch import Batch
 from aggregator.intake.matching import Ingested, IngestHook, NearDuplicateMatcher, text_hash
 from aggregator.messages import Ack
 from aggregator.tickets.rules import first_response_due, make_title, sla_due
-from storage import repo
+from storage import numbers, repo
 from storage.models import Attachment, Outbox, Ticket
 from storage.models import Report as ReportRow
 from storage.types import utcnow
@@ -101,7 +101,7 @@ class Pipeline:
             batch.attachments = []
         if batch.numbers and batch.last_number is not None:
             # Give back the numbers reserved but not used (we hold the counter's lock).
-            await repo.release_ticket_numbers(
+            await numbers.give_back(
                 session, self.settings.tickets.prefix, batch.now.year, batch.last_number
             )
             batch.numbers = []
@@ -285,9 +285,11 @@ class Pipeline:
 
     async def _new_ticket(self, session: AsyncSession, report: Report, batch: Batch) -> Ticket:
         if not batch.numbers:
-            batch.numbers = await repo.allocate_ticket_numbers(
-                session, self.settings.tickets.prefix, batch.now.year, batch.remaining + 1
-            )
+            # From a counter: the batch's worst case at once (what is left is given
+            # back); from a sequence (PostgreSQL): one, as a gap would stay.
+            wanted = batch.remaining + 1 if numbers.gapless(session) else 1
+            batch.numbers = await numbers.allocate(
+                session, self.settings.tickets.prefix, batch.now.year, wanted)
         number = batch.numbers.pop(0)
         batch.last_number = int(number.rsplit("-", 1)[1])
         priority = Priority.NORMAL

@@ -1,0 +1,34 @@
+"""SQLite's own heap in this process: page caches, schemas and prepared statements of
+every connection. It is memory Python's allocator never sees, so a growing RSS on
+SQLite is only explained with this figure beside it (`/metrics`,
+`aggregator_sqlite_heap_bytes`).
+
+Read through the shared library Python's `sqlite3` module is linked with (loaded once
+per process, so its counters are the ones our connections move); where that library
+cannot be found (a statically linked build), the figure is absent, not wrong.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+from functools import cache
+
+
+@cache
+def _library() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        return None
+    try:
+        lib = ctypes.CDLL(name)
+        lib.sqlite3_memory_used.restype = ctypes.c_int64
+    except (OSError, AttributeError):
+        return None
+    return lib
+
+
+def heap_bytes() -> int | None:
+    """Bytes SQLite holds now in this process, or None when it cannot be read."""
+    lib = _library()
+    return None if lib is None else int(lib.sqlite3_memory_used())

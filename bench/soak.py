@@ -81,15 +81,14 @@ async def db_connections(pid: int, db_url: str, engine: Any) -> int:
 
 
 async def sqlite_heap_mb(port: int) -> float:
-    """The daemon's SQLite heap (its /metrics), 0 where it has none to show."""
+    """The daemon's SQLite heap, page caches and the rest (its /metrics), 0 where it
+    has none to show."""
     import aiohttp
 
     async with aiohttp.ClientSession() as http, http.get(
             f"http://127.0.0.1:{port}/metrics") as resp:
-        for line in (await resp.text()).splitlines():
-            if line.startswith("aggregator_sqlite_heap_bytes "):
-                return float(line.split()[1]) / 2**20
-    return 0.0
+        return sum(float(line.split()[-1]) for line in (await resp.text()).splitlines()
+                   if line.startswith("aggregator_sqlite_heap_bytes{")) / 2**20
 
 
 async def stored(engine: Any) -> int:

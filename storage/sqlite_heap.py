@@ -28,7 +28,23 @@ def _library() -> ctypes.CDLL | None:
     return lib
 
 
+_PAGECACHE_OVERFLOW = 2  # SQLITE_STATUS_PAGECACHE_OVERFLOW: page cache from the heap
+
+
 def heap_bytes() -> int | None:
     """Bytes SQLite holds now in this process, or None when it cannot be read."""
     lib = _library()
     return None if lib is None else int(lib.sqlite3_memory_used())
+
+
+def heap_parts() -> dict[str, int] | None:
+    """The heap as page caches (bounded by `cache_size` and the soft heap limit) and
+    the rest (prepared statements, schemas, per-connection buffers)."""
+    lib = _library()
+    if lib is None:
+        return None
+    cur, high = ctypes.c_int64(), ctypes.c_int64()
+    if lib.sqlite3_status64(_PAGECACHE_OVERFLOW, ctypes.byref(cur), ctypes.byref(high), 0):
+        return None
+    total = int(lib.sqlite3_memory_used())
+    return {"page_cache": cur.value, "other": max(0, total - cur.value)}

@@ -38,7 +38,7 @@ from aggregator.monitoring.sql import epoch
 from aggregator.virality.channels import verdicts as channel_verdicts
 from aggregator.web.keys import SERVICE
 from storage.models import Outbox, Ticket, TicketEvent
-from storage.sqlite_heap import heap_bytes
+from storage.sqlite_heap import heap_parts
 from storage.types import utcnow
 
 STATES = ("starting", "running", "backoff", "stopped")
@@ -125,10 +125,11 @@ class _Snapshot(Collector):
                 restarts.add_metric([name], float(h.get("restarts") or 0))
                 errors.add_metric([name], float(h.get("errors") or 0))
             yield from (state, restarts, errors)
-        heap = heap_bytes()
-        if heap:  # SQLite's caches live outside Python's heap: RSS needs both
+        heap = heap_parts()
+        if heap and any(heap.values()):  # outside Python's heap: RSS needs both
             yield _gauge("aggregator_sqlite_heap_bytes", "Memory SQLite holds in this "
-                         "process (page caches, schemas, prepared statements)", [((), heap)])
+                         "process: page caches, and the rest (prepared statements, "
+                         "schemas)", [((k,), v) for k, v in heap.items()], ["part"])
         yield _gauge("aggregator_database_up", "1 when the last scrape could read the "
                      "database", [((), snap.get("database_up", 0))])
         if not snap.get("database_up"):

@@ -23,7 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import zlib
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +53,7 @@ CROWD = 2000  # busy-day negatives per two parts
 
 def _records(part: str) -> list[dict[str, Any]]:
     """`part`: a letter of bench/data/dedup, or a path."""
-    return load(DATA / f"part_{part}.jsonl" if len(part) == 1 else ROOT / part)
+    return load(DATA / f"part_{part}.jsonl" if "/" not in part else ROOT / part)
 
 
 def _docs(records: list[dict[str, Any]], at: datetime | None = None) -> list[Doc]:
@@ -86,28 +88,37 @@ def crowd(parts: list[str], per_pair: int = CROWD) -> np.ndarray:
     reports a day); an agency gets many unrelated complaints an hour, and these pairs
     teach the model that base rate, so closeness in time only counts as far as it is
     evidence."""
-    cfg = parse({}, base_dir=Path("/tmp"), env={}).dedup
+    blocks = [_crowd_block(p, q, per_pair) for p in parts for q in parts if p < q]
+    return np.vstack(blocks) if blocks else np.zeros((0, len(NAMES)))
+
+
+@cache
+def _crowd_docs(part: str) -> tuple[Doc, ...]:
+    """A part's reports at random moments of one fortnight (the same for every fold)."""
     start = datetime(2026, 1, 5, 9, tzinfo=UTC)
-    rng = np.random.default_rng(7)
-    docs = {}
-    for p in parts:
-        records = _records(p)
-        docs[p] = [_docs([r], at=start + timedelta(hours=float(h)))[0] for r, h in
-                   zip(records, rng.uniform(0, PAIR_DAYS * 24, len(records)), strict=True)]
+    rng = np.random.default_rng(zlib.crc32(part.encode()))
+    records = _records(part)
+    return tuple(_docs([r], at=start + timedelta(hours=float(h)))[0] for r, h in
+                 zip(records, rng.uniform(0, PAIR_DAYS * 24, len(records)), strict=True))
+
+
+@cache
+def _crowd_block(p: str, q: str, per_pair: int) -> np.ndarray:
+    """The crowd's pairs of two parts (computed once: every fold asks for most)."""
+    cfg = parse({}, base_dir=Path("/tmp"), env={}).dedup
+    rng = np.random.default_rng(zlib.crc32(f"{p}|{q}".encode()))
+    docs_p, docs_q = _crowd_docs(p), _crowd_docs(q)
+    asked = [set(query_keys(a)) for a in docs_p]
+    stored = [set(index_keys(d)) for d in docs_q]
+    pairs = [(a, b) for a, keys_a in zip(docs_p, asked, strict=True)
+             for b, keys in zip(docs_q, stored, strict=True) if keys_a & keys]
     x: list[list[float]] = []
-    for p in parts:
-        for q in parts:
-            if p >= q:
-                continue
-            stored = [set(index_keys(d)) for d in docs[q]]
-            pairs = [(a, b) for a in docs[p] for b, keys in zip(docs[q], stored, strict=True)
-                     if set(query_keys(a)) & keys]
-            for k in rng.permutation(len(pairs))[:per_pair]:
-                a, b = pairs[k] if pairs[k][0].at >= pairs[k][1].at else pairs[k][::-1]
-                if settled_by_rules(a, b, cfg):
-                    continue
-                x.append(pair_features(a, b, cfg.time_window_hours, cfg.near_km))
-    return np.array(x)
+    for k in rng.permutation(len(pairs))[:per_pair]:
+        a, b = pairs[k] if pairs[k][0].at >= pairs[k][1].at else pairs[k][::-1]
+        if settled_by_rules(a, b, cfg):
+            continue
+        x.append(pair_features(a, b, cfg.time_window_hours, cfg.near_km))
+    return np.array(x).reshape(-1, len(NAMES))
 
 
 def fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:

@@ -80,15 +80,17 @@ async def db_connections(pid: int, db_url: str, engine: Any) -> int:
             {"p": ports})).scalar_one())
 
 
-async def sqlite_heap_mb(port: int) -> float:
+async def sqlite_heap_mb(port: int) -> tuple[float, float]:
     """The daemon's SQLite heap, page caches and the rest (its /metrics), 0 where it
     has none to show."""
     import aiohttp
 
     async with aiohttp.ClientSession() as http, http.get(
             f"http://127.0.0.1:{port}/metrics") as resp:
-        return sum(float(line.split()[-1]) for line in (await resp.text()).splitlines()
-                   if line.startswith("aggregator_sqlite_heap_bytes{")) / 2**20
+        parts = {line.split('"')[1]: float(line.split()[-1]) / 2**20
+                 for line in (await resp.text()).splitlines()
+                 if line.startswith("aggregator_sqlite_heap_bytes{")}
+    return parts.get("page_cache", 0.0), parts.get("other", 0.0)
 
 
 async def stored(engine: Any) -> int:
@@ -133,7 +135,8 @@ async def soak(args: argparse.Namespace, db_url: str, tmp: Path, dovecot: Doveco
                 "db": await db_connections(pid, db_url, engine)}
         print(f"idle daemon (bare baseline): RSS {bare['rss']:.1f} MB, {bare['fds']} fds, "
               f"{bare['db']} db connections", flush=True)
-        print(f"{'t(s)':>6} {'RSS MB':>8} {'sqlite':>7} {'fds':>5} {'db':>4} {'sent':>7} "
+        print(f"{'t(s)':>6} {'RSS MB':>8} {'sqlite':>7} {'rest':>5} {'fds':>5} {'db':>4} "
+              f"{'sent':>7} "
               f"{'stored':>7}", flush=True)
         stop = asyncio.Event()
         writer = asyncio.create_task(load(stack, args.every, stop))
@@ -141,8 +144,9 @@ async def soak(args: argparse.Namespace, db_url: str, tmp: Path, dovecot: Doveco
         end = t0 + args.minutes * 60
         while time.monotonic() < end:
             await asyncio.sleep(min(args.sample, max(0.0, end - time.monotonic())))
-            row = {"t": time.monotonic() - t0, "rss": rss_mb(pid),
-                   "sqlite": await sqlite_heap_mb(stack.daemon.port), "fds": len(fds(pid)),
+            cache, rest = await sqlite_heap_mb(stack.daemon.port)
+            row = {"t": time.monotonic() - t0, "rss": rss_mb(pid), "sqlite": cache + rest,
+                   "sqlite_rest": rest, "fds": len(fds(pid)),
                    "db": await db_connections(pid, db_url, engine),
                    "sent": sum(len(v) for v in stack.sent.tags.values()),
                    "stored": await stored(engine)}
@@ -151,7 +155,8 @@ async def soak(args: argparse.Namespace, db_url: str, tmp: Path, dovecot: Doveco
                                           k.startswith("to "))
             samples.append(row)
             kinds.append((row["t"], kind))
-            print(f"{row['t']:6.0f} {row['rss']:8.1f} {row['sqlite']:7.1f} {row['fds']:5.0f} "
+            print(f"{row['t']:6.0f} {row['rss']:8.1f} {row['sqlite']:7.1f} "
+                  f"{row['sqlite_rest']:5.1f} {row['fds']:5.0f} "
                   f"{row['db']:4.0f} "
                   f"{row['sent']:7.0f} {row['stored']:7.0f}", flush=True)
         stop.set()
@@ -233,7 +238,9 @@ def summarize(samples: list[dict[str, float]], bare: dict[str, float], warmup: f
           f"last half {slope:+.1f} MB per 10 min; max {max(s['rss'] for s in after):.1f}; "
           f"{rss1 / bare['rss']:.2f}x the idle daemon's {bare['rss']:.1f})")
     if mean(tail, "sqlite"):
-        print(f"of which SQLite's heap {mean(head, 'sqlite'):.1f} -> {mean(tail, 'sqlite'):.1f} MB")
+        print(f"of which SQLite's heap {mean(head, 'sqlite'):.1f} -> {mean(tail, 'sqlite'):.1f} MB"
+              f" (besides its page caches {mean(head, 'sqlite_rest'):.1f} -> "
+              f"{mean(tail, 'sqlite_rest'):.1f})")
     verdicts = [growth < RSS_BAR]
     # Open files and connections come and go with requests in flight: the last
     # quarter's median (not one sample, which may fall in a stall) against the most

@@ -36,6 +36,7 @@ SIGNATURES = 4_096  # prepared signatures waiting for their transaction (~7 KB e
 PER_TICKET = 3  # reports of one ticket verified per new report (most shared keys first)
 BRIDGE = 2  # reports of each of two tickets a new report must match to fold them
 FOLD_ACTOR = "system:matcher"
+OUTVOTE = 2  # reports of a ticket that must match a report one certain "no" does not keep out
 # Links of the written rules that pin a report to one of a ticket's reports (the same
 # place, names, event or sender, not the text or the model alone): "different names"
 # from another report of that ticket (a burst's reporter naming their own street,
@@ -193,9 +194,13 @@ class LshMatcher:
         matches and none of them is certainly another incident (a hard "no" of the
         rules: different places, names, personal numbers): matching one loose report
         of a ticket is not enough to join it, so a chain of near misses does not grow
-        one ticket over several incidents. "Different names" alone does not keep out a
-        report that matched one of the ticket's reports by a link (`PINNED`): the
-        reports of one burst each name their own street, campus or neighbour.
+        one ticket over several incidents. One such "no" is outvoted when more of the
+        ticket's checked reports (OUTVOTE at least) match: a viral incident's reports
+        name the streets and villages each writer is in, and the one that names
+        another than the new report's is a witness among several, not the incident.
+        "Different names" alone does not keep out a report that matched one of the
+        ticket's reports by a link (`PINNED`): the reports of one burst each name
+        their own street, campus or neighbour.
         Tickets a candidate was split from are verified in full (the split rule needs
         the best verdict on both sides). With no match, the best earlier ticket the
         report would have joined but for the recurrence rule (its verdict not `same`).
@@ -211,7 +216,7 @@ class LshMatcher:
         guarded = {resolve(stored.apart) for stored in rows if stored.apart is not None}
         tried: dict[int, int] = {}
         agree: dict[int, list[Doc]] = {}  # ticket -> its reports that matched
-        dissent: set[int] = set()
+        dissent: dict[int, int] = {}  # ticket -> its checked reports certainly another
         named: set[int] = set()  # a report of the ticket names other names only
         for stored in rows:
             ticket_id = resolve(stored.ticket_id)
@@ -221,17 +226,17 @@ class LshMatcher:
                 continue
             tried[ticket_id] = tried.get(ticket_id, 0) + 1
             other = stored.doc if isinstance(stored, store.Indexed) else self._parsed(stored)
-            if ticket_id in dissent and apart_from is None and \
+            if dissent.get(ticket_id, 0) >= OUTVOTE and apart_from is None and \
                     not may_recur(doc, other, self.settings):
-                # The ticket is out already (a report of it is certainly another
-                # incident): this verdict could change nothing. The rules' hard "no"
+                # The ticket is out already (too many of its reports are certainly
+                # another incident for the rest to outvote them). The rules' hard "no"
                 # is most of what a stream of distinct reports is verified against.
                 continue
             verdict = compare(doc, other, self.settings)
             if verdict.detail.get("apart") == "different names":
                 named.add(ticket_id)
             elif verdict.detail.get("apart") not in (None, "recurrence"):
-                dissent.add(ticket_id)
+                dissent[ticket_id] = dissent.get(ticket_id, 0) + 1
             if not verdict.same:
                 if verdict.detail.get("recurs") and apart_from is None and (
                         recurs is None or _rank(verdict) > _rank(recurs.verdict)):
@@ -244,8 +249,10 @@ class LshMatcher:
             current = by_ticket.get(ticket_id)
             if current is None or _rank(verdict) > _rank(current.verdict):
                 by_ticket[ticket_id] = _Best(ticket_id, stored.report_id, verdict)
-        for ticket_id in dissent:
-            by_ticket.pop(ticket_id, None)
+        for ticket_id, against in dissent.items():
+            matched = len(agree.get(ticket_id, ()))
+            if matched < OUTVOTE or matched <= against:
+                by_ticket.pop(ticket_id, None)
         for ticket_id in named:
             held = by_ticket.get(ticket_id)
             if held is not None and held.verdict.detail.get("link") not in PINNED:
@@ -281,10 +288,11 @@ class LshMatcher:
 def _bridged(by_ticket: dict[int, _Best], agree: dict[int, list[Doc]], split: set[int]
              ) -> list[int]:
     """The tickets a report bridges: two or more of them, BRIDGE of whose reports
-    each match it while none of their checked reports is certainly another incident
-    (`by_ticket` holds only such tickets). Matching one report of each is not enough:
-    a report that fits one loose report of two incidents at one hospital ties them
-    only through itself; matching two of each, it is what both tickets are about.
+    each match it while their checked reports that are certainly another incident,
+    if any, are outvoted (`by_ticket` holds only such tickets). Matching one report
+    of each is not enough: a report that fits one loose report of two incidents at
+    one hospital ties them only through itself; matching two of each, it is what
+    both tickets are about.
     Tickets a staff split touched (`split`) are left as staff left them."""
     bridged = [t for t in by_ticket if len(agree.get(t, ())) >= BRIDGE and t not in split]
     return bridged if len(bridged) >= 2 else []

@@ -132,6 +132,7 @@ async def soak(args: argparse.Namespace, db_url: str, tmp: Path, dovecot: Doveco
     try:
         await asyncio.sleep(3)
         bare = {"rss": rss_mb(pid), "fds": len(fds(pid)),
+                "own": own_files(open_kinds(pid, upstreams, stack.daemon.port)),
                 "db": await db_connections(pid, db_url, engine)}
         print(f"idle daemon (bare baseline): RSS {bare['rss']:.1f} MB, {bare['fds']} fds, "
               f"{bare['db']} db connections", flush=True)
@@ -151,8 +152,7 @@ async def soak(args: argparse.Namespace, db_url: str, tmp: Path, dovecot: Doveco
                    "sent": sum(len(v) for v in stack.sent.tags.values()),
                    "stored": await stored(engine)}
             kind = open_kinds(pid, upstreams, stack.daemon.port)
-            row["own"] = row["fds"] - sum(n for k, n in kind.items() if k in POOLED or
-                                          k.startswith("to "))
+            row["own"] = own_files(kind)
             samples.append(row)
             kinds.append((row["t"], kind))
             print(f"{row['t']:6.0f} {row['rss']:8.1f} {row['sqlite']:7.1f} "
@@ -173,6 +173,11 @@ async def soak(args: argparse.Namespace, db_url: str, tmp: Path, dovecot: Doveco
     print(f"reports sent {sum(len(v) for v in stack.sent.tags.values())}, "
           f"not stored exactly once: {lost}")
     return 1 if lost or not ok else 0
+
+
+def own_files(kinds: Counter[str]) -> int:
+    """Open files but the keep-alive sockets (to upstreams, from clients)."""
+    return sum(n for k, n in kinds.items() if k not in POOLED and not k.startswith("to "))
 
 
 async def drained(stack: Stack, within: float = 120.0) -> int:

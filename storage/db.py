@@ -33,6 +33,10 @@ SQLITE_READERS = 4  # connections of a read-only SQLite engine
 # database grew (a 15-minute soak: 2.7 -> 10 MB, still climbing); a page not cached is
 # read from the OS's cache.
 SQLITE_HEAP_LIMIT = 8 * 2**20
+# Prepared statements each SQLite connection keeps (Python's default: 128). Statements
+# with IN-lists differ by their length, so the caches fill slowly with variants, tens
+# of KB each, and five connections' worth took a soak's whole half hour to fill.
+SQLITE_STATEMENTS = 32
 
 
 def is_sqlite(url: str) -> bool:
@@ -62,6 +66,8 @@ def create_engine(
             kwargs.setdefault("pool_size", 1)
             kwargs.setdefault("max_overflow", 0)
             kwargs.setdefault("pool_timeout", 60)
+        kwargs.setdefault("connect_args", {}).setdefault("cached_statements",
+                                                         SQLITE_STATEMENTS)
         engine = create_async_engine(url, echo=echo, **kwargs)
         _sqlite_setup(engine)
         return engine

@@ -226,11 +226,13 @@ class LshMatcher:
                 continue
             tried[ticket_id] = tried.get(ticket_id, 0) + 1
             other = stored.doc if isinstance(stored, store.Indexed) else self._parsed(stored)
-            if dissent.get(ticket_id, 0) >= OUTVOTE and apart_from is None and \
+            if apart_from is None and _out(ticket_id, ticket_id in guarded, tried,
+                                           agree, dissent) and \
                     not may_recur(doc, other, self.settings):
-                # The ticket is out already (too many of its reports are certainly
-                # another incident for the rest to outvote them). The rules' hard "no"
-                # is most of what a stream of distinct reports is verified against.
+                # The ticket is out already: its checked reports that are certainly
+                # another incident can no longer be outvoted, whatever this one says.
+                # The rules' hard "no" is most of what a stream of distinct reports is
+                # verified against.
                 continue
             verdict = compare(doc, other, self.settings)
             if verdict.detail.get("apart") == "different names":
@@ -283,6 +285,20 @@ class LshMatcher:
         Sukajadi" against rubbish not collected and rubbish burnt there); two
         fragments of one incident also match each other, somewhere."""
         return any(compare(a, b, self.settings).same for a in ours for b in theirs)
+
+
+def _out(ticket_id: int, guarded: bool, tried: dict[int, int],
+         agree: dict[int, list[Doc]], dissent: dict[int, int]) -> bool:
+    """Whether a ticket's "no"s (`dissent`) stand whatever its next checked report
+    says: at most PER_TICKET of its reports are checked (all, if a staff split
+    guards it), and OUTVOTE of them, more than say "no", must match to outvote."""
+    against = dissent.get(ticket_id, 0)
+    if not against:
+        return False
+    if guarded:
+        return against >= OUTVOTE
+    best = len(agree.get(ticket_id, ())) + PER_TICKET - tried[ticket_id] + 1
+    return best < OUTVOTE or best <= against
 
 
 def _bridged(by_ticket: dict[int, _Best], agree: dict[int, list[Doc]], split: set[int]

@@ -137,8 +137,7 @@ async def soak(args: argparse.Namespace, db_url: str, tmp: Path, dovecot: Doveco
         print(f"idle daemon (bare baseline): RSS {bare['rss']:.1f} MB, {bare['fds']} fds, "
               f"{bare['db']} db connections", flush=True)
         print(f"{'t(s)':>6} {'RSS MB':>8} {'sqlite':>7} {'rest':>5} {'fds':>5} {'db':>4} "
-              f"{'sent':>7} "
-              f"{'stored':>7}", flush=True)
+              f"{'sent':>7} {'stored':>7}", flush=True)
         stop = asyncio.Event()
         writer = asyncio.create_task(load(stack, args.every, stop))
         t0 = time.monotonic()
@@ -156,8 +155,7 @@ async def soak(args: argparse.Namespace, db_url: str, tmp: Path, dovecot: Doveco
             samples.append(row)
             kinds.append((row["t"], kind))
             print(f"{row['t']:6.0f} {row['rss']:8.1f} {row['sqlite']:7.1f} "
-                  f"{row['sqlite_rest']:5.1f} {row['fds']:5.0f} "
-                  f"{row['db']:4.0f} "
+                  f"{row['sqlite_rest']:5.1f} {row['fds']:5.0f} {row['db']:4.0f} "
                   f"{row['sent']:7.0f} {row['stored']:7.0f}", flush=True)
         stop.set()
         failed = await writer

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from storage.models import TicketCounter
+from storage.repo import dialect
 
 # Sequences known to exist, per engine (a test's engine may point at a fresh schema).
 _created: WeakKeyDictionary[Any, set[str]] = WeakKeyDictionary()
@@ -32,7 +33,7 @@ _created: WeakKeyDictionary[Any, set[str]] = WeakKeyDictionary()
 def gapless(session: AsyncSession) -> bool:
     """Whether numbers come from the counter row (reserve many, give back the rest)
     rather than a sequence (take exactly what is used)."""
-    return session.get_bind().dialect.name != "postgresql"
+    return dialect(session) != "postgresql"
 
 
 async def allocate(session: AsyncSession, prefix: str, year: int, count: int) -> list[str]:
@@ -90,15 +91,13 @@ async def _create_sequence(session: AsyncSession, name: str, prefix: str, year: 
     engine = session.bind
     if not isinstance(engine, AsyncEngine):
         raise TypeError("ticket numbers need a session bound to an engine")
-    async with engine.connect() as conn:
-        counted = (await conn.execute(
-            select(TicketCounter.value)
-            .where(TicketCounter.prefix == prefix, TicketCounter.year == year))).scalar()
-        await conn.commit()
-        try:
-            async with conn.begin():
-                await conn.execute(text(f"CREATE SEQUENCE IF NOT EXISTS {name} "
-                                        f"START WITH {int(counted or 0) + 1}"))
-        except DBAPIError as exc:
-            if "already exists" not in str(exc) and "duplicate key" not in str(exc):
-                raise
+    try:
+        async with engine.begin() as conn:
+            counted = (await conn.execute(
+                select(TicketCounter.value)
+                .where(TicketCounter.prefix == prefix, TicketCounter.year == year))).scalar()
+            await conn.execute(text(f"CREATE SEQUENCE IF NOT EXISTS {name} "
+                                    f"START WITH {int(counted or 0) + 1}"))
+    except DBAPIError as exc:
+        if "already exists" not in str(exc) and "duplicate key" not in str(exc):
+            raise

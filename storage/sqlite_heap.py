@@ -31,15 +31,10 @@ def _library() -> ctypes.CDLL | None:
 _PAGECACHE_OVERFLOW = 2  # SQLITE_STATUS_PAGECACHE_OVERFLOW: page cache from the heap
 
 
-def heap_bytes() -> int | None:
-    """Bytes SQLite holds now in this process, or None when it cannot be read."""
-    lib = _library()
-    return None if lib is None else int(lib.sqlite3_memory_used())
-
-
 def heap_parts() -> dict[str, int] | None:
     """The heap as page caches (bounded by `cache_size` and the soft heap limit) and
-    the rest (prepared statements, schemas, per-connection buffers)."""
+    the rest (prepared statements, schemas, per-connection buffers), or None when
+    they cannot be read."""
     lib = _library()
     if lib is None:
         return None

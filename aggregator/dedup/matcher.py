@@ -252,8 +252,7 @@ class LshMatcher:
             if current is None or _rank(verdict) > _rank(current.verdict):
                 by_ticket[ticket_id] = _Best(ticket_id, stored.report_id, verdict)
         for ticket_id, against in dissent.items():
-            matched = len(agree.get(ticket_id, ()))
-            if matched < OUTVOTE or matched <= against:
+            if _stands(against, len(agree.get(ticket_id, ()))):
                 by_ticket.pop(ticket_id, None)
         for ticket_id in named:
             held = by_ticket.get(ticket_id)
@@ -293,12 +292,15 @@ def _out(ticket_id: int, guarded: bool, tried: dict[int, int],
     says: at most PER_TICKET of its reports are checked (all, if a staff split
     guards it), and OUTVOTE of them, more than say "no", must match to outvote."""
     against = dissent.get(ticket_id, 0)
-    if not against:
-        return False
     if guarded:
         return against >= OUTVOTE
-    best = len(agree.get(ticket_id, ())) + PER_TICKET - tried[ticket_id] + 1
-    return best < OUTVOTE or best <= against
+    return _stands(against, len(agree.get(ticket_id, ())) + PER_TICKET - tried[ticket_id] + 1)
+
+
+def _stands(against: int, matched: int) -> bool:
+    """Whether `against` certain "no"s of a ticket's checked reports keep a report
+    out although `matched` of them match it."""
+    return against > 0 and (matched < OUTVOTE or matched <= against)
 
 
 def _bridged(by_ticket: dict[int, _Best], agree: dict[int, list[Doc]], split: set[int]

@@ -122,6 +122,10 @@ async def locked(db_url: str) -> AsyncIterator[None]:
         await engine.dispose()
 
 
+# Its own waits (the lock, then up to 120 s for every report and 60 s for each reply)
+# bound it, not the suite's 120 s a test: that cut it off mid-wait, without saying
+# which channel had not recovered.
+@pytest.mark.timeout(300)
 async def test_database_locked_for_longer_than_timeouts(db_url: str, tmp_path: Path,
                                                         dovecot: Dovecot):
     stack = await Stack(db_url, tmp_path, dovecot).start()

@@ -3,10 +3,17 @@ Pure."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
+
+import numpy as np
+from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 FUZZY_MIN_LEN = 5
 FUZZY_MAX_DIST = 0.15  # normalised edit distance for a typo ("antiran" ~ "antrian")
+INDEXED = 24  # words in a set worth indexing by first letter (a long letter's)
+MATRIX = 400  # word pairs worth comparing all at once, in C (`missing`)
 
 
 def typo(x: str, y: str) -> bool:
@@ -21,12 +28,29 @@ def typo(x: str, y: str) -> bool:
 
 
 def overlap(a: frozenset[str], b: frozenset[str]) -> bool:
-    if a & b:
+    if not a.isdisjoint(b):
         return True
     # Only words of one first letter and some length can be typos of each other.
-    firsts = {x[0] for x in a if len(x) >= FUZZY_MIN_LEN}
-    return bool(firsts) and any(
-        typo(x, y) for y in b if len(y) >= FUZZY_MIN_LEN and y[0] in firsts for x in a)
+    long_a = [x for x in a if len(x) >= FUZZY_MIN_LEN]
+    if not long_a:
+        return False
+    if len(b) < INDEXED:
+        firsts = {x[0] for x in long_a}
+        return any(typo(x, y) for y in b if len(y) >= FUZZY_MIN_LEN and y[0] in firsts
+                   for x in long_a)
+    by_first = _by_first(b)
+    return any(typo(x, y) for x in long_a for y in by_first.get(x[0], ()))
+
+
+@functools.lru_cache(maxsize=512)
+def _by_first(words: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    """The words that may be typos of others, by first letter. Cached: one report's
+    vocabulary is asked about word by word, and against each candidate in turn."""
+    out: dict[str, list[str]] = {}
+    for w in words:
+        if len(w) >= FUZZY_MIN_LEN:
+            out.setdefault(w[0], []).append(w)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def fuzzy_pairs(a: frozenset[str], b: frozenset[str]) -> list[tuple[str, str]]:
@@ -51,3 +75,24 @@ def fuzzy_pairs(a: frozenset[str], b: frozenset[str]) -> list[tuple[str, str]]:
                 pairs.append((x, y))
                 break
     return pairs
+
+
+def missing(words: Iterable[str], known: frozenset[str]) -> list[str]:
+    """The words that are neither in `known` nor a typo of one of its words. A long
+    mail naming dozens of streets against another: every pair is compared at once by
+    rapidfuzz (in C), and `typo` looks only at the few pairs close enough."""
+    rest = [w for w in words if w not in known]
+    if not rest:
+        return rest
+    if len(rest) * len(known) < MATRIX:
+        return [w for w in rest if not overlap(frozenset((w,)), known)]
+    long_rest = [w for w in rest if len(w) >= FUZZY_MIN_LEN]
+    long_known = [y for y in known if len(y) >= FUZZY_MIN_LEN]
+    if not long_rest or not long_known:
+        return rest
+    bar = FUZZY_MAX_DIST + 1e-6  # float32 rounding; `typo` decides each pair exactly
+    close = process.cdist(long_rest, long_known, scorer=Levenshtein.normalized_distance,
+                          score_cutoff=bar, dtype=np.float32)
+    found = {long_rest[i] for i, j in zip(*np.nonzero(close <= bar), strict=True)
+             if typo(long_rest[i], long_known[j])}
+    return [w for w in rest if w not in found]

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from aggregator.dedup.abbrev import shortened, skeleton_of
 from aggregator.dedup.features import QUARTER, Doc, Place, distance_km
 from aggregator.dedup.fuzzy import fuzzy_pairs as _fuzzy_pairs
+from aggregator.dedup.fuzzy import missing as _missing
 from aggregator.dedup.fuzzy import overlap as _overlap
 from aggregator.dedup.fuzzy import typo as _typo
 from aggregator.dedup.lexicon import Lexicon, default_lexicon
@@ -356,7 +357,7 @@ def _unexplained(a: Doc, b: Doc) -> bool:
 def _unexplained_words(a: Doc, b: Doc) -> list[str]:
     """`a`'s proper and unknown words that `b` does not use."""
     known = frozenset({w for p in b.places for w in p.name} | b.names | b.weak | b.topic)
-    return [w for w in a.weak | a.names if not _overlap(frozenset((w,)), known)]
+    return _missing(a.weak | a.names, known)
 
 
 def _contained(short: tuple[str, ...], long: tuple[str, ...]) -> bool:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from aggregator.dedup import build_matcher, normalize, store
 from aggregator.dedup import keys as keys_mod
 from aggregator.dedup.abbrev import _contraction, shortened, skeleton_of
+from aggregator.dedup.fuzzy import missing, overlap, typo
 from aggregator.dedup.lexicon import sastrawi_dictionary
 from aggregator.dedup.similarity import _contained, _word_eq
 from aggregator.domain import Author, Report
@@ -75,12 +76,42 @@ def test_contained_is_the_plain_definition(short: tuple[str, ...],
     assert _contained(short, long) == _contained_plain(short, long)
 
 
+# Words that are often typos of each other (one long stem, cut and a letter or two
+# added) or close but not typos (a letter put before: the first letter differs).
+_typoed = st.builds(lambda head, stem, cut, tail: head + stem[:cut] + tail,
+                    st.sampled_from(["", "", "k"]), st.sampled_from(
+    ["sukamaju", "cibubur", "pasarminggu", "kalideres", "sumberejo", "tanjungpriok"]),
+    st.integers(2, 11), st.text(st.sampled_from("aeiourk"), max_size=3))
+_word_or_typo = _typoed | st.text(_letters, min_size=1, max_size=9)
+_words = st.frozensets(_word_or_typo, max_size=8) | st.frozensets(  # both paths
+    _word_or_typo, min_size=20, max_size=60)
+
+
+def _overlap_plain(a: frozenset[str], b: frozenset[str]) -> bool:
+    """`fuzzy.overlap` without the first-letter index or prefilter."""
+    return bool(a & b) or any(typo(x, y) for x in a for y in b)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_words, _words)
+def test_overlap_and_missing_are_the_plain_definitions(a: frozenset[str],
+                                                       b: frozenset[str]) -> None:
+    """Large sets take the indexed path (`overlap`) and the all-pairs matrix in C
+    (`missing`); small ones the word-by-word loop. All answer as the plain loop."""
+    assert overlap(a, b) == _overlap_plain(a, b)
+    assert missing(sorted(a), b) == [w for w in sorted(a)
+                                     if not _overlap_plain(frozenset((w,)), b)]
+
+
 def test_the_generated_names_do_agree_sometimes() -> None:
     """The properties above are only worth something if "yes" answers occur."""
     assert shortened(("pasming",), ("pasar", "minggu"))
     assert shortened(("pm", "b"), ("pasar", "minggu", "b"))
     assert _contained(("minggu",), ("pasar", "minggu"))
     assert _contained(("pasar", "sukabummi"), ("rs", "pasar", "sukabumi"))  # a typo
+    many = frozenset(f"kampung{c}{d}" for c in "bcdfghjklm" for d in "nprst")  # 50 words
+    assert missing(["kampungbx", "sukamaju", "kampungbn"], many) == ["sukamaju"]
+    assert overlap(frozenset({"kampungbx"}), many)
 
 
 async def test_newest_answers_the_same_however_many_keys_a_statement_asks(

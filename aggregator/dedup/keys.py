@@ -29,7 +29,8 @@ import numpy as np
 
 from aggregator.dedup.features import QUARTER, Doc
 from aggregator.dedup.lexicon import default_lexicon
-from aggregator.dedup.weights import weight
+from aggregator.dedup.towns import common_name
+from aggregator.dedup.weights import is_broad_name, is_common, weight
 
 BANDS = 20
 ROWS = 2
@@ -78,7 +79,11 @@ def minhash(features: Iterable[str]) -> np.ndarray | None:
 
 
 def band_keys(doc: Doc) -> list[int]:
-    sig = minhash(doc.features())
+    return _bands(doc.features())
+
+
+def _bands(features: Iterable[str]) -> list[int]:
+    sig = minhash(features)
     if sig is None:
         return []
     rows = sig.reshape(BANDS, ROWS)  # ROWS == 2: two 32-bit values per band
@@ -110,11 +115,26 @@ def index_keys(doc: Doc) -> list[int]:
 def lock_keys(doc: Doc) -> list[int]:
     """The specific keys of a report (text bands, places, names, contact): what two
     reports of one incident share, and unrelated reports seldom do. Concurrent ingests
-    on PostgreSQL serialise on these (see `store.lock`)."""
-    broad = set(event_keys(doc, (0,))) | set(topic_keys(doc, (0,)))
-    if doc.lat is not None and doc.lon is not None:
-        broad.add(key_of(f"g:{_cell(doc.lat, doc.lon)}"))
-    return [k for k in index_keys(doc) if k not in broad]
+    on PostgreSQL serialise on these (see `store.lock`); the keys are not stored, so
+    they may differ from the index's. A town or region ("Kota Bekasi", "bekasi") is
+    left out, like the other broad keys (a kind of incident this afternoon, a map
+    cell): a city's agency hears its city named in nearly every report, and its
+    replicas would take turns on it. So are the text bands it would dominate: two short
+    reports naming the city share most of their features."""
+    towns = default_lexicon().broad_types
+    wide = {p for p in doc.places if p.kind in towns or common_name(p.name)}
+    wide_words = {w for w in doc.names if is_broad_name(w) or is_common(w)}
+    wide_keys = {p.key() for p in wide}
+    features = {f for f in doc.features()
+                if f.removeprefix("~") not in wide_words and f not in wide_keys}
+    keys = _bands(features)
+    keys += [key_of(f"p:{p.key()}") for p in doc.places
+             if len(p.name[0]) > 1 and p.kind != QUARTER and p not in wide]
+    keys += [key_of(f"w:{w}") for w in word_keys(doc)
+             if not (is_broad_name(w) or is_common(w))]
+    if doc.contact:
+        keys.append(key_of(f"c:{doc.contact}"))
+    return list(dict.fromkeys(keys))
 
 
 def word_keys(doc: Doc) -> list[str]:

@@ -6,8 +6,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
 from aggregator.config import parse
-from aggregator.dedup import build_matcher
+from aggregator.dedup import build_matcher, store
+from aggregator.dedup.features import extract
+from aggregator.dedup.keys import lock_keys
 from aggregator.domain import Author, Report
 from aggregator.intake.ingest import Ingestor
 from aggregator.intake.pipeline import Pipeline
@@ -49,3 +55,28 @@ async def test_near_duplicates_on_two_replicas_at_once_make_one_ticket(pg_db_url
             await ing.close()
         for e in engines:
             await e.dispose()
+
+
+async def test_reports_naming_only_their_city_do_not_wait_for_each_other(pg_db_url):
+    """A city's agency hears its city named in nearly every report: replicas must not
+    take turns on it. Two tellings of one incident still do (the later one then sees
+    the earlier one's ticket)."""
+    lamps = extract("Lampu jalan di Kota Bekasi mati semua sejak kemarin malam")
+    queue = extract("Antrian di RSUD Kota Bekasi sangat lama, loket cuma dua yang buka")
+    again = extract("RSUD Kota Bekasi antriannya parah bgt, loket cuma 2 yg buka")
+    engine = create_engine(pg_db_url)
+    sessions = session_factory(engine)
+
+    async def lock_while_held(doc: object) -> None:
+        async with sessions() as other, other.begin():
+            await other.execute(text("SET LOCAL lock_timeout = '2s'"))
+            await store.lock(other, lock_keys(doc))  # type: ignore[arg-type]
+
+    try:
+        async with sessions() as first, first.begin():
+            await store.lock(first, lock_keys(queue))
+            await lock_while_held(lamps)  # another problem in the same city: no wait
+            with pytest.raises(DBAPIError, match="lock timeout"):
+                await lock_while_held(again)  # the same queue, told again: waits
+    finally:
+        await engine.dispose()

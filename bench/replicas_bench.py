@@ -2,6 +2,7 @@
 (or grow) with more processes, and does p99 stay put?
 
     python bench/replicas_bench.py [--processes 1,2,4] [--seconds 15] [--concurrency 64]
+                                   [--city NAME]
                                    [--pg postgresql+asyncpg://postgres@127.0.0.1:5432/test]
 
 For each process count: that many `aggregator run` daemons on a fresh schema, one load
@@ -89,7 +90,7 @@ async def run_processes(n: int, args: argparse.Namespace, tmp: Path) -> dict[str
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             urls.append(f"http://127.0.0.1:{port}")
             await healthy(urls[-1])  # one at a time: the first one migrates
-        share = argparse.Namespace(seconds=args.seconds,
+        share = argparse.Namespace(seconds=args.seconds, city=args.city,
                                    concurrency=max(1, args.concurrency // n))
         gens = [run_generator(f"{u}/hooks/lapor", share, f"n{n}-{i}")
                 for i, u in enumerate(urls)]
@@ -191,6 +192,7 @@ async def main() -> None:
     ap.add_argument("--processes", default="1,2,4")
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--city", help="every report names this city (see webhook_bench.py)")
     ap.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     args = ap.parse_args()
     bare = await bare_target(args)

@@ -4,6 +4,7 @@ service (webhook connector -> group-commit ingest -> SQLite), in the same run so
 ratio stands even when the machine drifts.
 
     python bench/webhook_bench.py [--seconds 20] [--concurrency 64] [--db URL] [--burst]
+                                  [--city NAME]
                                   [--dedup both|on|off] [--profile FILE] [--spy FILE]
 
 `--burst` posts near-identical tellings of one incident (the viral case: every report
@@ -70,7 +71,7 @@ ASIDES = ("tolong cepat", "sudah dua jam", "parah sekali", "anak saya terjebak",
           "jalan ditutup")
 
 
-def body(run: str, i: int, burst: bool = False) -> bytes:
+def body(run: str, i: int, burst: bool = False, city: str | None = None) -> bytes:
     if burst:
         rnd = random.Random(i)
         doc = {"id": f"{run}-{i}", "channel": "web-form", "category": "banjir",
@@ -80,7 +81,8 @@ def body(run: str, i: int, burst: bool = False) -> bytes:
     doc = {
         "id": f"{run}-{i}", "channel": "web-form", "category": ("jalan", "kesehatan")[i % 2],
         "title": f"Laporan warga {i}",
-        "text": f"Laporan {run} nomor {i}: {PARTS[i % 1000]} {PARTS[(i // 1000 + 7 * i) % 1000]}",
+        "text": f"Laporan {run} nomor {i}{f' dari Kota {city}' if city else ''}: "
+                f"{PARTS[i % 1000]} {PARTS[(i // 1000 + 7 * i) % 1000]}",
         "reporter": {"name": f"Warga {i % 5000}", "phone": f"0812{i % 5000:07d}"},
         "location": {"lat": -6.2 + (i % 997) / 10_000, "lon": 106.8 + (i % 991) / 10_000},
     }
@@ -88,7 +90,7 @@ def body(run: str, i: int, burst: bool = False) -> bytes:
 
 
 async def generate(url: str, seconds: float, concurrency: int, run: str,
-                   burst: bool = False) -> dict[str, Any]:
+                   burst: bool = False, city: str | None = None) -> dict[str, Any]:
     from connectors.webhook.signing import sign_headers
 
     counter = iter(range(10**9))
@@ -99,7 +101,7 @@ async def generate(url: str, seconds: float, concurrency: int, run: str,
 
     async def worker(http: aiohttp.ClientSession) -> None:
         while time.perf_counter() < deadline:
-            data = body(run, next(counter), burst)
+            data = body(run, next(counter), burst, city)
             headers = {"Content-Type": "application/json", **sign_headers(key, data, time.time())}
             t0 = time.perf_counter()
             try:
@@ -138,6 +140,8 @@ def run_generator(url: str, args: argparse.Namespace, run: str) -> subprocess.Po
            "--concurrency", str(args.concurrency), "--run", run]
     if getattr(args, "burst", False):  # replicas_bench shares this generator
         cmd.append("--burst")
+    if getattr(args, "city", None):
+        cmd += ["--city", args.city]
     env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
 
@@ -305,12 +309,14 @@ async def main() -> None:
                     help="sys.setswitchinterval for the service process (GIL hand-off, s)")
     ap.add_argument("--burst", action="store_true",
                     help="near-identical reports of one incident (a viral moment)")
+    ap.add_argument("--city", help="distinct reports each say \"dari Kota CITY\" (a city's "
+                                   "agency hears its city named in nearly every report)")
     ap.add_argument("--generate", help=argparse.SUPPRESS)
     ap.add_argument("--run", default="x", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.generate:
         print(json.dumps(await generate(args.generate, args.seconds, args.concurrency,
-                                        args.run, args.burst)))
+                                        args.run, args.burst, args.city)))
         return
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)

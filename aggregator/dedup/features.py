@@ -147,6 +147,7 @@ def extract(
 _SELF = frozenset({"saya", "kulo"})
 _SELF_AFTER = frozenset({"ini", "perkenalkan", "kenalkan", "nama", "hormat"})
 _ON_BEHALF = (("a", "n"), ("atas", "nama"))
+_ON_BEHALF_FIRST = frozenset(p[0] for p in _ON_BEHALF)
 _SIGNED = ("yang", "bertanda", "tangan", "di", "bawah", "ini")
 
 
@@ -161,7 +162,8 @@ def _writer_name(tokens: list[Token], lex: Lexicon) -> set[int]:
             start = i + 1
             if tuple(t.text for t in tokens[start:start + len(_SIGNED)]) == _SIGNED:
                 start += len(_SIGNED)
-        elif any(tuple(t.text for t in tokens[i:i + len(p)]) == p for p in _ON_BEHALF):
+        elif tok.text in _ON_BEHALF_FIRST and any(
+                tuple(t.text for t in tokens[i:i + len(p)]) == p for p in _ON_BEHALF):
             start = i + 2
         else:
             continue

@@ -12,6 +12,7 @@ Signatures are stored, so candidates are verified without re-reading their text.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -192,8 +193,19 @@ def _writer_name(tokens: list[Token], lex: Lexicon) -> set[int]:
 def _says(tokens: list[Token], phrases: tuple[tuple[str, ...], ...]) -> bool:
     """One of the phrases occurs in the text, word for word."""
     words = [t.text for t in tokens]
-    return any(words[i:i + len(p)] == list(p) for p in phrases
-               for i, w in enumerate(words) if w == p[0])
+    opening = _by_first_word(phrases)
+    return any(tuple(words[i:i + len(p)]) == p
+               for i, w in enumerate(words) if w in opening for p in opening[w])
+
+
+@functools.lru_cache(maxsize=8)
+def _by_first_word(phrases: tuple[tuple[str, ...], ...]) -> dict[str, list[tuple[str, ...]]]:
+    """One pass over the text instead of one per phrase."""
+    out: dict[str, list[tuple[str, ...]]] = {}
+    for p in phrases:
+        if p:
+            out.setdefault(p[0], []).append(p)
+    return out
 
 
 def _is_name(tok: Token, lex: Lexicon) -> bool:

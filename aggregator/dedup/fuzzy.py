@@ -12,7 +12,7 @@ from rapidfuzz.distance import Levenshtein
 
 FUZZY_MIN_LEN = 5
 FUZZY_MAX_DIST = 0.15  # normalised edit distance for a typo ("antiran" ~ "antrian")
-INDEXED = 24  # words in a set worth indexing by first letter (a long letter's)
+INDEXED = 24  # a word set this large (a long e-mail's) is indexed by first letter
 MATRIX = 400  # word pairs worth comparing all at once, in C (`missing`)
 
 

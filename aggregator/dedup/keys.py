@@ -27,7 +27,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from aggregator.dedup.features import QUARTER, Doc
+from aggregator.dedup.features import QUARTER, Doc, Place
 from aggregator.dedup.lexicon import default_lexicon
 from aggregator.dedup.towns import common_name
 from aggregator.dedup.weights import is_broad_name, is_common, weight
@@ -100,8 +100,7 @@ def _bands(features: Iterable[str]) -> list[int]:
 def index_keys(doc: Doc) -> list[int]:
     """The keys stored for a report (do not modify the returned list)."""
     keys = band_keys(doc)
-    keys += [key_of(f"p:{p.key()}") for p in doc.places
-             if len(p.name[0]) > 1 and p.kind != QUARTER]
+    keys += [key_of(f"p:{p.key()}") for p in _keyed_places(doc)]
     keys += [key_of(f"w:{w}") for w in word_keys(doc)]
     keys += event_keys(doc, (0,))
     keys += topic_keys(doc, (0,))
@@ -123,18 +122,26 @@ def lock_keys(doc: Doc) -> list[int]:
     reports naming the city share most of their features."""
     towns = default_lexicon().broad_types
     wide = {p for p in doc.places if p.kind in towns or common_name(p.name)}
-    wide_words = {w for w in doc.names if is_broad_name(w) or is_common(w)}
+    wide_words = {w for w in doc.names if _wide_word(w)}
     wide_keys = {p.key() for p in wide}
     features = {f for f in doc.features()
                 if f.removeprefix("~") not in wide_words and f not in wide_keys}
     keys = _bands(features)
-    keys += [key_of(f"p:{p.key()}") for p in doc.places
-             if len(p.name[0]) > 1 and p.kind != QUARTER and p not in wide]
-    keys += [key_of(f"w:{w}") for w in word_keys(doc)
-             if not (is_broad_name(w) or is_common(w))]
+    keys += [key_of(f"p:{p.key()}") for p in _keyed_places(doc) if p not in wide]
+    keys += [key_of(f"w:{w}") for w in word_keys(doc) if not _wide_word(w)]
     if doc.contact:
         keys.append(key_of(f"c:{doc.contact}"))
     return list(dict.fromkeys(keys))
+
+
+def _keyed_places(doc: Doc) -> list[Place]:
+    """The places that get a key: named (not by an initial) and not a quarter."""
+    return [p for p in doc.places if len(p.name[0]) > 1 and p.kind != QUARTER]
+
+
+def _wide_word(word: str) -> bool:
+    """A town's or region's name, or a word common in text: too broad to lock on."""
+    return is_broad_name(word) or is_common(word)
 
 
 def word_keys(doc: Doc) -> list[str]:

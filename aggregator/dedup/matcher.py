@@ -117,8 +117,7 @@ class LshMatcher:
             doc = self.signature(r)
             docs[id(r)] = (r, doc, query_keys(doc))
         wanted = sorted({k for _, _, keys in docs.values() for k in keys})
-        await store.lock(session, sorted({k for _, doc, _ in docs.values()
-                                          for k in lock_keys(doc)}))
+        await store.lock(session, (k for _, doc, _ in docs.values() for k in lock_keys(doc)))
         by_key = await store.newest(session, wanted, now - timedelta(days=cfg.max_age_days))
         tops = {rid_of: store.most_shared(by_key, keys, cfg.max_candidates)
                 for rid_of, (_, _, keys) in docs.items()}

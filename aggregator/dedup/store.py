@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import heapq
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import chain
@@ -48,7 +49,7 @@ _FOLDS_KEY = "dedup_folds"
 # ---------------------------------------------------------------- reads
 
 
-async def lock(session: AsyncSession, keys: list[int]) -> None:
+async def lock(session: AsyncSession, keys: Iterable[int]) -> None:
     """On PostgreSQL, replicas ingest at once: two reports of one incident landing on
     two processes together would each find no candidate (neither sees the other's
     uncommitted rows) and open two tickets. So a transaction first takes an advisory lock
@@ -57,10 +58,14 @@ async def lock(session: AsyncSession, keys: list[int]) -> None:
     deadlock on them): reports that could match are judged one after the other, and the
     later one sees the earlier one's committed ticket. Unrelated reports share no such
     key and never wait for each other; the broad keys (a kind of incident over six
-    hours, a map cell) are left out, or every power cut of an afternoon would queue."""
-    if not keys or session.get_bind().dialect.name != "postgresql":
-        return  # SQLite: one process per database, one writer at a time
+    hours, a map cell) are left out, or every power cut of an afternoon would queue.
+    `keys` may be lazy: on SQLite (one process per database, one writer at a time)
+    they are never computed."""
+    if repo.dialect(session) != "postgresql":
+        return
     folded = sorted({((k ^ (k >> 32)) & 0xFFFFFFFF) - (1 << 31) for k in keys})
+    if not folded:
+        return
     await session.execute(
         text("SELECT count(pg_advisory_xact_lock(:c, k))"
              " FROM unnest(CAST(:keys AS integer[])) AS k"),

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from aggregator.config import parse
 from aggregator.dedup import build_matcher, store
-from aggregator.dedup.features import extract
+from aggregator.dedup.features import Doc, extract
 from aggregator.dedup.keys import lock_keys
 from aggregator.domain import Author, Report
 from aggregator.intake.ingest import Ingestor
@@ -67,10 +67,10 @@ async def test_reports_naming_only_their_city_do_not_wait_for_each_other(pg_db_u
     engine = create_engine(pg_db_url)
     sessions = session_factory(engine)
 
-    async def lock_while_held(doc: object) -> None:
+    async def lock_while_held(doc: Doc) -> None:
         async with sessions() as other, other.begin():
             await other.execute(text("SET LOCAL lock_timeout = '2s'"))
-            await store.lock(other, lock_keys(doc))  # type: ignore[arg-type]
+            await store.lock(other, lock_keys(doc))
 
     try:
         async with sessions() as first, first.begin():

@@ -7,6 +7,7 @@ which is what lets a report, its ticket change and its outbox row commit togethe
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, func, select, text
@@ -14,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ConnectorState, Reporter, Ticket
-from storage.types import utcnow
+from storage.types import UTCDateTime, utcnow
 
 
 def chunks(items: Sequence[Any], size: int = 400) -> list[list[Any]]:
@@ -77,6 +78,39 @@ def insert_rows(conn: Connection, model: Any, columns: Sequence[str],
     conn.exec_driver_sql(
         f"INSERT INTO {preparer.format_table(table)} ({names}) VALUES ({marks})", params
     )
+
+
+async def sqlite_rows(session: AsyncSession, sql: str, params: dict[str, Any]
+                      ) -> list[tuple[Any, ...]]:
+    """A read on SQLite (`:name` parameters) sent straight to aiosqlite, in the
+    session's transaction: one hop to the driver's thread, where SQLAlchemy's adapter
+    makes four (cursor, execute, fetch, close) at ~0.1 ms each. For the matcher's
+    lookups, which run once a report. Datetimes are bound as `UTCDateTime` binds
+    them; rows come back as the driver gives them (`sqlite_stamp` reads a datetime)."""
+    conn = await session.connection()
+    bind = _stamp_processors(conn.dialect)[0]
+    bound = {k: bind(v) if isinstance(v, datetime) else v for k, v in params.items()}
+    driver: Any = (await conn.get_raw_connection()).driver_connection  # aiosqlite's
+    return list(await driver.execute_fetchall(sql, bound))
+
+
+def sqlite_stamp(session: AsyncSession, value: Any) -> datetime | None:
+    """A `UTCDateTime` column's value as `sqlite_rows` returns it, read as SQLAlchemy
+    reads it."""
+    result: datetime | None = _stamp_processors(session.get_bind().dialect)[1](value)
+    return result
+
+
+_stamps: dict[str, tuple[Any, Any]] = {}  # by dialect name: one entry, not one an engine
+
+
+def _stamp_processors(dialect: Any) -> tuple[Any, Any]:
+    found = _stamps.get(dialect.name)
+    if found is None:
+        impl = UTCDateTime().dialect_impl(dialect)
+        found = _stamps[dialect.name] = (impl.bind_processor(dialect),
+                                         impl.result_processor(dialect, None))
+    return found
 
 
 async def load_cursor(session: AsyncSession, connector: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import BigInteger, bindparam, column, event, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,8 +89,8 @@ async def newest(session: AsyncSession, keys: list[int], since: datetime,
         return by_key
     for chunk in repo.chunks(keys, slots):
         values = {f"k{i}": chunk[i] if i < len(chunk) else 0 for i in range(slots)}
-        result = await session.execute(_newest_sql(slots), {**params, **values})
-        for key, rid, _ in result:
+        rows = await repo.sqlite_rows(session, _newest_sql(slots), {**params, **values})
+        for key, rid, _ in rows:
             by_key.setdefault(key, []).append(rid)
     return by_key
 
@@ -109,8 +109,30 @@ async def candidates(session: AsyncSession, keys: list[int], now: datetime,
         closed_since=now - timedelta(days=cfg.closed_window_days),
         per_key=PER_KEY, n=cfg.max_candidates,
     )
+    if repo.dialect(session) == "sqlite":
+        return [Candidate._make((*row[:9], repo.sqlite_stamp(session, row[9]), row[10],
+                                 bool(row[11]), row[12]))
+                for row in await repo.sqlite_rows(session, _candidate_text(), params)]
     result = await session.execute(_candidate_sql(), params)
     return list(result.all())
+
+
+class Candidate(NamedTuple):
+    """A row of `_candidate_sql`, read without SQLAlchemy (`repo.sqlite_rows`)."""
+
+    report_id: int
+    topic: str
+    names: str
+    weak: str
+    places: str
+    ids: str
+    lat: float | None
+    lon: float | None
+    contact: str | None
+    at: datetime | None
+    ticket_id: int
+    confidential: bool
+    apart: int | None
 
 
 def most_shared(by_key: dict[int, list[int]], keys: list[int], n: int) -> list[int]:
@@ -156,18 +178,20 @@ def _newest_pg_sql() -> Any:
 
 
 @functools.cache
-def _newest_sql(slots: int) -> Any:
+def _newest_sql(slots: int) -> str:
     """Per key slot its newest `per_key` rows; fixed shape (unused slots ask for key 0,
-    which no report has), so the statement is built and cached once."""
-    parts = " UNION ALL ".join(
+    which no report has), so the statement is built and prepared once (SQLite)."""
+    return " UNION ALL ".join(
         f"SELECT key, report_id, at FROM (SELECT key, report_id, at FROM dedup_keys "
         f"WHERE key = :k{i} AND at >= :since ORDER BY at DESC, report_id DESC "
         f"LIMIT :per_key) AS s{i}"
         for i in range(slots)
     )
-    return text(parts).bindparams(bindparam("since", type_=UTCDateTime),
-                                  *(bindparam(f"k{i}", type_=BigInteger)
-                                    for i in range(slots)))
+
+
+@functools.cache
+def _candidate_text() -> str:
+    return str(_candidate_sql())
 
 
 @functools.cache
@@ -194,6 +218,7 @@ def _candidate_sql() -> Any:
         JOIN tickets t ON t.id = r.ticket_id
         WHERE t.merged_into_id IS NULL
           AND (t.state IN ({states}) OR t.updated_at >= :closed_since)
+        ORDER BY c.hits DESC, c.rid DESC
     """
     return (
         text(sql)

@@ -4,7 +4,8 @@ Each shortcut below must never change a verdict: a first-letter test before tryi
 every contraction or window of two place names (the plain definition, as written
 before the shortcut, is checked against the function in use on many generated names,
 from a small alphabet so that agreeing, contracted and typo'd names are frequent);
-larger statements for a batch's candidate keys (the same rows per key); Sastrawi's
+larger statements for a batch's candidate keys (the same rows per key), one statement
+for a report arriving alone (the same candidates as a batch's); Sastrawi's
 answer for a word with a suffix and no prefix, without trying its prefix rules.
 """
 
@@ -140,6 +141,43 @@ async def test_newest_answers_the_same_however_many_keys_a_statement_asks(
     assert len(keys) > 2 * store.NEWEST_SLOTS
     assert any(len(rids) == store.PER_KEY for rids in wide.values())
     assert wide == narrow
+
+
+async def test_a_report_alone_finds_what_a_batch_would(sessions, settings) -> None:
+    """A batch of at most `matcher.ALONE` reports reads each one's candidates in one
+    statement (`store.candidates`, on SQLite straight from the driver); a larger one
+    reads them for all at once (`store.newest`, `most_shared`, `rows_by_id`). The same
+    stored reports, in the same order, with the same columns, either way."""
+    window = keys_mod.EVENT_HOURS * 3600
+    start = datetime.fromtimestamp(utcnow().timestamp() // window * window, UTC)
+    reports = [Report(source="x", channel="twitter", external_id=str(i),
+                      text=distinct_text(i % 40), author=Author(handle=f"warga{i}"),
+                      sent_at=start + timedelta(seconds=i))
+               for i in range(120)]
+    matcher = build_matcher(settings)
+    assert matcher is not None
+    ingestor = Ingestor(sessions, Pipeline(settings, matcher=matcher))
+    try:
+        await ingestor.submit(reports)
+    finally:
+        await ingestor.close()
+    cfg = settings.dedup
+    now = utcnow()
+    found = 0
+    async with sessions() as session:
+        for i in range(40):
+            new = Report(source="x", channel="twitter", external_id=f"new{i}",
+                         text=distinct_text(i), sent_at=start)
+            wanted = keys_mod.query_keys(matcher.signature(new))
+            alone = await store.candidates(session, wanted, now, cfg)
+            by_key = await store.newest(session, sorted(wanted), now - timedelta(days=30))
+            top = store.most_shared(by_key, wanted, cfg.max_candidates)
+            rows = await store.rows_by_id(session, top, now, cfg)
+            batch = [rows[r] for r in top if r in rows]
+            assert [tuple(r) for r in alone] == [tuple(r) for r in batch]
+            assert all(r.at is not None and r.at.tzinfo is not None for r in alone)
+            found += len(alone)
+    assert found >= 40 * 5  # most new reports have several candidates
 
 
 def test_suffixed_root_is_what_sastrawi_answers() -> None:

@@ -15,8 +15,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from aggregator.dedup.lexicon import Lexicon, default_lexicon
 from aggregator.dedup.weights import WORD_CACHE, is_english
@@ -38,8 +37,10 @@ _REDUP2 = re.compile(r"^([a-z]{2,})2$")
 _OLD_SPELLING = (("oe", "u"), ("dj", "j"), ("tj", "c"))
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
+    """One word of a text. A tuple, not a frozen dataclass: a 1 KB report has ~100,
+    and a frozen dataclass's __init__ cost ~0.4 us each, a tenth of extraction."""
+
     text: str  # canonical surface form (slang mapped, not stemmed)
     stem: str
     cased: bool  # written with a capital letter (or digits)

@@ -6,12 +6,14 @@ which is what lets a report, its ticket change and its outbox row commit togethe
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ConnectorState, Reporter, Ticket
@@ -91,7 +93,12 @@ async def sqlite_rows(session: AsyncSession, sql: str, params: dict[str, Any]
     bind = _stamp_processors(conn.dialect)[0]
     bound = {k: bind(v) if isinstance(v, datetime) else v for k, v in params.items()}
     driver: Any = (await conn.get_raw_connection()).driver_connection  # aiosqlite's
-    return list(await driver.execute_fetchall(sql, bound))
+    try:
+        return list(await driver.execute_fetchall(sql, bound))
+    except sqlite3.Error as exc:
+        # As SQLAlchemy would raise it: "database is locked", a disk error are
+        # `OperationalError`, which callers read as "the database is away".
+        raise DBAPIError.instance(sql, bound, exc, sqlite3.Error) from exc
 
 
 def sqlite_stamp(session: AsyncSession, value: Any) -> datetime | None:

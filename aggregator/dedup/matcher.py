@@ -114,8 +114,8 @@ class LshMatcher:
     async def prefetch(self, session: AsyncSession, reports: Sequence[Report]) -> None:
         """Candidates for a whole batch in a few statements instead of one per report
         (optional; the pipeline calls it when present), or on SQLite one per report
-        when there are at most ALONE. Per key the newest PER_KEY stored reports count either way
-        (`store.candidates`, `store.newest`)."""
+        when there are at most ALONE. Per key the newest PER_KEY stored reports count
+        either way (`store.candidates`, `store.newest`)."""
         cfg = self.settings
         now = utcnow()
         docs = {}

@@ -12,11 +12,13 @@ answer for a word with a suffix and no prefix, without trying its prefix rules.
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import Column, Integer, MetaData, Table, select
+from sqlalchemy.exc import OperationalError
 
 from aggregator.dedup import build_matcher, normalize, store
 from aggregator.dedup import keys as keys_mod
@@ -27,8 +29,10 @@ from aggregator.dedup.similarity import _contained, _word_eq
 from aggregator.domain import Author, Report
 from aggregator.intake.ingest import Ingestor
 from aggregator.intake.pipeline import Pipeline
+from storage import repo
+from storage.db import create_engine, session_factory
 from storage.models import DedupKey
-from storage.types import utcnow
+from storage.types import UTCDateTime, utcnow
 from tests.connectors.email.mails import distinct_text
 
 # Few letters, short syllables: "pasming" ~ "pas" "ming", initials, typos all occur.
@@ -178,6 +182,38 @@ async def test_a_report_alone_finds_what_a_batch_would(sessions, settings) -> No
             assert all(r.at is not None and r.at.tzinfo is not None for r in alone)
             found += len(alone)
     assert found >= 40 * 5  # most new reports have several candidates
+
+
+async def test_reads_straight_from_the_driver_bind_and_fail_as_sqlalchemy_would(
+        tmp_path) -> None:
+    """`repo.sqlite_rows` skips SQLAlchemy for the matcher's reads on SQLite: a
+    datetime must compare in SQL exactly as SQLAlchemy would have bound it (a second
+    format would silently miss or keep candidates at the window's edge), read back as
+    the same aware datetime, and a driver error must still be SQLAlchemy's
+    `OperationalError`, which ingest reads as "the database is away"."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'stamps.db'}")
+    table = Table("stamps", MetaData(), Column("id", Integer, primary_key=True),
+                  Column("at", UTCDateTime))
+    at = datetime(2026, 3, 18, 6, 30, 0, 123456, tzinfo=UTC)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(table.metadata.create_all)
+            await conn.execute(table.insert(), [
+                {"id": 1, "at": at - timedelta(microseconds=1)}, {"id": 2, "at": at},
+                {"id": 3, "at": at + timedelta(hours=7)}])
+        async with session_factory(engine)() as session:
+            sql = "SELECT id, at FROM stamps WHERE at >= :since ORDER BY id"
+            for since in (at, at.astimezone(timezone(timedelta(hours=7)))):
+                plain = (await session.execute(
+                    select(table.c.id, table.c.at).where(table.c.at >= since)
+                    .order_by(table.c.id))).all()
+                raw = await repo.sqlite_rows(session, sql, {"since": since})
+                assert [(i, repo.sqlite_stamp(session, a)) for i, a in raw] == \
+                    [tuple(r) for r in plain] == [(2, at), (3, at + timedelta(hours=7))]
+            with pytest.raises(OperationalError, match="no such table"):
+                await repo.sqlite_rows(session, "SELECT * FROM nowhere", {})
+    finally:
+        await engine.dispose()
 
 
 def test_suffixed_root_is_what_sastrawi_answers() -> None:

@@ -103,6 +103,7 @@ def index_keys(doc: Doc) -> list[int]:
     keys += [key_of(f"p:{p.key()}") for p in _keyed_places(doc)]
     keys += [key_of(f"w:{w}") for w in word_keys(doc)]
     keys += event_keys(doc, (0,))
+    keys += service_keys(doc, (0,))
     keys += topic_keys(doc, (0,))
     if doc.lat is not None and doc.lon is not None:
         keys.append(key_of(f"g:{_cell(doc.lat, doc.lon)}"))
@@ -165,6 +166,25 @@ def event_keys(doc: Doc, buckets: tuple[int, ...]) -> list[int]:
     return [key_of(f"e:{e}:{now + d}") for e in events for d in buckets]
 
 
+def service_keys(doc: Doc, buckets: tuple[int, ...]) -> list[int]:
+    """A service or operator (PLN, KRL, BPJS; `lexicon.entities`) + a window of
+    EVENT_HOURS: in a viral moment many posts name only the service and no kind of
+    incident ("ya allah krl lagi krl lagi", "kartu yg udah tap in bisa refund?"), and
+    share no other key with the reports of it."""
+    if not doc.at:
+        return []
+    words = sorted((doc.topic | doc.names) & _services())
+    now = math.floor(doc.at / (EVENT_HOURS * 3600))
+    return [key_of(f"s:{w}:{now + d}") for w in words for d in buckets]
+
+
+@functools.cache
+def _services() -> frozenset[str]:
+    """The entities as the topic holds them (KRL is "kereta" there) and as names."""
+    lex = default_lexicon()
+    return frozenset(w for e in lex.entities for w in (e, *lex.replace.get((e,), ())))
+
+
 def topic_keys(doc: Doc, buckets: tuple[int, ...]) -> list[int]:
     """The TOPIC_KEYS rarest words of what is wrong ("sscasn", "koordinat", "ptsl") + the
     day (by the report's own time): a slang chat and a formal letter about one incident
@@ -189,6 +209,7 @@ def query_keys(doc: Doc) -> list[int]:
     """The keys to look up for a new report: as stored, plus the neighbouring cells."""
     keys = list(index_keys(doc))
     keys += event_keys(doc, (-1, 1))
+    keys += service_keys(doc, (-1, 1))
     keys += topic_keys(doc, (-1, 1))
     if doc.lat is not None and doc.lon is not None:
         y, x = _cell(doc.lat, doc.lon)

@@ -50,3 +50,27 @@ async def test_a_nickname_of_the_hospital_joins_its_ticket(sessions, settings) -
         await ingestor.close()
     assert nick.ticket_number == letter.ticket_number
     assert other.created_ticket and other.ticket_number != letter.ticket_number
+
+
+BURST = [
+    "KRL arah Bogor tertahan di antara Stasiun Manggarai dan Tebet hampir satu jam, "
+    "AC mati, penumpang mulai lemas. Tolong @CommuterLine segera evakuasi",
+    "udh 50 menit krl berhenti di tengah rel deket manggarai, ga ada info sama sekali 😡",
+    "KRL mogok lagi di Manggarai, ribuan penumpang telat ngantor. @CommuterLine",
+]
+SHORT = "kartu yg udah tap in di st bogor bisa refund ga? krl ga berangkat2 dr tadi"
+
+
+async def test_a_post_naming_only_the_service_joins_the_burst(sessions, settings) -> None:
+    """In a viral moment many posts name the service and little else: no place of the
+    burst, no kind of incident. They are found by the service and the hours (the
+    verdict then weighs them as any other pair), not by a rare word they share."""
+    ingestor = Ingestor(sessions, Pipeline(settings, matcher=build_matcher(settings)))
+    try:
+        first = [(await ingestor.submit([report(f"b{i}", text, 50 - 10 * i)]))[0]
+                 for i, text in enumerate(BURST)]
+        (short,) = await ingestor.submit([report("s", SHORT, 15)])
+    finally:
+        await ingestor.close()
+    assert len({r.ticket_number for r in first}) == 1
+    assert short.ticket_number == first[0].ticket_number

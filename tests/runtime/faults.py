@@ -272,9 +272,11 @@ class PrivateCluster:
         self._run("createdb", "-h", str(self.dir), "-p", str(self.port), "-U", "postgres",
                   name)
 
-    def log(self) -> str:
+    def log(self, tail: int | None = 3000) -> str:
+        """The server's log, its last `tail` characters (None: all of it)."""
         path = self.dir / "server.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return text[-tail:] if tail else text
 
     def destroy(self) -> None:
         """Always safe to call: stops the server if it runs, removes every file."""

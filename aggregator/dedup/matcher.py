@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import aggregator.dedup.store as store
 from aggregator.config import DedupSettings
 from aggregator.dedup.features import Doc, extract
+from aggregator.dedup.fragments import PER_FRAGMENT, fragments_of
 from aggregator.dedup.keys import index_keys, lock_keys, query_keys
 from aggregator.dedup.merge import fold_tickets
 from aggregator.dedup.similarity import Verdict
@@ -86,15 +87,22 @@ class LshMatcher:
         # Only tickets on the report's side of the confidentiality boundary: the best
         # match being a sealed ticket must not keep an open report from its open one.
         folds = store.folds(session)
-        best, fold = self._choose(
+        best, fold, near = self._choose(
             doc, [r for r in rows if bool(r.confidential) == report.sealed], folds)
         if best is None:
             return None
+        reason = "one report matched both"
+        if not fold and near and best.verdict.same:
+            fold = await self._fragments(session, doc, best.ticket_id, near, folds)
+            if fold:  # the oldest fragment stays, as when bridged
+                reason, target = "fragments of one incident", min(best.ticket_id, *fold)
+                fold = [t for t in (best.ticket_id, *fold) if t != target]
+                best = _Best(target, best.report_id, best.verdict)
         for other in fold:
             # From now on the batch sees one ticket; `settle` writes the merge.
             folds.into[other] = best.ticket_id
             folds.todo.append((other, best.ticket_id, {
-                "reason": "one report matched both",
+                "reason": reason,
                 "report": f"{report.source}:{report.external_id}",
                 "score": round(best.verdict.score, 4)}))
         return Match(
@@ -198,7 +206,7 @@ class LshMatcher:
         return doc
 
     def _choose(self, doc: Doc, rows: list[Any], folds: store.Folds | None = None
-                ) -> tuple[_Best | None, list[int]]:
+                ) -> tuple[_Best | None, list[int], list[int]]:
         """Verify candidates, best first, at most PER_TICKET reports of a ticket (the
         ones sharing most keys): a burst of one incident retold a hundred times costs a
         few comparisons per report, not a hundred. A ticket is joined when one of them
@@ -219,7 +227,10 @@ class LshMatcher:
         Also the tickets to fold into the chosen one (`_bridged`): a viral incident
         often opens two tickets before any report links them, and later reports then
         join one or the other. `folds`: tickets folded earlier in this transaction,
-        read as the ticket they were folded into."""
+        read as the ticket they were folded into.
+
+        Last, when nothing is folded, the other tickets the report matched (not
+        split by staff): `_fragments` weighs each against the chosen one."""
         resolve = folds.resolve if folds is not None else (lambda t: t)
         by_ticket: dict[int, _Best] = {}
         recurs: _Best | None = None
@@ -276,17 +287,35 @@ class LshMatcher:
             if held is not None and _rank(held.verdict) <= _rank(verdict):
                 del by_ticket[from_ticket]
         if not by_ticket:
-            return recurs, []
+            return recurs, [], []
         best = max(by_ticket.values(), key=lambda b: (_rank(b.verdict), -b.ticket_id))
         split = guarded | {resolve(s.ticket_id) for s in rows if s.apart is not None}
         bridged = _bridged(by_ticket, agree, split)
         if best.ticket_id not in bridged:
-            return best, []
+            return best, [], [t for t in by_ticket if t != best.ticket_id and t not in split]
         # The oldest fragment stays: the ticket staff have known longest.
         target = by_ticket[min(bridged)]
         fold = [t for t in bridged if t != target.ticket_id
                 and self._linked(agree[t], agree[target.ticket_id])]
-        return (target if fold else best), fold
+        return (target if fold else best), fold, []
+
+    async def _fragments(self, session: AsyncSession, doc: Doc, ticket_id: int,
+                         near: list[int], folds: store.Folds) -> list[int]:
+        """The tickets of `near` that are fragments of `ticket_id`'s incident, the new
+        report counted in (`fragments.fragments_of`): their newest reports, stored or
+        added by this transaction, weighed all against all."""
+        wanted = {ticket_id, *near}
+        docs: dict[int, list[Doc]] = {t: [] for t in wanted}
+        pending = store.added(session)
+        for item in reversed(pending.items if pending is not None else []):
+            if folds.resolve(item.ticket_id) in wanted:
+                docs[folds.resolve(item.ticket_id)].append(item.doc)
+        stored = [t for t in {*wanted, *folds.into} if folds.resolve(t) in wanted]
+        for t, other in await store.ticket_docs(session, stored, PER_FRAGMENT):
+            docs[folds.resolve(t)].append(other)
+        ours = [doc, *docs.pop(ticket_id)[:PER_FRAGMENT]]
+        return fragments_of(ours, {t: d[:PER_FRAGMENT] for t, d in docs.items()},
+                            self.settings)
 
     def _linked(self, ours: list[Doc], theirs: list[Doc]) -> bool:
         """Whether two tickets are linked without the new report: one of the reports

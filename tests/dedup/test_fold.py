@@ -1,9 +1,13 @@
 """Fragments of one incident: a viral flood opens two tickets before any report links
 them; a later report that matches two reports of each folds the younger ticket into
 the older one, as a staff merge would (audit events, the moved reporters told their
-new number). Two incidents a vague report happens to fit stay apart."""
+new number). So does a report that matches one report of a fragment whose reports
+match the other's across (average linkage over both tickets' reports). Two incidents a
+vague report happens to fit stay apart."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -13,6 +17,7 @@ from aggregator.dedup.verdict import compare
 from aggregator.domain import Author, Report
 from storage.models import Outbox, Ticket, TicketEvent
 from storage.models import Report as ReportRow
+from storage.types import utcnow
 
 FLOOD = [
     "Perumahan Griya Kencana Bekasi banjir lagi setinggi dada, warga butuh perahu karet "
@@ -22,8 +27,8 @@ FLOOD = [
     # Another district named: a ticket of its own at first.
     "Min banjir di Perumahan Griya Kencana Jatisampurna setinggi 1,5 meter, banyak lansia "
     "belum dievakuasi",
-    "Banjir setinggi 1,5 meter merendam Perumahan Griya Kencana, warga membutuhkan "
-    "evakuasi dan bantuan logistik.",
+    "Banjir setinggi 1,5 meter merendam Perumahan Griya Kencana Jatisampurna, lansia "
+    "membutuhkan evakuasi dan bantuan logistik.",
     # Fits both tickets, two reports of each.
     "Update banjir Griya Kencana: air masih setinggi dada, warga di blok C dan D belum "
     "dievakuasi",
@@ -119,3 +124,71 @@ async def test_a_name_of_one_report_does_not_keep_out_a_report_pinned_to_another
     third = await ingest(report(3, "Listrik padam di Kelurahan Tebet dari pagi, kata Bu "
                                    "Sumiati PLN belum datang"))
     assert first.ticket_number == second.ticket_number == third.ticket_number
+
+
+# A flood told from two blocks of one estate: two tickets at first. The last report
+# matches one report of the second ticket only (not the two a bridge needs), but the
+# two tickets' reports match each other across: fragments of one incident.
+FLOOD_BLOCKS = [
+    "Perumahan Griya Kencana Bekasi banjir lagi setinggi dada, warga butuh perahu karet dan"
+    " makanan!! #banjirbekasi",
+    "Banjir di Griya Kencana makin tinggi, kami terjebak di lantai 2. Tolong evakuasi @BPBDBekasi",
+    "Min banjir di Perumahan Griya Kencana Jatisampurna setinggi 1,5 meter, banyak lansia "
+    "belum dievakuasi",
+    "Banjir setinggi 1,5 meter merendam Perumahan Griya Kencana, warga membutuhkan evakuasi"
+    " dan bantuan logistik.",
+    "Griya Kencana Jatisampurna kebanjiran, lansia di blok F belum dievakuasi, perahu karet"
+    " cuma satu",
+    "tolong perahu karet ke griya kencana, air setinggi dada, kami di lantai 2 belum makan "
+    "dari pagi",
+]
+
+# Two incidents at one hospital on one day, and a report that fits both.
+HOSPITAL = [
+    "Antrian obat di farmasi rawat jalan RSUD Dr Moewardi sudah 4 jam, loket cuma buka 2 "
+    "@rsmoewardi",
+    "farmasi rs moewardi lama banget, nomor antrian sy 640 baru dipanggil 310",
+    "Saya menunggu obat di instalasi farmasi RSUD Dr. Moewardi Solo sejak pukul 07.00 dan "
+    "belum dipanggil hingga siang.",
+    "Listrik di gedung bedah RSUD Dr Moewardi padam, pasien pasca operasi kepanasan, lift mati",
+    "gedung bedah moewardi mati lampu total, keluarga pasien disuruh keluar. ada apa ini?",
+    "Pemadaman listrik di gedung bedah RSUD Dr Moewardi Solo hampir 2 jam, genset tidak menyala",
+    "RSUD Moewardi hari ini kacau, antrian lama, listrik juga mati, pasien kepanasan",
+]
+
+
+def sent(i: int, text: str, n: int) -> Report:
+    return Report(source="x", channel="twitter", external_id=str(i), text=text,
+                  author=Author(handle=f"warga{i}"), ack=True,
+                  sent_at=utcnow() - timedelta(minutes=10 * (n - i)))
+
+
+async def test_fragments_whose_reports_match_across_are_folded(sessions, ingest):
+    results = [await ingest(sent(i, t, len(FLOOD_BLOCKS))) for i, t in enumerate(FLOOD_BLOCKS)]
+    first, second = results[0], results[2]
+    assert first.ticket_number != second.ticket_number  # split early
+    async with sessions() as s:
+        on = {tid for (tid,) in await s.execute(select(ReportRow.ticket_id))}
+        assert on == {first.ticket_id}  # the older ticket stays
+        merged = (await s.execute(select(TicketEvent).where(
+            TicketEvent.ticket_id == first.ticket_id, TicketEvent.type == "merged"))
+        ).scalar_one()
+        assert merged.data["from"] == second.ticket_number
+        assert merged.data["why"]["reason"] == "fragments of one incident"
+
+
+async def test_a_report_fitting_two_incidents_at_one_place_does_not_fold_them(
+        sessions, ingest, tmp_path):
+    cfg = parse({}, base_dir=tmp_path, env={}).dedup
+    docs = [extract(t) for t in HOSPITAL]
+    # The last report matches two reports of the pharmacy queue and the power cut ...
+    assert compare(docs[6], docs[0], cfg).same and compare(docs[6], docs[1], cfg).same
+    assert all(compare(docs[6], docs[i], cfg).same for i in (3, 4, 5))
+    results = [await ingest(sent(i, t, len(HOSPITAL))) for i, t in enumerate(HOSPITAL)]
+    # ... whose own reports never match each other: two tickets.
+    assert len({r.ticket_number for r in results[:3]}) == 1
+    assert len({r.ticket_number for r in results[3:]}) == 1
+    assert results[0].ticket_number != results[3].ticket_number
+    async with sessions() as s:
+        assert not (await s.execute(
+            select(TicketEvent).where(TicketEvent.type == "merged"))).first()

@@ -12,7 +12,7 @@ misses does not join two incidents."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aggregator.config import DedupSettings
 from aggregator.dedup.features import Doc
@@ -27,12 +27,15 @@ MIN_SAME = 3  # matching pairs at least: two small fragments say little either w
 def linkage(ours: Sequence[Doc], theirs: Sequence[Doc], cfg: DedupSettings) -> float:
     """Over every pair of one report of each: the share that match, less
     APART_WEIGHT times the share the written rules say are certainly apart (a
-    recurrence is not: it says nothing of two fragments of one burst)."""
-    if not ours or not theirs:
-        return 0.0
-    score, same = 0.0, 0
+    recurrence is not: it says nothing of two fragments of one burst). 0 without
+    MIN_SAME matching pairs, decided as soon as the pairs left cannot make them up."""
+    total = len(ours) * len(theirs)
+    score, same, left = 0.0, 0, total
     for a in ours:
         for b in theirs:
+            if same + left < MIN_SAME:
+                return 0.0
+            left -= 1
             new, old = (a, b) if a.at >= b.at else (b, a)
             verdict = compare(new, old, cfg)
             if verdict.same:
@@ -40,10 +43,10 @@ def linkage(ours: Sequence[Doc], theirs: Sequence[Doc], cfg: DedupSettings) -> f
                 same += 1
             elif verdict.detail.get("apart") not in (None, "recurrence"):
                 score -= APART_WEIGHT
-    return score / (len(ours) * len(theirs)) if same >= MIN_SAME else 0.0
+    return score / total if same >= MIN_SAME else 0.0
 
 
-def fragments_of(ours: Sequence[Doc], others: dict[int, Sequence[Doc]],
+def fragments_of(ours: Sequence[Doc], others: Mapping[int, Sequence[Doc]],
                  cfg: DedupSettings) -> list[int]:
     """The tickets of `others` that are fragments of the one `ours` belongs to."""
     return [ticket for ticket, docs in others.items() if linkage(ours, docs, cfg) >= LINKAGE]

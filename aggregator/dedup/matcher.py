@@ -42,6 +42,7 @@ ALONE = 3
 PER_TICKET = 3  # reports of one ticket verified per new report (most shared keys first)
 BRIDGE = 2  # reports of each of two tickets a new report must match to fold them
 FOLD_ACTOR = "system:matcher"
+FRAGMENT_TICKETS = 2  # other tickets a report matched weighed as fragments (best first)
 OUTVOTE = 2  # reports of a ticket that must match a report one certain "no" does not keep out
 # Links of the written rules that pin a report to one of a ticket's reports (the same
 # place, names, event or sender, not the text or the model alone): "different names"
@@ -87,13 +88,13 @@ class LshMatcher:
         # Only tickets on the report's side of the confidentiality boundary: the best
         # match being a sealed ticket must not keep an open report from its open one.
         folds = store.folds(session)
-        best, fold, near = self._choose(
-            doc, [r for r in rows if bool(r.confidential) == report.sealed], folds)
+        candidates = [r for r in rows if bool(r.confidential) == report.sealed]
+        best, fold, near = self._choose(doc, candidates, folds)
         if best is None:
             return None
         reason = "one report matched both"
         if not fold and near and best.verdict.same:
-            fold = await self._fragments(session, doc, best.ticket_id, near, folds)
+            fold = self._fragments(doc, best.ticket_id, near, candidates, folds)
             if fold:  # the oldest fragment stays, as when bridged
                 reason, target = "fragments of one incident", min(best.ticket_id, *fold)
                 fold = [t for t in (best.ticket_id, *fold) if t != target]
@@ -292,30 +293,29 @@ class LshMatcher:
         split = guarded | {resolve(s.ticket_id) for s in rows if s.apart is not None}
         bridged = _bridged(by_ticket, agree, split)
         if best.ticket_id not in bridged:
-            return best, [], [t for t in by_ticket if t != best.ticket_id and t not in split]
+            near = sorted((t for t in by_ticket if t != best.ticket_id and t not in split),
+                          key=lambda t: _rank(by_ticket[t].verdict), reverse=True)
+            return best, [], near[:FRAGMENT_TICKETS]
         # The oldest fragment stays: the ticket staff have known longest.
         target = by_ticket[min(bridged)]
         fold = [t for t in bridged if t != target.ticket_id
                 and self._linked(agree[t], agree[target.ticket_id])]
         return (target if fold else best), fold, []
 
-    async def _fragments(self, session: AsyncSession, doc: Doc, ticket_id: int,
-                         near: list[int], folds: store.Folds) -> list[int]:
+    def _fragments(self, doc: Doc, ticket_id: int, near: list[int], rows: list[Any],
+                   folds: store.Folds) -> list[int]:
         """The tickets of `near` that are fragments of `ticket_id`'s incident, the new
-        report counted in (`fragments.fragments_of`): their newest reports, stored or
-        added by this transaction, weighed all against all."""
-        wanted = {ticket_id, *near}
-        docs: dict[int, list[Doc]] = {t: [] for t in wanted}
-        pending = store.added(session)
-        for item in reversed(pending.items if pending is not None else []):
-            if folds.resolve(item.ticket_id) in wanted:
-                docs[folds.resolve(item.ticket_id)].append(item.doc)
-        stored = [t for t in {*wanted, *folds.into} if folds.resolve(t) in wanted]
-        for t, other in await store.ticket_docs(session, stored, PER_FRAGMENT):
-            docs[folds.resolve(t)].append(other)
-        ours = [doc, *docs.pop(ticket_id)[:PER_FRAGMENT]]
-        return fragments_of(ours, {t: d[:PER_FRAGMENT] for t, d in docs.items()},
-                            self.settings)
+        report counted in (`fragments.fragments_of`): their reports among the
+        candidates (those sharing most keys with the new report, stored or added by
+        this transaction) weighed all against all."""
+        docs: dict[int, list[Doc]] = {t: [] for t in (ticket_id, *near)}
+        for stored in rows:
+            group = docs.get(folds.resolve(stored.ticket_id))
+            if group is not None and len(group) < PER_FRAGMENT:
+                group.append(stored.doc if isinstance(stored, store.Indexed)
+                             else self._parsed(stored))
+        ours = [doc, *docs.pop(ticket_id)]
+        return fragments_of(ours, docs, self.settings)
 
     def _linked(self, ours: list[Doc], theirs: list[Doc]) -> bool:
         """Whether two tickets are linked without the new report: one of the reports

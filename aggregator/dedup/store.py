@@ -155,20 +155,6 @@ async def rows_by_id(session: AsyncSession, ids: list[int], now: datetime,
     return rows
 
 
-async def ticket_docs(session: AsyncSession, ticket_ids: Iterable[int], per_ticket: int
-                      ) -> list[tuple[int, Doc]]:
-    """The newest `per_ticket` stored signatures of each ticket, as (ticket id, doc)."""
-    out: list[tuple[int, Doc]] = []
-    for ticket_id in ticket_ids:
-        result = await session.execute(
-            select(ReportRow.ticket_id, *(getattr(DedupDoc, c) for c in _DOC_COLUMNS))
-            .join(ReportRow, ReportRow.id == DedupDoc.report_id)
-            .where(ReportRow.ticket_id == ticket_id)
-            .order_by(DedupDoc.report_id.desc()).limit(per_ticket))
-        out += [(row.ticket_id, doc_from_row(row)) for row in result]
-    return out
-
-
 def keep_prefetched(session: AsyncSession, found: dict[int, Any]) -> None:
     """A batch's candidates, read ahead for `find` (a rollback drops them)."""
     session.info[_PREFETCH_KEY] = found

@@ -23,6 +23,7 @@ from aggregator.dedup.weights import WORD_CACHE, is_english
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
 _MENTION = re.compile(r"(?<![\w.])@\w+")
 _HASHTAG = re.compile(r"#(\w+)")
+_CAPS_THEN_WORD = re.compile(r"([A-Z]{2,})([a-z]{3,})")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NUMBER_SEP = re.compile(r"(?<=\d)[.,](?=\d)")
 _ABBREV_DOT = re.compile(
@@ -150,6 +151,9 @@ def _identity_line(lex: Lexicon) -> re.Pattern[str]:
 def _hashtag_words(tag: str, lex: Lexicon) -> str:
     """#BaliBlackout -> "Bali Blackout"; #medanpadam -> "medan padam" (two words the
     vocabulary knows, the longest second one first)."""
+    caps = _CAPS_THEN_WORD.fullmatch(tag)
+    if caps and _ordinary(caps[2], lex):
+        return f"{caps[1]} {caps[2]}"  # #PDNdown, #BPJSerror: the acronym, then a word
     if not tag.islower() or not tag.isalpha() or len(tag) < 7 or _ordinary(tag, lex):
         return _CAMEL.sub(" ", tag)
     for i in range(3, len(tag) - 2):

@@ -264,3 +264,8 @@ def test_an_abbreviation_only_one_side_uses_is_no_other_name():
                 "ditahan majikan di Klang")
     assert not same("Situs pendaftaran SKCK online error, gagal memuat formulir sejak pagi",
                     "Situs pendaftaran SSCASN BKN error, gagal memuat formulir sejak pagi")
+
+
+def test_a_hashtag_of_an_acronym_and_a_word():
+    assert words("#PDNdown sejak pagi")[:2] == ["pdn", "rusak"]  # "down": broken
+    assert words("#BaliBlackout")[:1] == ["bali"]

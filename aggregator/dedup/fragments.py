@@ -18,7 +18,9 @@ from aggregator.config import DedupSettings
 from aggregator.dedup.features import Doc
 from aggregator.dedup.verdict import compare
 
-PER_FRAGMENT = 20  # newest reports of each ticket weighed (a burst's are much alike)
+# Reports of each ticket weighed: those among the new report's candidates (sharing
+# most keys with it), already read and parsed; a burst's reports are much alike.
+PER_FRAGMENT = 20
 LINKAGE = 0.05  # (matching pairs - APART_WEIGHT * certainly-apart pairs) / all pairs
 APART_WEIGHT = 1.0
 MIN_SAME = 3  # matching pairs at least: two small fragments say little either way

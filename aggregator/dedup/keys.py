@@ -159,11 +159,7 @@ def event_keys(doc: Doc, buckets: tuple[int, ...]) -> list[int]:
     """Kind of incident + a window of EVENT_HOURS (by the report's own time): "PLN mati
     lagi" names nothing, and finds the reports of the power cut sent in the same hours.
     The window bounds the key: every power cut of a month would share a bare one."""
-    events = sorted(doc.topic & default_lexicon().events)
-    if not events or not doc.at:
-        return []
-    now = math.floor(doc.at / (EVENT_HOURS * 3600))
-    return [key_of(f"e:{e}:{now + d}") for e in events for d in buckets]
+    return _in_window("e", sorted(doc.topic & default_lexicon().events), doc, buckets)
 
 
 def service_keys(doc: Doc, buckets: tuple[int, ...]) -> list[int]:
@@ -171,11 +167,16 @@ def service_keys(doc: Doc, buckets: tuple[int, ...]) -> list[int]:
     EVENT_HOURS: in a viral moment many posts name only the service and no kind of
     incident ("ya allah krl lagi krl lagi", "kartu yg udah tap in bisa refund?"), and
     share no other key with the reports of it."""
-    if not doc.at:
+    return _in_window("s", sorted((doc.topic | doc.names) & _services()), doc, buckets)
+
+
+def _in_window(kind: str, words: list[str], doc: Doc, buckets: tuple[int, ...]
+               ) -> list[int]:
+    """Each word + the EVENT_HOURS window the report was sent in, moved by `buckets`."""
+    if not words or not doc.at:
         return []
-    words = sorted((doc.topic | doc.names) & _services())
     now = math.floor(doc.at / (EVENT_HOURS * 3600))
-    return [key_of(f"s:{w}:{now + d}") for w in words for d in buckets]
+    return [key_of(f"{kind}:{w}:{now + d}") for w in words for d in buckets]
 
 
 @functools.cache

@@ -127,7 +127,7 @@ async def test_a_name_of_one_report_does_not_keep_out_a_report_pinned_to_another
 
 
 # A flood told from two blocks of one estate: two tickets at first. The last report
-# matches one report of the second ticket only (not the two a bridge needs), but the
+# matches one report of the older ticket only (not the two a bridge needs), but the
 # two tickets' reports match each other across: fragments of one incident.
 FLOOD_BLOCKS = [
     "Perumahan Griya Kencana Bekasi banjir lagi setinggi dada, warga butuh perahu karet dan"

@@ -65,6 +65,9 @@ class TwitterConnector(Connector):
         return self._client
 
     async def run(self) -> None:
+        # A stop ends one run, not the instance: the supervisor runs it again after a
+        # lease heartbeat failed (as the email connector does).
+        self._stop.clear()
         self._running = True
         try:
             await self._loop()

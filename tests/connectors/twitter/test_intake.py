@@ -62,6 +62,21 @@ async def test_since_id_resumes_after_restart(harness: Harness, fake_x: FakeX) -
     assert [r.external_id for r in await harness.reports()] == [t1, t2]
 
 
+async def test_a_connector_stopped_and_run_again_polls_again(harness: Harness,
+                                                              fake_x: FakeX) -> None:
+    """The supervisor restarts the same instance: after a lease heartbeat failed (the
+    database locked) stop() ended the run, and the next run must poll again."""
+    a = citizen(fake_x)
+    t1 = fake_x.tweet("@pemkot_test sampah menumpuk di pasar", a)
+    conn = harness.connector()
+    async with harness.running(conn):
+        await eventually(lambda: conn.counts["reports"] == 1)
+    t2 = fake_x.tweet("@pemkot_test air PDAM keruh sejak kemarin", a)
+    async with harness.running(conn):
+        await eventually(lambda: conn.counts["reports"] == 2, what="the mention after")
+    assert [r.external_id for r in await harness.reports()] == [t1, t2]
+
+
 async def test_retweets_are_not_tickets(harness: Harness, fake_x: FakeX) -> None:
     a, b = citizen(fake_x, 1), citizen(fake_x, 2)
     root = fake_x.tweet("@pemkot_test banjir di underpass, mobil terjebak", a)

@@ -99,6 +99,9 @@ class TelegramConnector(Connector):
                 self._bot_ready = True
 
     async def run(self) -> None:
+        # A stop ends one run, not the instance: the supervisor runs it again after a
+        # lease heartbeat failed (a locked database), and it must poll again.
+        self._stopping.clear()
         self._idle.clear()
         try:
             await self._ready()
